@@ -1,0 +1,185 @@
+"""Every setting of the application, as strict pydantic models.
+
+`AppConfig` is the `args` block of a Serve config file (`configs/*.yaml`); `build_app` validates
+it once at start-up, so an unknown key or a bad value fails before anything is deployed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+BUNDLED_MODEL = "bundled:smollm2-135m-instruct"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ModelSpec(Strict):
+    name: str = Field(
+        description="Hugging Face id, local folder, or `bundled:smollm2-135m-instruct`.",
+        min_length=1,
+    )
+    quantization: Literal["none", "nf4"] = Field(
+        "none", description="`nf4` loads the weights in 4 bits with bitsandbytes."
+    )
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
+        "auto", description="`auto`: bf16 on CUDA and on CPUs with native bf16, else fp32."
+    )
+
+
+class EngineConfig(Strict):
+    models: list[ModelSpec] = Field(
+        default_factory=lambda: [ModelSpec(name=BUNDLED_MODEL)],
+        min_length=1,
+        description="The fallback chain: the first model that loads serves; the rest stand by.",
+    )
+    device: Literal["auto", "cpu", "cuda", "mps"] = Field(
+        "auto", description="`auto`: CUDA, else MPS, else CPU."
+    )
+    torch_threads: int | None = Field(
+        None, ge=1, description="torch intra-op threads; default: every core of the node."
+    )
+    cache_dir: Path = Field(
+        Path(os.path.expanduser("~/.cache/aivo")),
+        description="Where converted models (the bundled GGUF as safetensors) are kept.",
+    )
+    max_batch_size: int = Field(16, ge=1, le=256, description="Rows in one forward pass.")
+    batch_wait_ms: float = Field(
+        5.0, ge=0, le=1000, description="How long a batch waits to fill before it runs."
+    )
+    max_queued_requests: int = Field(
+        128, ge=1, description="Requests waiting past this answer 503 with Retry-After."
+    )
+    request_timeout_s: float = Field(30.0, gt=0, description="Per-request generation timeout.")
+
+
+class CacheConfig(Strict):
+    redis_url: str | None = Field(
+        None, description="redis://host:port/db; unset: the in-process cache (embedded default)."
+    )
+    ttl_s: int = Field(86_400, ge=1, description="Time to live of a cached answer.")
+    max_entries: int = Field(10_000, ge=1, description="Bound of the in-process cache.")
+    hot_entries: int = Field(
+        0, ge=0, description="Size of an in-process tier in front of Redis (0: none)."
+    )
+    cache_sampled: bool = Field(
+        False, description="Also cache answers of requests with temperature > 0."
+    )
+    connect_timeout_s: float = Field(0.25, gt=0, description="Redis connect timeout.")
+    socket_timeout_s: float = Field(0.25, gt=0, description="Redis per-command timeout.")
+    breaker_failures: int = Field(
+        3, ge=1, description="Consecutive Redis failures that open the circuit."
+    )
+    breaker_reset_s: float = Field(
+        5.0, gt=0, description="How long an open circuit waits before it probes Redis again."
+    )
+
+
+class StorageConfig(Strict):
+    adapter_root: str = Field(
+        "var/adapters", description="`s3://bucket/prefix` or a local folder for student adapters."
+    )
+    s3_endpoint_url: str | None = Field(None, description="S3 endpoint, e.g. a MinIO server.")
+    s3_region: str | None = Field(None, description="S3 region name.")
+
+
+class CurriculumConfig(Strict):
+    max_standards: int = Field(3, ge=0, le=10, description="Standards returned per answer.")
+    min_score: float = Field(
+        0.0, ge=0, le=1, description="Standards scoring below this are not returned."
+    )
+
+
+class SecurityConfig(Strict):
+    max_body_bytes: int = Field(
+        65_536, ge=1024, description="Larger request bodies answer 413."
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Origins allowed to call the API from a browser."
+    )
+
+
+class DeploymentOptions(Strict):
+    """The Serve options of one deployment (a subset of `serve.deployment`'s)."""
+
+    num_replicas: int | Literal["auto"] | None = Field(
+        None, description="Fixed replica count, or `auto`; unset when autoscaling_config is set."
+    )
+    num_cpus: float = Field(1.0, ge=0, description="CPUs reserved per replica.")
+    num_gpus: float = Field(0.0, ge=0, description="GPUs reserved per replica.")
+    max_ongoing_requests: int = Field(64, ge=1, description="Requests a replica takes at once.")
+    autoscaling_config: dict[str, Any] | None = Field(
+        None, description="Serve's autoscaling_config, passed through as it is."
+    )
+    health_check_period_s: float = Field(10.0, gt=0, description="Serve health-check period.")
+
+    def serve_options(self) -> dict[str, Any]:
+        options: dict[str, Any] = {
+            "ray_actor_options": {"num_cpus": self.num_cpus, "num_gpus": self.num_gpus},
+            "max_ongoing_requests": self.max_ongoing_requests,
+            "health_check_period_s": self.health_check_period_s,
+        }
+        if self.autoscaling_config is not None:
+            options["autoscaling_config"] = self.autoscaling_config
+        elif self.num_replicas is not None:
+            options["num_replicas"] = self.num_replicas
+        return options
+
+
+class DeploymentsConfig(Strict):
+    ingress: DeploymentOptions = Field(
+        default_factory=lambda: DeploymentOptions(num_cpus=0.25, max_ongoing_requests=256)
+    )
+    preprocessor: DeploymentOptions = Field(
+        default_factory=lambda: DeploymentOptions(num_cpus=0.25, max_ongoing_requests=128)
+    )
+    inference: DeploymentOptions = Field(
+        default_factory=lambda: DeploymentOptions(num_cpus=1.0, max_ongoing_requests=128)
+    )
+
+
+class AppConfig(Strict):
+    engine: EngineConfig = Field(default_factory=EngineConfig)
+    cache: CacheConfig = Field(default_factory=CacheConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    curriculum: CurriculumConfig = Field(default_factory=CurriculumConfig)
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
+    deployments: DeploymentsConfig = Field(default_factory=DeploymentsConfig)
+
+    @field_validator("engine")
+    @classmethod
+    def _unique_models(cls, engine: EngineConfig) -> EngineConfig:
+        names = [m.name for m in engine.models]
+        if len(set(names)) != len(names):
+            raise ValueError("engine.models lists a model twice")
+        return engine
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot start: the message names each bad key."""
+
+
+def parse_config(args: dict[str, Any] | None) -> AppConfig:
+    try:
+        return AppConfig.model_validate(args or {})
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in error.errors()
+        )
+        raise ConfigError(f"invalid AIVO config: {problems}") from None
+
+
+def load_serve_config(path: str | Path) -> AppConfig:
+    """The `args` of the first application in a Serve config file."""
+    with open(path, encoding="utf-8") as f:
+        document = yaml.safe_load(f) or {}
+    applications = document.get("applications") or []
+    if not applications:
+        raise ConfigError(f"{path}: no `applications` entry")
+    return parse_config(applications[0].get("args"))
