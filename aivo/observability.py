@@ -1,0 +1,83 @@
+"""Prometheus metrics and structured JSON logs.
+
+Metrics live in the process that records them (the ingress serves `/metrics` from its own
+registry). Logs never carry a prompt, an answer, a key or a student id in clear.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+HTTP_REQUESTS = Counter(
+    "aivo_http_requests_total", "HTTP requests by route and status.", ["route", "status"],
+    registry=REGISTRY,
+)
+HTTP_ERRORS = Counter(
+    "aivo_http_errors_total", "HTTP error answers by route, status and error code.",
+    ["route", "status", "code"], registry=REGISTRY,
+)
+HTTP_LATENCY = Histogram(
+    "aivo_http_request_duration_seconds", "HTTP request latency by route.", ["route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+    registry=REGISTRY,
+)
+GENERATED_TOKENS = Counter(
+    "aivo_generated_tokens_total", "Completion tokens returned to clients.", registry=REGISTRY
+)
+CACHE_EVENTS = Counter(
+    "aivo_cache_events_total", "Response cache lookups: hit, miss, error, bypass.", ["event"],
+    registry=REGISTRY,
+)
+CACHE_HIT_RATIO = Gauge(
+    "aivo_cache_hit_ratio", "Hits over hits plus misses since start.", registry=REGISTRY
+)
+
+
+def record_cache_event(event: str) -> None:
+    CACHE_EVENTS.labels(event=event).inc()
+    hits = CACHE_EVENTS.labels(event="hit")._value.get()
+    misses = CACHE_EVENTS.labels(event="miss")._value.get()
+    if hits + misses:
+        CACHE_HIT_RATIO.set(hits / (hits + misses))
+
+
+def pseudonym(student_id: str | None) -> str | None:
+    """A stable, non-reversible tag for logs: never log a student id in clear."""
+    if student_id is None:
+        return None
+    return hashlib.sha256(f"aivo-log:{student_id}".encode()).hexdigest()[:16]
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": round(time.time(), 3),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        entry.update(getattr(record, "fields", {}))
+        return json.dumps(entry, separators=(",", ":"))
+
+
+def get_logger(name: str) -> logging.Logger:
+    logger = logging.getLogger(name)
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(JsonFormatter())
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    return logger
+
+
+def log_event(logger: logging.Logger, msg: str, **fields: Any) -> None:
+    logger.info(msg, extra={"fields": fields})

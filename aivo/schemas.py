@@ -1,0 +1,128 @@
+"""HTTP request and response models (contract v1, see DESIGN.md)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+GRADES = ("K", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12")
+STUDENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+
+
+class Subject(StrEnum):
+    math = "math"
+    ela = "ela"
+    science = "science"
+    social_studies = "social_studies"
+
+
+class LearningStyle(StrEnum):
+    visual = "visual"
+    auditory = "auditory"
+    reading_writing = "reading_writing"
+    kinesthetic = "kinesthetic"
+
+
+class Accommodation(StrEnum):
+    adhd = "adhd"
+    autism = "autism"
+    dyslexia = "dyslexia"
+    anxiety = "anxiety"
+
+
+def grade_number(grade: str) -> int:
+    """K is 0."""
+    return 0 if grade == "K" else int(grade)
+
+
+class GenerateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    prompt: str = Field(min_length=1, max_length=4000, description="The learner's question.")
+    grade_level: Literal["K", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"] = (
+        Field(description='"K" or "1".."12".')
+    )
+    subject: Subject = Field(description="Case-insensitive.")
+    learning_style: LearningStyle | None = None
+    accommodations: list[Accommodation] = Field(default_factory=list, max_length=4)
+    student_id: str | None = Field(
+        None, pattern=STUDENT_ID_PATTERN, description="Selects that student's adapter."
+    )
+    max_tokens: int = Field(256, ge=1, le=1024)
+    temperature: float = Field(0.0, ge=0.0, le=2.0)
+    stream: bool = False
+
+    @field_validator("grade_level", mode="before")
+    @classmethod
+    def _grade(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("subject", "learning_style", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("accommodations", mode="before")
+    @classmethod
+    def _accommodations(cls, value: object) -> object:
+        if isinstance(value, list):
+            return [v.strip().lower() if isinstance(v, str) else v for v in value]
+        return value
+
+    @field_validator("accommodations")
+    @classmethod
+    def _unique(cls, value: list[Accommodation]) -> list[Accommodation]:
+        return sorted(set(value))
+
+    @field_validator("prompt")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("prompt is blank")
+        return value
+
+
+class StandardMatch(BaseModel):
+    code: str
+    description: str
+    score: float
+
+
+class ReadingLevel(BaseModel):
+    flesch_kincaid_grade: float
+    target_band: tuple[float, float]
+    within_band: bool
+
+
+class AdapterRef(BaseModel):
+    student_id: str
+    version: int
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+
+
+class GenerateResponse(BaseModel):
+    id: str
+    text: str
+    model: str
+    adapter: AdapterRef | None = None
+    cached: bool = False
+    fallback_used: bool = False
+    standards: list[StandardMatch] = Field(default_factory=list)
+    reading_level: ReadingLevel | None = None
+    usage: Usage
+    latency_ms: float
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorBody
