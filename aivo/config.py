@@ -97,9 +97,7 @@ class CurriculumConfig(Strict):
 
 
 class SecurityConfig(Strict):
-    max_body_bytes: int = Field(
-        65_536, ge=1024, description="Larger request bodies answer 413."
-    )
+    max_body_bytes: int = Field(65_536, ge=1024, description="Larger request bodies answer 413.")
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed to call the API from a browser."
     )
@@ -145,12 +143,12 @@ class DeploymentsConfig(Strict):
 
 
 class AppConfig(Strict):
-    engine: EngineConfig = Field(default_factory=EngineConfig)
-    cache: CacheConfig = Field(default_factory=CacheConfig)
-    storage: StorageConfig = Field(default_factory=StorageConfig)
-    curriculum: CurriculumConfig = Field(default_factory=CurriculumConfig)
-    security: SecurityConfig = Field(default_factory=SecurityConfig)
-    deployments: DeploymentsConfig = Field(default_factory=DeploymentsConfig)
+    engine: EngineConfig = EngineConfig()
+    cache: CacheConfig = CacheConfig()
+    storage: StorageConfig = StorageConfig()
+    curriculum: CurriculumConfig = CurriculumConfig()
+    security: SecurityConfig = SecurityConfig()
+    deployments: DeploymentsConfig = DeploymentsConfig()
 
     @field_validator("engine")
     @classmethod

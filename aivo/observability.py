@@ -17,15 +17,21 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 REGISTRY = CollectorRegistry(auto_describe=True)
 
 HTTP_REQUESTS = Counter(
-    "aivo_http_requests_total", "HTTP requests by route and status.", ["route", "status"],
+    "aivo_http_requests_total",
+    "HTTP requests by route and status.",
+    ["route", "status"],
     registry=REGISTRY,
 )
 HTTP_ERRORS = Counter(
-    "aivo_http_errors_total", "HTTP error answers by route, status and error code.",
-    ["route", "status", "code"], registry=REGISTRY,
+    "aivo_http_errors_total",
+    "HTTP error answers (status >= 400) by route and status.",
+    ["route", "status"],
+    registry=REGISTRY,
 )
 HTTP_LATENCY = Histogram(
-    "aivo_http_request_duration_seconds", "HTTP request latency by route.", ["route"],
+    "aivo_http_request_duration_seconds",
+    "HTTP request latency by route.",
+    ["route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
     registry=REGISTRY,
 )
@@ -33,7 +39,9 @@ GENERATED_TOKENS = Counter(
     "aivo_generated_tokens_total", "Completion tokens returned to clients.", registry=REGISTRY
 )
 CACHE_EVENTS = Counter(
-    "aivo_cache_events_total", "Response cache lookups: hit, miss, error, bypass.", ["event"],
+    "aivo_cache_events_total",
+    "Response cache lookups: hit, miss, error, bypass.",
+    ["event"],
     registry=REGISTRY,
 )
 CACHE_HIT_RATIO = Gauge(

@@ -1,0 +1,30 @@
+"""Student adapters: the versioned store (S3 or a local folder) behind `open_store`."""
+
+from aivo.adapters.backends import open_store
+from aivo.adapters.errors import (
+    AdapterConflict,
+    AdapterCorrupt,
+    AdapterNotFound,
+    AdapterStoreUnavailable,
+    InvalidAdapter,
+)
+from aivo.adapters.local_store import LocalAdapterStore
+from aivo.adapters.manifest import FileDigest, Manifest, VersionRecord
+from aivo.adapters.s3_store import S3AdapterStore
+from aivo.adapters.store import AdapterStore, FetchedAdapter
+
+__all__ = [
+    "AdapterConflict",
+    "AdapterCorrupt",
+    "AdapterNotFound",
+    "AdapterStore",
+    "AdapterStoreUnavailable",
+    "FetchedAdapter",
+    "FileDigest",
+    "InvalidAdapter",
+    "LocalAdapterStore",
+    "Manifest",
+    "S3AdapterStore",
+    "VersionRecord",
+    "open_store",
+]

@@ -1,0 +1,45 @@
+"""Where a student's adapter lives under a store root, and which file names may appear there.
+
+Every path or key is built from a validated student id and a version number, never from
+other input: `{root}/students/{student_id}/manifest.json` and
+`{root}/students/{student_id}/v{N}/{file}`.
+"""
+
+from __future__ import annotations
+
+import re
+
+from aivo.errors import InvalidRequest
+from aivo.schemas import STUDENT_ID_PATTERN
+
+STUDENTS = "students"
+MANIFEST = "manifest.json"
+ADAPTER_CONFIG = "adapter_config.json"
+ADAPTER_WEIGHTS = "adapter_model.safetensors"
+METADATA = "metadata.json"
+REQUIRED_FILES = (ADAPTER_CONFIG, ADAPTER_WEIGHTS)
+ADAPTER_FILES = frozenset({*REQUIRED_FILES, METADATA})
+CHUNK_SIZE = 1 << 20
+
+_STUDENT_ID = re.compile(STUDENT_ID_PATTERN)
+
+
+def checked_student_id(student_id: object) -> str:
+    # fullmatch: `$` alone would let a trailing newline through
+    if not isinstance(student_id, str) or _STUDENT_ID.fullmatch(student_id) is None:
+        raise InvalidRequest(f"student_id must match {STUDENT_ID_PATTERN}")
+    return student_id
+
+
+def checked_version(version: object) -> int:
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise InvalidRequest("an adapter version is an integer from 1")
+    return version
+
+
+def student_path(student_id: str) -> str:
+    return f"{STUDENTS}/{checked_student_id(student_id)}"
+
+
+def version_path(student_id: str, version: int) -> str:
+    return f"{student_path(student_id)}/v{checked_version(version)}"

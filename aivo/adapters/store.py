@@ -1,0 +1,258 @@
+"""The adapter store: versioned PEFT LoRA adapters per student, behind one small interface.
+
+`AdapterStore` holds the publish, fetch and rollback logic once; a backend (`LocalAdapterStore`,
+`S3AdapterStore`) supplies a handful of storage primitives, chief among them a manifest write
+that succeeds only if the manifest is still the revision the writer read. Methods are
+synchronous; replicas call them through `asyncio.to_thread`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import shutil
+import tempfile
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aivo.adapters.errors import AdapterConflict, AdapterCorrupt, AdapterNotFound, InvalidAdapter
+from aivo.adapters.layout import (
+    ADAPTER_CONFIG,
+    METADATA,
+    REQUIRED_FILES,
+    checked_student_id,
+    checked_version,
+)
+from aivo.adapters.manifest import FileDigest, Manifest, VersionRecord, digest_file
+
+
+@dataclass(frozen=True)
+class FetchedAdapter:
+    """A verified copy of one adapter version in a local folder PEFT can load."""
+
+    student_id: str
+    version: int
+    path: Path
+    metadata: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ManifestState:
+    """A manifest as read, with the revision a conditional write of its successor must match."""
+
+    manifest: Manifest
+    revision: str
+
+
+class ManifestChanged(Exception):
+    """A conditional manifest write lost to another writer (internal to the store)."""
+
+
+class AdapterStore(ABC):
+    manifest_attempts = 16  # rounds of re-reading a manifest that other writers keep changing
+
+    # --- the interface -------------------------------------------------------------------
+
+    def publish(
+        self, student_id: str, source_dir: Path, metadata: Mapping[str, Any] | None = None
+    ) -> int:
+        """Store a PEFT adapter folder as the student's next version, make it live, return it.
+
+        Only `adapter_config.json` and `adapter_model.safetensors` are taken from the folder;
+        `metadata` (JSON) is stored beside them as `metadata.json`.
+        """
+        student_id = checked_student_id(student_id)
+        with tempfile.TemporaryDirectory(prefix="aivo-publish-") as staging:
+            files = _adapter_files(Path(source_dir), metadata or {}, Path(staging))
+            digests = {name: digest_file(path) for name, path in files.items()}
+            state = self._load_manifest(student_id)
+            first_free = state.manifest.latest + 1 if state else 1
+            claimed = self._claim_version(student_id, first_free, files, digests)
+            for attempt in range(self.manifest_attempts):
+                record = VersionRecord(
+                    version=claimed, published_at=datetime.now(UTC), files=digests
+                )
+                if state:
+                    manifest = state.manifest.with_published(record)
+                else:
+                    manifest = Manifest.first(student_id, record)
+                try:
+                    self._save_manifest(student_id, manifest, state.revision if state else None)
+                    return claimed
+                except ManifestChanged:
+                    state = self._load_manifest(student_id)
+                if state is not None and state.manifest.latest >= claimed:
+                    # a later version went live first: ours moves past it, numbers follow publishing
+                    self._discard_version(student_id, claimed)
+                    first_free = state.manifest.latest + 1
+                    claimed = self._claim_version(student_id, first_free, files, digests)
+                _pause(attempt)
+            self._discard_version(student_id, claimed)
+        raise AdapterConflict(
+            f"publishing an adapter for {student_id} kept conflicting with other writers",
+            retry_after_s=1.0,
+        )
+
+    def manifest(self, student_id: str) -> Manifest | None:
+        state = self._load_manifest(checked_student_id(student_id))
+        return state.manifest if state else None
+
+    def live_version(self, student_id: str) -> int | None:
+        """The live version, from the manifest alone: cheap enough to poll every few seconds."""
+        manifest = self.manifest(student_id)
+        return manifest.live_version if manifest else None
+
+    def versions(self, student_id: str) -> list[int]:
+        manifest = self.manifest(student_id)
+        return manifest.version_numbers if manifest else []
+
+    def fetch(self, student_id: str, dest_dir: Path, version: int | None = None) -> FetchedAdapter:
+        """Copy a version (default: the live one) into `dest_dir`, verifying every sha256.
+
+        `dest_dir` must not exist or be empty; it appears complete or not at all.
+        """
+        student_id = checked_student_id(student_id)
+        manifest = self.manifest(student_id)
+        if manifest is None:
+            raise AdapterNotFound(f"student {student_id} has no adapter")
+        wanted = manifest.live_version if version is None else checked_version(version)
+        record = manifest.record(wanted)
+        if record is None:
+            raise AdapterNotFound(f"student {student_id} has no adapter version {wanted}")
+        dest_dir = Path(dest_dir)
+        dest_dir.parent.mkdir(parents=True, exist_ok=True)
+        partial = Path(tempfile.mkdtemp(prefix=f".{dest_dir.name}.partial-", dir=dest_dir.parent))
+        try:
+            for name, digest in record.files.items():
+                self._download(student_id, wanted, name, digest, partial / name)
+            metadata = _read_metadata(partial, student_id, wanted)
+            os.rename(partial, dest_dir)  # atomic, and refuses a dest_dir that holds files
+        except BaseException:
+            shutil.rmtree(partial, ignore_errors=True)
+            raise
+        return FetchedAdapter(student_id, wanted, dest_dir, metadata)
+
+    def rollback(self, student_id: str, version: int) -> None:
+        """Make an earlier published version live again (a manifest switch only)."""
+        student_id, version = checked_student_id(student_id), checked_version(version)
+        for attempt in range(self.manifest_attempts):
+            state = self._load_manifest(student_id)
+            if state is None or state.manifest.record(version) is None:
+                raise AdapterNotFound(f"student {student_id} has no adapter version {version}")
+            if state.manifest.live_version == version:
+                return
+            try:
+                self._save_manifest(student_id, state.manifest.with_live(version), state.revision)
+                return
+            except ManifestChanged:
+                _pause(attempt)
+        raise AdapterConflict(
+            f"rolling back {student_id} kept conflicting with other writers", retry_after_s=1.0
+        )
+
+    def delete_student(self, student_id: str) -> int:
+        """Remove every version and the manifest of a student; returns the files removed."""
+        return self._delete_student_files(checked_student_id(student_id))
+
+    # --- what a backend provides -----------------------------------------------------------
+
+    @abstractmethod
+    def _load_manifest(self, student_id: str) -> ManifestState | None:
+        """The current manifest, or None when the student has none."""
+
+    @abstractmethod
+    def _save_manifest(self, student_id: str, manifest: Manifest, expected: str | None) -> None:
+        """Write the manifest if its revision is still `expected` (None: it must not exist yet);
+        raise ManifestChanged otherwise."""
+
+    @abstractmethod
+    def _create_version(
+        self,
+        student_id: str,
+        version: int,
+        files: Mapping[str, Path],
+        digests: Mapping[str, FileDigest],
+    ) -> bool:
+        """Store the files as that version's folder; False if the version already exists."""
+
+    @abstractmethod
+    def _discard_version(self, student_id: str, version: int) -> None:
+        """Remove a version folder this writer created but never made live."""
+
+    @abstractmethod
+    def _read_file(self, student_id: str, version: int, name: str) -> Iterator[bytes]:
+        """The stored bytes of one file, in chunks; AdapterCorrupt if it is missing."""
+
+    @abstractmethod
+    def _delete_student_files(self, student_id: str) -> int:
+        """Remove the manifest first, then everything else under the student; count the files."""
+
+    # --- shared steps ---------------------------------------------------------------------------
+
+    def _claim_version(
+        self,
+        student_id: str,
+        version: int,
+        files: Mapping[str, Path],
+        digests: Mapping[str, FileDigest],
+    ) -> int:
+        # a taken number belongs to a concurrent publish, or to one that died before its switch
+        while not self._create_version(student_id, version, files, digests):
+            version += 1
+        return version
+
+    def _download(
+        self, student_id: str, version: int, name: str, expected: FileDigest, target: Path
+    ) -> None:
+        digest, size = hashlib.sha256(), 0
+        with open(target, "wb") as out:
+            for chunk in self._read_file(student_id, version, name):
+                digest.update(chunk)
+                size += len(chunk)
+                out.write(chunk)
+        if size != expected.size or digest.hexdigest() != expected.sha256:
+            raise AdapterCorrupt(
+                name, f"{name} of {student_id} v{version} does not match its manifest checksum"
+            )
+
+
+def _adapter_files(source_dir: Path, metadata: Mapping[str, Any], staging: Path) -> dict[str, Path]:
+    missing = [name for name in REQUIRED_FILES if not (source_dir / name).is_file()]
+    if missing:
+        raise InvalidAdapter(f"{source_dir} is not a PEFT adapter folder: missing {missing}")
+    try:
+        config = json.loads((source_dir / ADAPTER_CONFIG).read_bytes())
+    except ValueError:
+        config = None
+    if not isinstance(config, dict):
+        raise InvalidAdapter(f"{source_dir / ADAPTER_CONFIG} is not a JSON object")
+    try:
+        (staging / METADATA).write_text(json.dumps(dict(metadata), sort_keys=True, indent=2))
+    except (TypeError, ValueError) as error:
+        raise InvalidAdapter(f"adapter metadata must be JSON-serialisable: {error}") from None
+    return {name: source_dir / name for name in REQUIRED_FILES} | {METADATA: staging / METADATA}
+
+
+def _read_metadata(folder: Path, student_id: str, version: int) -> dict[str, Any]:
+    if not (folder / METADATA).exists():
+        return {}
+    try:
+        metadata = json.loads((folder / METADATA).read_bytes())
+    except ValueError:
+        metadata = None
+    if not isinstance(metadata, dict):
+        message = f"{METADATA} of {student_id} v{version} is not a JSON object"
+        raise AdapterCorrupt(METADATA, message)
+    return metadata
+
+
+def _pause(attempt: int) -> None:
+    # jitter spreads writers that collided so the next round mostly has a single winner
+    time.sleep(random.uniform(0, 0.01 * (attempt + 1)))

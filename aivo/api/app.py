@@ -1,0 +1,64 @@
+"""The FastAPI application of the ingress: routes, middleware and error handlers."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from aivo.api.errors import install_error_handlers
+from aivo.api.middleware import BodyLimitMiddleware, ObservabilityMiddleware
+from aivo.config import SecurityConfig
+from aivo.observability import REGISTRY
+from aivo.schemas import ErrorResponse, GenerateRequest, GenerateResponse
+
+ERRORS = {
+    status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 413, 422, 429, 503, 504)
+}
+
+
+class TutorService(Protocol):
+    async def generate(self, request: GenerateRequest, request_id: str) -> GenerateResponse: ...
+
+    async def readiness(self) -> dict[str, object]: ...
+
+
+def create_api(service: TutorService, security: SecurityConfig) -> FastAPI:
+    app = FastAPI(
+        title="AIVO brain",
+        version="1",
+        description="AI tutoring for K-12: grade-aware, standards-aligned, per-student models.",
+    )
+    install_error_handlers(app)
+
+    @app.post("/v1/generate", response_model=GenerateResponse, responses=ERRORS)  # type: ignore[arg-type]
+    async def generate(body: GenerateRequest, request: Request) -> GenerateResponse:
+        return await service.generate(body, request.state.request_id)
+
+    @app.get("/health")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/ready", responses={503: {"description": "Not ready, with the reasons."}})
+    async def ready() -> JSONResponse:
+        state = await service.readiness()
+        return JSONResponse(state, status_code=200 if state["ready"] else 503)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+    # Middleware added last runs first: ids and metrics wrap everything, including 413s.
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=security.max_body_bytes)
+    if security.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=security.cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    app.add_middleware(ObservabilityMiddleware)
+    return app

@@ -1,0 +1,36 @@
+"""Response cache: cache-aside at the ingress, never stale, never a single point of failure.
+
+The ingress computes `cache_key(...)` for requests that pass `is_cacheable(...)` and answers
+through `get_or_generate(cache, flights, key, generate)`; `make_cache(config)` picks the backend.
+"""
+
+from __future__ import annotations
+
+from aivo.cache.cache_aside import get_or_generate
+from aivo.cache.in_process import InProcessCache
+from aivo.cache.interface import CacheState, CacheUnavailable, ResponseCache
+from aivo.cache.keys import cache_key, is_cacheable
+from aivo.cache.redis_cache import RedisCache
+from aivo.cache.single_flight import SingleFlight
+from aivo.config import CacheConfig
+
+
+def make_cache(config: CacheConfig) -> ResponseCache:
+    """Redis when a URL is configured, else the in-process cache (the embedded default)."""
+    if config.redis_url is None:
+        return InProcessCache(config)
+    return RedisCache(config)
+
+
+__all__ = [
+    "CacheState",
+    "CacheUnavailable",
+    "InProcessCache",
+    "RedisCache",
+    "ResponseCache",
+    "SingleFlight",
+    "cache_key",
+    "get_or_generate",
+    "is_cacheable",
+    "make_cache",
+]

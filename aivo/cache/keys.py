@@ -1,0 +1,54 @@
+"""Cache keys: a hash of everything that changes the answer, with nothing readable in clear."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from aivo.config import CacheConfig
+from aivo.schemas import GenerateRequest
+
+KEY_PREFIX = "aivo:answer:v1:"
+_ANONYMOUS_PREFIX = f"{KEY_PREFIX}anon:"
+_STUDENT_PREFIX = f"{KEY_PREFIX}student:"
+# The request fields that change the answer; `stream` only changes how it is delivered.
+_ANSWER_FIELDS = {
+    "grade_level", "subject", "learning_style", "accommodations", "max_tokens", "temperature",
+}
+
+
+def student_tag(student_id: str) -> str:
+    """A stable pseudonym of a student, so deletion finds their keys without the id in clear."""
+    return hashlib.sha256(f"aivo-cache:{student_id}".encode()).hexdigest()[:32]
+
+
+def student_prefix(student_id: str) -> str:
+    """The prefix every cached answer of this student starts with."""
+    return f"{_STUDENT_PREFIX}{student_tag(student_id)}:"
+
+
+def cache_key(
+    request: GenerateRequest, *, model: str, prompt_version: str, adapter_version: int | None
+) -> str:
+    """The key of the answer to `request`; personalised requests are scoped by student.
+
+    `adapter_version` is the student's live adapter version (None: no adapter), so an answer of
+    an older adapter is never found once a new one is live.
+    """
+    fields = request.model_dump(mode="json", include=_ANSWER_FIELDS)
+    fields.update(
+        prompt=" ".join(request.prompt.split()),
+        model=model,
+        prompt_version=prompt_version,
+        adapter_version=adapter_version,
+    )
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
+    digest = hashlib.sha256(canonical.encode()).hexdigest()
+    if request.student_id is None:
+        return f"{_ANONYMOUS_PREFIX}{digest}"
+    return f"{student_prefix(request.student_id)}{digest}"
+
+
+def is_cacheable(request: GenerateRequest, config: CacheConfig) -> bool:
+    """Deterministic requests only, unless the config also caches sampled answers."""
+    return request.temperature == 0 or config.cache_sampled

@@ -1,0 +1,199 @@
+"""The deployment backend: Redis shared by every ingress replica, with an optional hot tier.
+
+Every round trip is bounded by the configured timeouts and guarded by a circuit breaker, so a
+Redis that is down, slow or full costs a request at most one bounded delay and never an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Awaitable
+from typing import Any, TypeVar
+
+from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from aivo.cache.breaker import CircuitBreaker
+from aivo.cache.in_process import TtlLru
+from aivo.cache.interface import CacheState, CacheUnavailable
+from aivo.cache.keys import KEY_PREFIX, student_prefix
+from aivo.config import CacheConfig
+from aivo.observability import record_cache_event
+
+T = TypeVar("T")
+
+# Each message is a key prefix whose entries every hot tier drops.
+INVALIDATION_CHANNEL = "aivo:answer:invalidations"
+# Failures that mean "Redis cannot be reached"; other RedisErrors (e.g. OOM) are per command.
+_UNREACHABLE = (RedisConnectionError, RedisTimeoutError, TimeoutError, OSError)
+_SCAN_BATCH = 500
+
+
+class RedisCache:
+    """A ResponseCache in Redis (TTL per entry), with an in-process tier for the hottest keys.
+
+    The hot tier (config.hot_entries > 0) serves only while the circuit is closed and this
+    replica is subscribed to the invalidation channel, so an invalidation made on any replica
+    reaches it.
+    """
+
+    def __init__(self, config: CacheConfig) -> None:
+        if config.redis_url is None:
+            raise ValueError("RedisCache needs cache.redis_url")
+        self._ttl_s = config.ttl_s
+        self._retry_s = config.breaker_reset_s
+        self._deadline_s = config.connect_timeout_s + config.socket_timeout_s
+        pool = ConnectionPool.from_url(
+            config.redis_url,
+            socket_connect_timeout=config.connect_timeout_s,
+            socket_timeout=config.socket_timeout_s,
+            retry=Retry(NoBackoff(), 0),  # a retry would double the delay a request may pay
+            decode_responses=True,
+        )
+        self._client = Redis.from_pool(pool)
+        self._breaker = CircuitBreaker(
+            config.breaker_failures, config.breaker_reset_s, self._ping
+        )
+        self._hot = TtlLru(config.hot_entries) if config.hot_entries else None
+        self._hot_live = False
+        self._hot_epoch = 0  # bumped by every drop from the hot tier
+        self._listener: asyncio.Task[None] | None = None
+
+    @property
+    def state(self) -> CacheState:
+        return "ok" if self._breaker.closed else "degraded"
+
+    async def get(self, key: str) -> dict[str, Any] | None:
+        raw = self._hot_get(key)
+        if raw is None:
+            if not self._breaker.closed:
+                record_cache_event("bypass")
+                return None
+            epoch = self._hot_epoch
+            try:
+                pipeline = self._client.pipeline(transaction=False)
+                pipeline.get(key)
+                pipeline.pttl(key)  # the hot tier keeps an entry no longer than Redis does
+                raw, ttl_ms = await self._call(pipeline.execute())
+            except (CacheUnavailable, RedisError):
+                record_cache_event("error")
+                return None
+            if raw is not None and ttl_ms > 0:
+                self._put_hot(key, raw, ttl_ms / 1000, epoch)
+        try:
+            value = None if raw is None else json.loads(raw)
+        except ValueError:
+            record_cache_event("error")
+            return None
+        record_cache_event("miss" if value is None else "hit")
+        return value
+
+    async def set(self, key: str, value: dict[str, Any]) -> None:
+        raw = json.dumps(value, separators=(",", ":"))
+        if not self._breaker.closed:
+            return
+        epoch = self._hot_epoch
+        try:
+            await self._call(self._client.set(key, raw, ex=self._ttl_s))
+        except (CacheUnavailable, RedisError):
+            record_cache_event("error")
+            return
+        self._put_hot(key, raw, self._ttl_s, epoch)
+
+    async def invalidate_student(self, student_id: str) -> int:
+        return await self._invalidate(student_prefix(student_id))
+
+    async def invalidate_all(self) -> int:
+        return await self._invalidate(KEY_PREFIX)
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._listener
+        await self._breaker.close()
+        await self._client.aclose()
+
+    async def _invalidate(self, prefix: str) -> int:
+        """Tried even while the circuit is open: an answer that must go is worth a timeout."""
+        self._drop_hot(prefix)
+        removed = 0
+        try:
+            cursor = 0
+            while True:
+                scan = self._client.scan(cursor, match=f"{prefix}*", count=_SCAN_BATCH)
+                cursor, keys = await self._call(scan)
+                if keys:
+                    removed += await self._call(self._client.unlink(*keys))
+                if cursor == 0:
+                    break
+            await self._call(self._client.publish(INVALIDATION_CHANNEL, prefix))
+        except RedisError as error:
+            raise CacheUnavailable(f"cache invalidation failed: {error}") from error
+        return removed
+
+    async def _call(self, command: Awaitable[T]) -> T:
+        """One round trip within the deadline; unreachable Redis feeds the breaker."""
+        self._start_listener()
+        try:
+            # the outer bound also covers waits that socket timeouts do not (pool, DNS)
+            async with asyncio.timeout(self._deadline_s):
+                result = await command
+        except _UNREACHABLE as error:
+            self._breaker.record_failure()
+            raise CacheUnavailable("the response cache is unreachable") from error
+        self._breaker.record_success()
+        return result
+
+    async def _ping(self) -> None:
+        async with asyncio.timeout(self._deadline_s):
+            await self._client.ping()
+
+    def _hot_get(self, key: str) -> str | None:
+        # an open circuit bypasses the hot tier too: degraded means no cache at all
+        if self._hot is None or not self._hot_live or not self._breaker.closed:
+            return None
+        return self._hot.get(key)
+
+    def _start_listener(self) -> None:
+        # started on first use: the constructor may run outside the event loop
+        if self._hot is not None and self._listener is None:
+            self._listener = asyncio.create_task(self._listen())
+
+    async def _listen(self) -> None:
+        while True:
+            with contextlib.suppress(RedisError, OSError):
+                await self._follow_invalidations()
+            await asyncio.sleep(self._retry_s)
+
+    async def _follow_invalidations(self) -> None:
+        """Drops hot entries as invalidations arrive; the tier serves only while this runs."""
+        try:
+            async with self._client.pubsub() as pubsub:
+                await pubsub.subscribe(INVALIDATION_CHANNEL)
+                self._hot_live = True
+                while True:
+                    message = await pubsub.get_message(
+                        ignore_subscribe_messages=True, timeout=1.0
+                    )
+                    if message is not None:
+                        self._drop_hot(message["data"])
+        finally:
+            self._hot_live = False
+            self._drop_hot(KEY_PREFIX)  # invalidations may be missed while unsubscribed
+
+    def _drop_hot(self, prefix: str) -> None:
+        if self._hot is not None:
+            self._hot.drop_prefix(prefix)
+            self._hot_epoch += 1
+
+    def _put_hot(self, key: str, raw: str, ttl_s: float, epoch: int) -> None:
+        # an invalidation that arrived while Redis answered wins over that answer
+        if self._hot is not None and self._hot_live and epoch == self._hot_epoch:
+            self._hot.put(key, raw, ttl_s)

@@ -1,0 +1,69 @@
+"""Load a causal LM named by a hub id, a local folder, or `bundled:<key>`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerBase
+
+from aivo.config import EngineConfig, ModelSpec
+from aivo.engine.bundled import PREFIX, bundled_model_folder
+from aivo.engine.device import pick_device, pick_dtype
+
+
+@dataclass
+class LoadedModel:
+    name: str
+    model: Any  # a transformers PreTrainedModel (or a PeftModel around one)
+    tokenizer: PreTrainedTokenizerBase
+    device: torch.device
+    dtype: torch.dtype
+    quantization: str
+
+    @property
+    def eos_token_ids(self) -> set[int]:
+        ids = self.model.generation_config.eos_token_id
+        ids = ids if isinstance(ids, list) else [ids]
+        return {i for i in [*ids, self.tokenizer.eos_token_id] if i is not None}
+
+    def chat_prompt_ids(self, messages: list[dict[str, str]]) -> list[int]:
+        """Token ids of `messages` under this model's own chat template."""
+        encoded = self.tokenizer.apply_chat_template(
+            messages, add_generation_prompt=True, tokenize=True, return_dict=True
+        )
+        return list(encoded["input_ids"])  # type: ignore[index, call-overload, arg-type]
+
+
+def model_source(spec: ModelSpec, config: EngineConfig) -> str:
+    """A folder or hub id for from_pretrained; local names must exist."""
+    if spec.name.startswith(PREFIX):
+        return str(bundled_model_folder(spec.name, config.cache_dir))
+    if spec.name.startswith((".", "/", "~")):
+        folder = Path(spec.name).expanduser()
+        if not (folder / "config.json").exists():
+            raise FileNotFoundError(f"model folder {folder} has no config.json")
+        return str(folder)
+    return spec.name
+
+
+def load_model(spec: ModelSpec, config: EngineConfig) -> LoadedModel:
+    source = model_source(spec, config)
+    device = pick_device(config.device)
+    dtype = pick_dtype(spec.dtype, device)
+    kwargs: dict[str, Any] = {"dtype": dtype}
+    if spec.quantization == "nf4":
+        from transformers import BitsAndBytesConfig
+
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=dtype
+        )
+        kwargs["device_map"] = {"": device}
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
+    if spec.quantization != "nf4":
+        model.to(device)  # type: ignore[arg-type]
+    model.eval()
+    return LoadedModel(spec.name, model, tokenizer, device, dtype, spec.quantization)

@@ -1,0 +1,85 @@
+"""The graph's overhead: one request through HTTP and every deployment, against the same
+generation called in-process, in one run (as a ratio and in milliseconds).
+
+    python bench/graph_overhead.py [--requests 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import socket
+import statistics
+import time
+from pathlib import Path
+
+import ray
+from ray import serve
+
+from aivo.config import load_serve_config
+from aivo.curriculum.pipeline import CurriculumPipeline
+from aivo.engine.generation import generate
+from aivo.engine.loader import load_model
+from aivo.schemas import GenerateRequest
+from bench.loadgen import DEFAULT_BODY, run_load, write_result
+from deployments.builder import build_app
+
+CONFIG = Path(__file__).resolve().parents[1] / "configs" / "serve.yaml"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def in_process_ms(requests: int) -> tuple[float, int]:
+    """Median latency of prepare + generate + finish in this process, same model and prompt."""
+    config = load_serve_config(CONFIG)
+    loaded = load_model(config.engine.models[0], config.engine)
+    pipeline = CurriculumPipeline(config.curriculum)
+    request = GenerateRequest.model_validate(DEFAULT_BODY)
+    times, tokens = [], 0
+    for _ in range(requests + 1):  # the first is a warm-up
+        started = time.perf_counter()
+        prepared = pipeline.prepare(request)
+        completion = generate(loaded, prepared.messages, request.max_tokens, request.temperature)
+        pipeline.finish(request, completion.text)
+        times.append((time.perf_counter() - started) * 1000)
+        tokens = completion.completion_tokens
+    return statistics.median(times[1:]), tokens
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--requests", type=int, default=10)
+    args = parser.parse_args()
+
+    ray.init(include_dashboard=False, log_to_driver=False)
+    port = free_port()
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    try:
+        serve.run(build_app(load_serve_config(CONFIG)), name="aivo", route_prefix="/")
+        url = f"http://127.0.0.1:{port}"
+        asyncio.run(run_load(url, lambda _: DEFAULT_BODY, 1, 1))  # warm-up
+        graph = asyncio.run(run_load(url, lambda _: DEFAULT_BODY, 1, args.requests))
+    finally:
+        serve.shutdown()
+        ray.shutdown()
+    local_ms, tokens = in_process_ms(args.requests)
+    write_result(
+        "graph_overhead",
+        {
+            "requests": args.requests,
+            "completion_tokens_per_request": tokens,
+            "graph_p50_ms": graph["p50_ms"],
+            "in_process_p50_ms": round(local_ms, 2),
+            "overhead_ms": round(graph["p50_ms"] - local_ms, 2),
+            "graph_over_in_process": round(graph["p50_ms"] / local_ms, 3),
+            "graph": graph,
+        },
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,18 @@
+"""CurriculumPreprocessor: screening, standards alignment and prompt building (CPU, stateless)."""
+
+from __future__ import annotations
+
+from aivo.config import AppConfig
+from aivo.curriculum.pipeline import CurriculumPipeline, FinishedAnswer, PreparedPrompt
+from aivo.schemas import GenerateRequest
+
+
+class CurriculumPreprocessor:
+    def __init__(self, config: AppConfig) -> None:
+        self.pipeline = CurriculumPipeline(config.curriculum)
+
+    def prepare(self, request: GenerateRequest) -> PreparedPrompt:
+        return self.pipeline.prepare(request)
+
+    def finish(self, request: GenerateRequest, text: str) -> FinishedAnswer:
+        return self.pipeline.finish(request, text)

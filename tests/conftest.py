@@ -1,0 +1,44 @@
+"""Shared fixtures: the real bundled model, a local Ray cluster with Serve, free ports."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import pytest
+
+from aivo.config import BUNDLED_MODEL, EngineConfig, ModelSpec
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def engine_config() -> EngineConfig:
+    return EngineConfig(models=[ModelSpec(name=BUNDLED_MODEL)])
+
+
+@pytest.fixture(scope="session")
+def bundled_model(engine_config: EngineConfig):  # type: ignore[no-untyped-def]
+    from aivo.engine.loader import load_model
+
+    return load_model(engine_config.models[0], engine_config)
+
+
+@pytest.fixture(scope="session")
+def serve_port() -> Iterator[int]:
+    """A local Ray cluster with Serve's HTTP proxy on a free loopback port; torn down after."""
+    import ray
+    from ray import serve
+
+    port = free_port()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    try:
+        yield port
+    finally:
+        serve.shutdown()
+        ray.shutdown()

@@ -1,0 +1,110 @@
+"""The whole graph on a local Ray cluster, over real HTTP, with the real bundled model."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from ray import serve
+
+from aivo.config import load_serve_config, parse_config
+from deployments.builder import build_app
+
+pytestmark = pytest.mark.slow
+CONFIG = Path(__file__).resolve().parents[2] / "configs" / "serve.yaml"
+
+
+def wait_ready(client: httpx.Client, timeout_s: float = 120) -> httpx.Response:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        r = client.get("/ready")
+        if r.status_code == 200 or time.monotonic() > deadline:
+            return r
+        time.sleep(0.5)
+
+
+@pytest.fixture(scope="module")
+def client(serve_port: int):  # type: ignore[no-untyped-def]
+    serve.run(build_app(load_serve_config(CONFIG)), name="aivo", route_prefix="/")
+    with httpx.Client(base_url=f"http://127.0.0.1:{serve_port}", timeout=120) as c:
+        yield c
+    serve.delete("aivo")
+
+
+def test_ready_then_a_real_answer(client: httpx.Client) -> None:
+    ready = wait_ready(client)
+    assert ready.status_code == 200 and ready.json()["ready"] is True
+    r = client.post(
+        "/v1/generate",
+        json={
+            "prompt": "What do plants need to grow?",
+            "grade_level": "2",
+            "subject": "Science",
+            "max_tokens": 32,
+        },
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["text"].strip()
+    assert body["model"] == "bundled:smollm2-135m-instruct"
+    assert body["fallback_used"] is False and body["cached"] is False
+    assert 0 < body["usage"]["completion_tokens"] <= 32
+    assert body["latency_ms"] > 0
+    assert r.headers["x-request-id"]
+
+
+@pytest.mark.parametrize(
+    ("patch", "field"),
+    [
+        ({"grade_level": "13"}, "grade_level"),
+        ({"subject": "cooking"}, "subject"),
+        ({"temperature": 9}, "temperature"),
+        ({"accommodations": ["none"]}, "accommodations"),
+    ],
+)
+def test_invalid_fields_are_422_over_http(client: httpx.Client, patch: dict, field: str) -> None:
+    body = {"prompt": "What is 3 + 4?", "grade_level": "1", "subject": "math", **patch}
+    r = client.post("/v1/generate", json=body)
+    assert r.status_code == 422
+    assert r.json()["error"]["message"].startswith(field)
+
+
+def test_oversized_body_is_413_over_http(client: httpx.Client) -> None:
+    r = client.post(
+        "/v1/generate", json={"prompt": "x" * 100_000, "grade_level": "1", "subject": "math"}
+    )
+    assert r.status_code == 413
+
+
+def test_metrics_and_docs_are_served(client: httpx.Client) -> None:
+    client.get("/health")
+    assert "aivo_http_requests_total" in client.get("/metrics").text
+    assert client.get("/docs").status_code == 200
+    assert "/v1/generate" in client.get("/openapi.json").json()["paths"]
+
+
+def test_no_loadable_model_starts_unready_and_answers_503(serve_port: int, tmp_path: Path) -> None:
+    config = parse_config(
+        {
+            "engine": {"models": [{"name": str(tmp_path / "no-such-model")}]},
+            "deployments": {
+                "ingress": {"num_cpus": 0.1},
+                "preprocessor": {"num_cpus": 0.1},
+                "inference": {"num_cpus": 0.1},
+            },
+        }
+    )
+    serve.run(build_app(config), name="broken", route_prefix="/broken")
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{serve_port}/broken", timeout=60) as c:
+            ready = c.get("/ready")
+            assert ready.status_code == 503
+            assert "no-such-model" in str(ready.json()["inference"]["failures"])
+            r = c.post("/v1/generate", json={"prompt": "hi", "grade_level": "3", "subject": "ela"})
+            assert r.status_code == 503
+            assert r.json()["error"]["code"] == "model_unavailable"
+            assert "Traceback" not in r.text
+    finally:
+        serve.delete("broken")

@@ -1,0 +1,155 @@
+"""The HTTP layer with a small real service: error shapes, limits, metrics; no Ray needed."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from aivo.api.app import create_api
+from aivo.config import SecurityConfig
+from aivo.errors import GenerationTimeout, ModelUnavailable
+from aivo.schemas import GenerateRequest, GenerateResponse, Usage
+
+
+class EchoTutor:
+    """Answers with the prompt reversed; fails on demand with the product's own errors."""
+
+    def __init__(self) -> None:
+        self.ready = True
+
+    async def generate(self, request: GenerateRequest, request_id: str) -> GenerateResponse:
+        if request.prompt == "timeout":
+            raise GenerationTimeout("generation took over 30 s")
+        if request.prompt == "down":
+            raise ModelUnavailable("no model could be loaded", retry_after_s=30)
+        if request.prompt == "bug":
+            raise RuntimeError("secret internal detail")
+        return GenerateResponse(
+            id=request_id,
+            text=request.prompt[::-1],
+            model="echo",
+            usage=Usage(prompt_tokens=1, completion_tokens=1),
+            latency_ms=0.1,
+        )
+
+    async def readiness(self) -> dict[str, object]:
+        return {"ready": self.ready}
+
+
+@pytest.fixture
+def tutor() -> EchoTutor:
+    return EchoTutor()
+
+
+@pytest.fixture
+async def client(tutor: EchoTutor):  # type: ignore[no-untyped-def]
+    app = create_api(tutor, SecurityConfig(max_body_bytes=2048))
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        yield c
+
+
+BODY = {"prompt": "abc", "grade_level": "5", "subject": "math"}
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_generate_answers_with_a_request_id(client: httpx.AsyncClient) -> None:
+    r = await client.post("/v1/generate", json=BODY)
+    assert r.status_code == 200
+    assert r.json()["text"] == "cba"
+    assert r.json()["id"] == r.headers["x-request-id"]
+
+
+@pytest.mark.parametrize(
+    ("patch", "field"),
+    [
+        ({"grade_level": "13"}, "grade_level"),
+        ({"subject": "alchemy"}, "subject"),
+        ({"max_tokens": 5000}, "max_tokens"),
+        ({"prompt": ""}, "prompt"),
+    ],
+)
+async def test_invalid_field_is_422_naming_it(
+    client: httpx.AsyncClient, patch: dict, field: str
+) -> None:
+    r = await client.post("/v1/generate", json={**BODY, **patch})
+    assert r.status_code == 422
+    assert r.json()["error"]["code"] == "invalid_request"
+    assert r.json()["error"]["message"].startswith(field)
+
+
+async def test_malformed_json_is_422(client: httpx.AsyncClient) -> None:
+    r = await client.post(
+        "/v1/generate", content=b"{oops", headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 422
+    assert "JSON" in r.json()["error"]["message"]
+
+
+async def test_oversized_body_is_413_declared_or_streamed(client: httpx.AsyncClient) -> None:
+    big = {**BODY, "prompt": "x" * 3000}
+    r = await client.post("/v1/generate", json=big)
+    assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
+
+    async def chunks():  # no Content-Length: the limit must hold on the stream itself
+        for _ in range(4):
+            yield b"x" * 1000
+
+    r = await client.post(
+        "/v1/generate", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert r.status_code == 413
+
+
+@pytest.mark.parametrize(
+    ("prompt", "status", "code"),
+    [
+        ("timeout", 504, "timeout"),
+        ("down", 503, "model_unavailable"),
+        ("bug", 500, "internal_error"),
+    ],
+)
+async def test_errors_use_the_json_shape_and_hide_internals(
+    client: httpx.AsyncClient, prompt: str, status: int, code: str
+) -> None:
+    r = await client.post("/v1/generate", json={**BODY, "prompt": prompt})
+    assert r.status_code == status
+    assert r.json()["error"]["code"] == code
+    assert "Traceback" not in r.text and "secret internal detail" not in r.text
+    if status == 503:
+        assert r.headers["retry-after"] == "30"
+
+
+async def test_ready_reflects_the_service(client: httpx.AsyncClient, tutor: EchoTutor) -> None:
+    assert (await client.get("/ready")).status_code == 200
+    tutor.ready = False
+    assert (await client.get("/ready")).status_code == 503
+    assert (await client.get("/health")).json() == {"status": "ok"}
+
+
+async def test_unknown_route_is_404_in_the_error_shape(client: httpx.AsyncClient) -> None:
+    r = await client.get("/v2/nothing")
+    assert r.status_code == 404 and r.json()["error"]["code"] == "http_error"
+
+
+async def test_metrics_count_requests_by_route_and_status(client: httpx.AsyncClient) -> None:
+    await client.post("/v1/generate", json=BODY)
+    await client.post("/v1/generate", json={**BODY, "grade_level": "99"})
+    text = (await client.get("/metrics")).text
+    assert 'aivo_http_requests_total{route="/v1/generate",status="200"}' in text
+    assert 'aivo_http_errors_total{route="/v1/generate",status="422"}' in text
+    assert "aivo_http_request_duration_seconds_bucket" in text
+
+
+async def test_openapi_documents_the_contract(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    assert "/v1/generate" in spec["paths"]
+    assert "422" in spec["paths"]["/v1/generate"]["post"]["responses"]
+    assert (await client.get("/docs")).status_code == 200

@@ -1,0 +1,100 @@
+"""Cache keys: everything that changes the answer changes the key; nothing is in clear."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from aivo.cache import cache_key, is_cacheable
+from aivo.cache.keys import student_tag
+from aivo.config import CacheConfig
+from aivo.schemas import GenerateRequest
+
+BASE: dict[str, Any] = {
+    "prompt": "Why is the sky blue?",
+    "grade_level": "4",
+    "subject": "science",
+    "learning_style": "visual",
+    "accommodations": ["dyslexia"],
+    "max_tokens": 128,
+}
+
+
+def key(request: dict[str, Any], model: str = "m", prompt_version: str = "p1",
+        adapter_version: int | None = None) -> str:
+    return cache_key(
+        GenerateRequest(**request), model=model, prompt_version=prompt_version,
+        adapter_version=adapter_version,
+    )
+
+
+def test_same_request_same_key() -> None:
+    assert key(BASE) == key(dict(BASE))
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        {"prompt": "  Why is the\tsky   blue?\n"},
+        {"subject": "SCIENCE", "grade_level": " 4 "},
+        {"stream": True},
+    ],
+    ids=["whitespace", "case-of-enums", "stream"],
+)
+def test_what_does_not_change_the_answer_does_not_change_the_key(variant: dict[str, Any]) -> None:
+    assert key({**BASE, **variant}) == key(BASE)
+
+
+def test_accommodation_order_does_not_change_the_key() -> None:
+    a = key({**BASE, "accommodations": ["adhd", "dyslexia"]})
+    assert a == key({**BASE, "accommodations": ["dyslexia", "adhd"]})
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        {"prompt": "Why is the sky Blue?"},
+        {"grade_level": "5"},
+        {"subject": "math"},
+        {"learning_style": "auditory"},
+        {"learning_style": None},
+        {"accommodations": []},
+        {"max_tokens": 129},
+        {"temperature": 0.7},
+        {"student_id": "alice-42"},
+    ],
+)
+def test_each_request_field_changes_the_key(variant: dict[str, Any]) -> None:
+    assert key({**BASE, **variant}) != key(BASE)
+
+
+@pytest.mark.parametrize(
+    "context",
+    [{"model": "other"}, {"prompt_version": "p2"}, {"adapter_version": 3}],
+)
+def test_model_prompt_version_and_adapter_version_change_the_key(context: dict[str, Any]) -> None:
+    assert key(BASE, **context) != key(BASE)
+
+
+def test_keys_are_scoped_by_a_student_pseudonym_and_hold_nothing_in_clear() -> None:
+    alice = key({**BASE, "student_id": "alice-smith"}, adapter_version=1)
+    bob = key({**BASE, "student_id": "bob-jones"}, adapter_version=1)
+    anonymous = key(BASE)
+    assert student_tag("alice-smith") in alice
+    assert student_tag("alice-smith") not in bob
+    assert student_tag("alice-smith") not in anonymous
+    # none of these words can occur by chance in hex digests: they hold letters past f
+    for clear in ("sky", "blue", "why", "alice", "smith", "bob", "jones"):
+        assert not any(clear in k.lower() for k in (alice, bob, anonymous))
+
+
+@pytest.mark.parametrize(
+    ("temperature", "cache_sampled", "expected"),
+    [(0.0, False, True), (0.7, False, False), (0.7, True, True), (0.0, True, True)],
+)
+def test_only_deterministic_requests_are_cacheable_unless_configured(
+    temperature: float, cache_sampled: bool, expected: bool
+) -> None:
+    request = GenerateRequest(**{**BASE, "temperature": temperature})
+    assert is_cacheable(request, CacheConfig(cache_sampled=cache_sampled)) is expected
