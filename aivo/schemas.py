@@ -5,7 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 GRADES = ("K", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12")
 STUDENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
@@ -126,3 +126,27 @@ class ErrorBody(BaseModel):
 
 class ErrorResponse(BaseModel):
     error: ErrorBody
+
+
+class InvalidateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    student_id: str | None = Field(
+        None, pattern=STUDENT_ID_PATTERN, description="Drop this student's cached answers."
+    )
+    all: bool = Field(False, description="Drop every cached answer.")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> InvalidateRequest:
+        if (self.student_id is None) == (not self.all):
+            raise ValueError("give either student_id or all: true")
+        return self
+
+
+class InvalidateResponse(BaseModel):
+    removed: int
+
+
+class StudentDeletion(BaseModel):
+    student_id: str
+    removed: dict[str, int] = Field(description="What was removed, by kind, with counts.")

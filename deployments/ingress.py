@@ -1,17 +1,28 @@
-"""Ingress: the HTTP front of the graph; it orchestrates the preprocessor and the replicas."""
+"""Ingress: the HTTP front of the graph. It answers cache hits itself and otherwise runs the
+preprocessor and the replicas through their handles."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
 from fastapi import FastAPI
 from ray.serve.handle import DeploymentHandle
 
+from aivo.adapters import open_store
 from aivo.api.app import create_api
+from aivo.cache import SingleFlight, cache_key, get_or_generate, is_cacheable, make_cache
 from aivo.config import AppConfig
+from aivo.curriculum.pipeline import PROMPT_VERSION
 from aivo.observability import GENERATED_TOKENS
-from aivo.schemas import GenerateRequest, GenerateResponse, Usage
+from aivo.schemas import (
+    AdapterRef,
+    GenerateRequest,
+    GenerateResponse,
+    InvalidateRequest,
+    StudentDeletion,
+)
 
 
 class Ingress:
@@ -21,32 +32,82 @@ class Ingress:
         self.config = config
         self.preprocessor = preprocessor
         self.inference = inference
+        self.cache = make_cache(config.cache)
+        self.flights = SingleFlight()
+        self.adapters = open_store(config.storage)
 
     def __serve_build_asgi_app__(self) -> FastAPI:
         return create_api(self, self.config.security)
 
     async def generate(self, request: GenerateRequest, request_id: str) -> GenerateResponse:
         started = time.perf_counter()
+        adapter_version = None
+        if request.student_id is not None:  # read fresh: a new version must never meet old answers
+            adapter_version = await asyncio.to_thread(
+                self.adapters.live_version, request.student_id
+            )
+        key = None
+        if is_cacheable(request, self.config.cache):
+            key = cache_key(
+                request,
+                model=self.config.engine.models[0].name,
+                prompt_version=PROMPT_VERSION,
+                adapter_version=adapter_version,
+            )
+        answer, cached = await get_or_generate(
+            self.cache, self.flights, key, lambda: self._answer(request)
+        )
+        version = answer.pop("adapter_version")
+        return GenerateResponse(
+            id=request_id,
+            cached=cached,
+            adapter=AdapterRef(student_id=request.student_id, version=version)
+            if request.student_id is not None and version is not None
+            else None,
+            latency_ms=round((time.perf_counter() - started) * 1000, 2),
+            **answer,
+        )
+
+    async def _answer(self, request: GenerateRequest) -> dict[str, Any]:
+        """The cacheable part of a response: nothing per-request, no student id."""
         prepared = await self.preprocessor.prepare.remote(request)
         completion, model, fallback_used = await self.inference.generate.remote(
             prepared.messages, request.max_tokens, request.temperature
         )
         finished = await self.preprocessor.finish.remote(request, completion.text)
         GENERATED_TOKENS.inc(completion.completion_tokens)
-        return GenerateResponse(
-            id=request_id,
-            text=finished.text,
-            model=model,
-            fallback_used=fallback_used,
-            standards=prepared.standards,
-            reading_level=finished.reading_level,
-            usage=Usage(
-                prompt_tokens=completion.prompt_tokens,
-                completion_tokens=completion.completion_tokens,
-            ),
-            latency_ms=round((time.perf_counter() - started) * 1000, 2),
-        )
+        return {
+            "text": finished.text,
+            "model": model,
+            "adapter_version": None,
+            "fallback_used": fallback_used,
+            "standards": [s.model_dump() for s in prepared.standards],
+            "reading_level": finished.reading_level.model_dump()
+            if finished.reading_level
+            else None,
+            "usage": {
+                "prompt_tokens": completion.prompt_tokens,
+                "completion_tokens": completion.completion_tokens,
+            },
+        }
 
     async def readiness(self) -> dict[str, Any]:
         inference = await self.inference.status.remote()
-        return {"ready": bool(inference["ready"]), "inference": inference}
+        # A degraded cache costs latency, not answers: the service stays ready.
+        return {
+            "ready": bool(inference["ready"]),
+            "cache": self.cache.state,
+            "inference": inference,
+        }
+
+    async def invalidate_cache(self, target: InvalidateRequest) -> int:
+        if target.student_id is not None:
+            return await self.cache.invalidate_student(target.student_id)
+        return await self.cache.invalidate_all()
+
+    async def delete_student(self, student_id: str) -> StudentDeletion:
+        adapters = await asyncio.to_thread(self.adapters.delete_student, student_id)
+        answers = await self.cache.invalidate_student(student_id)
+        return StudentDeletion(
+            student_id=student_id, removed={"adapter_files": adapters, "cached_answers": answers}
+        )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Path, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -13,7 +13,15 @@ from aivo.api.errors import install_error_handlers
 from aivo.api.middleware import BodyLimitMiddleware, ObservabilityMiddleware
 from aivo.config import SecurityConfig
 from aivo.observability import REGISTRY
-from aivo.schemas import ErrorResponse, GenerateRequest, GenerateResponse
+from aivo.schemas import (
+    STUDENT_ID_PATTERN,
+    ErrorResponse,
+    GenerateRequest,
+    GenerateResponse,
+    InvalidateRequest,
+    InvalidateResponse,
+    StudentDeletion,
+)
 
 ERRORS = {
     status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 413, 422, 429, 503, 504)
@@ -24,6 +32,10 @@ class TutorService(Protocol):
     async def generate(self, request: GenerateRequest, request_id: str) -> GenerateResponse: ...
 
     async def readiness(self) -> dict[str, object]: ...
+
+    async def invalidate_cache(self, target: InvalidateRequest) -> int: ...
+
+    async def delete_student(self, student_id: str) -> StudentDeletion: ...
 
 
 def create_api(service: TutorService, security: SecurityConfig) -> FastAPI:
@@ -37,6 +49,16 @@ def create_api(service: TutorService, security: SecurityConfig) -> FastAPI:
     @app.post("/v1/generate", response_model=GenerateResponse, responses=ERRORS)  # type: ignore[arg-type]
     async def generate(body: GenerateRequest, request: Request) -> GenerateResponse:
         return await service.generate(body, request.state.request_id)
+
+    @app.post("/v1/cache/invalidate", response_model=InvalidateResponse, responses=ERRORS)  # type: ignore[arg-type]
+    async def invalidate_cache(body: InvalidateRequest) -> InvalidateResponse:
+        return InvalidateResponse(removed=await service.invalidate_cache(body))
+
+    @app.delete("/v1/students/{student_id}", response_model=StudentDeletion, responses=ERRORS)  # type: ignore[arg-type]
+    async def delete_student(
+        student_id: str = Path(pattern=STUDENT_ID_PATTERN),
+    ) -> StudentDeletion:
+        return await service.delete_student(student_id)
 
     @app.get("/health")
     async def health() -> dict[str, str]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import httpx
@@ -11,18 +10,10 @@ from ray import serve
 
 from aivo.config import load_serve_config, parse_config
 from deployments.builder import build_app
+from tests.fixtures.serving import wait_ready
 
 pytestmark = pytest.mark.slow
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "serve.yaml"
-
-
-def wait_ready(client: httpx.Client, timeout_s: float = 120) -> httpx.Response:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        r = client.get("/ready")
-        if r.status_code == 200 or time.monotonic() > deadline:
-            return r
-        time.sleep(0.5)
 
 
 @pytest.fixture(scope="module")
