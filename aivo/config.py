@@ -20,6 +20,11 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _absolute(path: Path | None) -> Path | None:
+    # Resolved where the config is parsed (the driver), so replicas agree whatever their cwd.
+    return None if path is None else path.expanduser().absolute()
+
+
 class ModelSpec(Strict):
     name: str = Field(
         description="Hugging Face id, local folder, or `bundled:smollm2-135m-instruct`.",
@@ -58,6 +63,8 @@ class EngineConfig(Strict):
     )
     request_timeout_s: float = Field(30.0, gt=0, description="Per-request generation timeout.")
 
+    _cache_dir_absolute = field_validator("cache_dir")(_absolute)
+
 
 class CacheConfig(Strict):
     redis_url: str | None = Field(
@@ -88,6 +95,11 @@ class StorageConfig(Strict):
     s3_endpoint_url: str | None = Field(None, description="S3 endpoint, e.g. a MinIO server.")
     s3_region: str | None = Field(None, description="S3 region name.")
 
+    @field_validator("adapter_root")
+    @classmethod
+    def _local_root_absolute(cls, root: str) -> str:
+        return root if "://" in root else str(_absolute(Path(root)))
+
 
 class CurriculumConfig(Strict):
     max_standards: int = Field(3, ge=0, le=10, description="Standards returned per answer.")
@@ -97,10 +109,24 @@ class CurriculumConfig(Strict):
 
 
 class SecurityConfig(Strict):
+    api_keys_env: str = Field(
+        "AIVO_API_KEYS", description="Environment variable holding the key entries (JSON list)."
+    )
+    api_keys_file: Path | None = Field(
+        None, description="Secrets file with the key entries (JSON list of salted hashes)."
+    )
+    dev_key_file: Path | None = Field(
+        None,
+        description="With no keys configured: create a development key (all scopes) in this "
+        "file and print it at start-up. For local use only.",
+    )
+    metrics_require_key: bool = Field(False, description="Protect /metrics with an admin key.")
     max_body_bytes: int = Field(65_536, ge=1024, description="Larger request bodies answer 413.")
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed to call the API from a browser."
     )
+
+    _paths_absolute = field_validator("api_keys_file", "dev_key_file")(_absolute)
 
 
 class DeploymentOptions(Strict):

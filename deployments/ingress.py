@@ -23,6 +23,7 @@ from aivo.schemas import (
     InvalidateRequest,
     StudentDeletion,
 )
+from aivo.security.keys import Principal, load_keyring
 
 
 class Ingress:
@@ -35,11 +36,16 @@ class Ingress:
         self.cache = make_cache(config.cache)
         self.flights = SingleFlight()
         self.adapters = open_store(config.storage)
+        self.keys, dev_key = load_keyring(config.security)
+        if dev_key is not None:  # the local default: a key so the README's curl works
+            print(f"AIVO development API key ({config.security.dev_key_file}): {dev_key}")
 
     def __serve_build_asgi_app__(self) -> FastAPI:
-        return create_api(self, self.config.security)
+        return create_api(self, self.config.security, self.keys)
 
-    async def generate(self, request: GenerateRequest, request_id: str) -> GenerateResponse:
+    async def generate(
+        self, request: GenerateRequest, request_id: str, principal: Principal
+    ) -> GenerateResponse:
         started = time.perf_counter()
         adapter_version = None
         if request.student_id is not None:  # read fresh: a new version must never meet old answers

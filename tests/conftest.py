@@ -42,3 +42,13 @@ def serve_port() -> Iterator[int]:
     finally:
         serve.shutdown()
         ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def api_keys(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    from tests.fixtures.keys import make_keys
+
+    return make_keys(tmp_path_factory.mktemp("keys"))
+
+
+pytest_plugins = ["tests.fixtures.redis_server", "tests.fixtures.s3_server"]

@@ -1,12 +1,16 @@
-"""The FastAPI application of the ingress: routes, middleware and error handlers."""
+"""The FastAPI application of the ingress: routes, middleware and error handlers.
 
-from __future__ import annotations
+No `from __future__ import annotations` here: FastAPI must evaluate the route annotations,
+which refer to dependencies built inside `create_api`.
+"""
 
-from typing import Protocol
 
-from fastapi import FastAPI, Path, Request
+from typing import Annotated, Any, Protocol
+
+from fastapi import Depends, FastAPI, Path, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from aivo.api.errors import install_error_handlers
@@ -22,6 +26,7 @@ from aivo.schemas import (
     InvalidateResponse,
     StudentDeletion,
 )
+from aivo.security.keys import KeyRing, Principal, Scope
 
 ERRORS = {
     status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 413, 422, 429, 503, 504)
@@ -29,7 +34,9 @@ ERRORS = {
 
 
 class TutorService(Protocol):
-    async def generate(self, request: GenerateRequest, request_id: str) -> GenerateResponse: ...
+    async def generate(
+        self, request: GenerateRequest, request_id: str, principal: Principal
+    ) -> GenerateResponse: ...
 
     async def readiness(self) -> dict[str, object]: ...
 
@@ -38,23 +45,49 @@ class TutorService(Protocol):
     async def delete_student(self, student_id: str) -> StudentDeletion: ...
 
 
-def create_api(service: TutorService, security: SecurityConfig) -> FastAPI:
+def create_api(service: TutorService, security: SecurityConfig, keys: KeyRing) -> FastAPI:
     app = FastAPI(
         title="AIVO brain",
         version="1",
         description="AI tutoring for K-12: grade-aware, standards-aligned, per-student models.",
     )
     install_error_handlers(app)
+    bearer = HTTPBearer(auto_error=False, description="An AIVO API key: `aivo_<id>_<secret>`.")
+
+    def scoped(scope: Scope) -> Any:
+        def check(
+            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+        ) -> Principal:
+            header = f"{credentials.scheme} {credentials.credentials}" if credentials else None
+            principal = keys.authenticate(header)
+            keys.authorize(principal, scope)
+            return principal
+
+        return Depends(check)
 
     @app.post("/v1/generate", response_model=GenerateResponse, responses=ERRORS)  # type: ignore[arg-type]
-    async def generate(body: GenerateRequest, request: Request) -> GenerateResponse:
-        return await service.generate(body, request.state.request_id)
+    async def generate(
+        body: GenerateRequest,
+        request: Request,
+        principal: Annotated[Principal, scoped("generate")],
+    ) -> GenerateResponse:
+        return await service.generate(body, request.state.request_id, principal)
 
-    @app.post("/v1/cache/invalidate", response_model=InvalidateResponse, responses=ERRORS)  # type: ignore[arg-type]
+    @app.post(
+        "/v1/cache/invalidate",
+        response_model=InvalidateResponse,
+        responses=ERRORS,  # type: ignore[arg-type]
+        dependencies=[scoped("admin")],
+    )
     async def invalidate_cache(body: InvalidateRequest) -> InvalidateResponse:
         return InvalidateResponse(removed=await service.invalidate_cache(body))
 
-    @app.delete("/v1/students/{student_id}", response_model=StudentDeletion, responses=ERRORS)  # type: ignore[arg-type]
+    @app.delete(
+        "/v1/students/{student_id}",
+        response_model=StudentDeletion,
+        responses=ERRORS,  # type: ignore[arg-type]
+        dependencies=[scoped("admin")],
+    )
     async def delete_student(
         student_id: str = Path(pattern=STUDENT_ID_PATTERN),
     ) -> StudentDeletion:
@@ -69,7 +102,11 @@ def create_api(service: TutorService, security: SecurityConfig) -> FastAPI:
         state = await service.readiness()
         return JSONResponse(state, status_code=200 if state["ready"] else 503)
 
-    @app.get("/metrics", include_in_schema=False)
+    @app.get(
+        "/metrics",
+        include_in_schema=False,
+        dependencies=[scoped("admin")] if security.metrics_require_key else [],
+    )
     async def metrics() -> Response:
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 

@@ -11,13 +11,7 @@ import pytest
 from aivo.adapters import AdapterStore, AdapterStoreUnavailable, S3AdapterStore, open_store
 from aivo.adapters.s3_store import S3ClientSettings, S3Location
 from aivo.config import StorageConfig
-from tests.fixtures.s3_server import (  # noqa: F401
-    S3Bucket,
-    S3Server,
-    free_port,
-    s3_bucket,
-    s3_server,
-)
+from tests.fixtures.s3_server import S3Bucket, S3Server, free_port
 from tests.unit.test_adapter_store import (  # noqa: F401
     WEIGHTS,
     AdapterStoreContract,
@@ -53,7 +47,7 @@ class S3Objects:
 
 class TestS3AdapterStore(AdapterStoreContract):
     @pytest.fixture
-    def store(self, s3_bucket: S3Bucket) -> AdapterStore:  # noqa: F811
+    def store(self, s3_bucket: S3Bucket) -> AdapterStore:
         config = StorageConfig(
             adapter_root=f"s3://{s3_bucket.name}/{PREFIX}",
             s3_endpoint_url=s3_bucket.server.endpoint_url,
@@ -63,13 +57,13 @@ class TestS3AdapterStore(AdapterStoreContract):
         return store
 
     @pytest.fixture
-    def stored(self, s3_bucket: S3Bucket) -> StoredFiles:  # noqa: F811
+    def stored(self, s3_bucket: S3Bucket) -> StoredFiles:
         return S3Objects(s3_bucket)
 
     def test_files_are_uploaded_with_their_sha256(
         self,
         store: AdapterStore,
-        s3_bucket: S3Bucket,  # noqa: F811
+        s3_bucket: S3Bucket,
         adapters: list[Path],  # noqa: F811
     ) -> None:
         store.publish("s1", adapters[0])
@@ -82,7 +76,7 @@ class TestS3AdapterStore(AdapterStoreContract):
         assert head["ChecksumSHA256"] == base64.b64encode(expected).decode()
 
 
-def test_missing_bucket_is_reported_as_unavailable(s3_server: S3Server) -> None:  # noqa: F811
+def test_missing_bucket_is_reported_as_unavailable(s3_server: S3Server) -> None:
     config = StorageConfig(
         adapter_root="s3://no-such-bucket", s3_endpoint_url=s3_server.endpoint_url
     )
@@ -90,7 +84,7 @@ def test_missing_bucket_is_reported_as_unavailable(s3_server: S3Server) -> None:
         open_store(config).live_version("s1")
 
 
-def test_unreachable_endpoint_is_reported_as_unavailable(s3_server: S3Server) -> None:  # noqa: F811
+def test_unreachable_endpoint_is_reported_as_unavailable(s3_server: S3Server) -> None:
     """Nothing listens on the port; `s3_server` only provides the dummy credentials."""
     settings = S3ClientSettings(endpoint_url=f"http://127.0.0.1:{free_port()}", max_attempts=1)
     store = S3AdapterStore(settings.client(), S3Location("adapters", ""))

@@ -36,11 +36,12 @@ def adapter_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def client(serve_port: int, redis: RedisServer, adapter_root: Path):  # type: ignore[no-untyped-def]
+def client(serve_port: int, redis: RedisServer, adapter_root: Path, api_keys):  # type: ignore[no-untyped-def]
     config = parse_config(
         {
             "cache": {"redis_url": redis.url, "breaker_failures": 2, "breaker_reset_s": 0.5},
             "storage": {"adapter_root": str(adapter_root)},
+            "security": {"api_keys_file": str(api_keys.file)},
             "deployments": {
                 "ingress": {"num_cpus": 0.1},
                 "preprocessor": {"num_cpus": 0.1},
@@ -49,7 +50,11 @@ def client(serve_port: int, redis: RedisServer, adapter_root: Path):  # type: ig
         }
     )
     serve.run(build_app(config), name="cached", route_prefix="/cached")
-    with httpx.Client(base_url=f"http://127.0.0.1:{serve_port}/cached", timeout=120) as c:
+    with httpx.Client(
+        base_url=f"http://127.0.0.1:{serve_port}/cached",
+        timeout=120,
+        headers=api_keys.header(api_keys.admin),
+    ) as c:
         assert wait_ready(c).status_code == 200
         yield c
     serve.delete("cached")

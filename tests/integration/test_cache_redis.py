@@ -27,7 +27,7 @@ from aivo.cache.redis_cache import INVALIDATION_CHANNEL
 from aivo.config import CacheConfig
 from aivo.observability import REGISTRY
 from aivo.schemas import GenerateRequest
-from tests.fixtures.redis_server import RedisServer, redis_server  # noqa: F401
+from tests.fixtures.redis_server import RedisServer
 
 pytestmark = pytest.mark.anyio
 
@@ -72,7 +72,7 @@ OpenRedis = Callable[..., RedisCache]
 
 
 @pytest.fixture
-async def open_redis(redis_server: RedisServer) -> AsyncIterator[OpenRedis]:  # noqa: F811
+async def open_redis(redis_server: RedisServer) -> AsyncIterator[OpenRedis]:
     opened: list[RedisCache] = []
 
     def open_(**overrides: Any) -> RedisCache:
@@ -249,7 +249,9 @@ async def test_fallback_answers_and_uncacheable_requests_are_not_stored(
 
 @pytest.mark.parametrize("hot_entries", [0, 8])
 async def test_redis_killed_then_restarted(
-    redis_server: RedisServer, open_redis: OpenRedis, hot_entries: int  # noqa: F811
+    redis_server: RedisServer,
+    open_redis: OpenRedis,
+    hot_entries: int,
 ) -> None:
     cache = open_redis(hot_entries=hot_entries, breaker_failures=2, breaker_reset_s=0.5)
     key = key_of(question())
@@ -280,7 +282,8 @@ async def test_redis_killed_then_restarted(
 
 
 async def test_slow_redis_opens_the_circuit_and_calls_stop_touching_it(
-    redis_server: RedisServer, open_redis: OpenRedis  # noqa: F811
+    redis_server: RedisServer,
+    open_redis: OpenRedis,
 ) -> None:
     cache = open_redis(breaker_failures=2, breaker_reset_s=2.0)
     key = key_of(question())
@@ -310,7 +313,8 @@ async def test_slow_redis_opens_the_circuit_and_calls_stop_touching_it(
 
 
 async def test_full_redis_skips_writes_but_keeps_serving(
-    redis_server: RedisServer, open_redis: OpenRedis  # noqa: F811
+    redis_server: RedisServer,
+    open_redis: OpenRedis,
 ) -> None:
     cache = open_redis(breaker_failures=2)
     stored, refused = key_of(question("Why?")), key_of(question("How?"))
@@ -330,7 +334,8 @@ async def test_full_redis_skips_writes_but_keeps_serving(
 
 
 async def test_invalidation_reaches_the_hot_tier_of_every_replica(
-    redis_server: RedisServer, open_redis: OpenRedis  # noqa: F811
+    redis_server: RedisServer,
+    open_redis: OpenRedis,
 ) -> None:
     here, there = open_redis(hot_entries=8), open_redis(hot_entries=8)
     key = key_of(question(student_id="alice-smith"))

@@ -18,10 +18,24 @@ CONFIG = Path(__file__).resolve().parents[2] / "configs" / "serve.yaml"
 
 @pytest.fixture(scope="module")
 def client(serve_port: int):  # type: ignore[no-untyped-def]
-    serve.run(build_app(load_serve_config(CONFIG)), name="aivo", route_prefix="/")
-    with httpx.Client(base_url=f"http://127.0.0.1:{serve_port}", timeout=120) as c:
+    config = load_serve_config(CONFIG)
+    serve.run(build_app(config), name="aivo", route_prefix="/")
+    # The shipped local config creates a development key at start-up; users read it the same way.
+    assert config.security.dev_key_file is not None
+    token = config.security.dev_key_file.read_text().strip()
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=f"http://127.0.0.1:{serve_port}", timeout=120, headers=headers) as c:
         yield c
     serve.delete("aivo")
+
+
+def test_the_api_needs_a_key(client: httpx.Client) -> None:
+    r = client.post(
+        "/v1/generate",
+        json={"prompt": "hi", "grade_level": "3", "subject": "ela"},
+        headers={"Authorization": "Bearer nope"},
+    )
+    assert r.status_code == 401
 
 
 def test_ready_then_a_real_answer(client: httpx.Client) -> None:
@@ -76,10 +90,15 @@ def test_metrics_and_docs_are_served(client: httpx.Client) -> None:
     assert "/v1/generate" in client.get("/openapi.json").json()["paths"]
 
 
-def test_no_loadable_model_starts_unready_and_answers_503(serve_port: int, tmp_path: Path) -> None:
+def test_no_loadable_model_starts_unready_and_answers_503(
+    serve_port: int,
+    tmp_path: Path,
+    api_keys,  # type: ignore[no-untyped-def]
+) -> None:
     config = parse_config(
         {
             "engine": {"models": [{"name": str(tmp_path / "no-such-model")}]},
+            "security": {"api_keys_file": str(api_keys.file)},
             "deployments": {
                 "ingress": {"num_cpus": 0.1},
                 "preprocessor": {"num_cpus": 0.1},
@@ -89,7 +108,11 @@ def test_no_loadable_model_starts_unready_and_answers_503(serve_port: int, tmp_p
     )
     serve.run(build_app(config), name="broken", route_prefix="/broken")
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{serve_port}/broken", timeout=60) as c:
+        with httpx.Client(
+            base_url=f"http://127.0.0.1:{serve_port}/broken",
+            timeout=60,
+            headers=api_keys.header(api_keys.app),
+        ) as c:
             ready = c.get("/ready")
             assert ready.status_code == 503
             assert "no-such-model" in str(ready.json()["inference"]["failures"])

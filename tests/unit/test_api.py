@@ -8,7 +8,15 @@ import pytest
 from aivo.api.app import create_api
 from aivo.config import SecurityConfig
 from aivo.errors import GenerationTimeout, ModelUnavailable
-from aivo.schemas import GenerateRequest, GenerateResponse, Usage
+from aivo.schemas import (
+    GenerateRequest,
+    GenerateResponse,
+    InvalidateRequest,
+    StudentDeletion,
+    Usage,
+)
+from aivo.security.keys import Principal
+from tests.fixtures.keys import TestKeys
 
 
 class EchoTutor:
@@ -17,7 +25,9 @@ class EchoTutor:
     def __init__(self) -> None:
         self.ready = True
 
-    async def generate(self, request: GenerateRequest, request_id: str) -> GenerateResponse:
+    async def generate(
+        self, request: GenerateRequest, request_id: str, principal: Principal
+    ) -> GenerateResponse:
         if request.prompt == "timeout":
             raise GenerationTimeout("generation took over 30 s")
         if request.prompt == "down":
@@ -35,17 +45,28 @@ class EchoTutor:
     async def readiness(self) -> dict[str, object]:
         return {"ready": self.ready}
 
+    async def invalidate_cache(self, target: InvalidateRequest) -> int:
+        return 0
+
+    async def delete_student(self, student_id: str) -> StudentDeletion:
+        return StudentDeletion(student_id=student_id, removed={})
+
 
 @pytest.fixture
 def tutor() -> EchoTutor:
     return EchoTutor()
 
 
-@pytest.fixture
-async def client(tutor: EchoTutor):  # type: ignore[no-untyped-def]
-    app = create_api(tutor, SecurityConfig(max_body_bytes=2048))
+def make_client(tutor: EchoTutor, keys: TestKeys, token: str | None, **security: object):  # type: ignore[no-untyped-def]
+    app = create_api(tutor, SecurityConfig(max_body_bytes=2048, **security), keys.ring())
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+    headers = keys.header(token) if token else {}
+    return httpx.AsyncClient(transport=transport, base_url="http://test", headers=headers)
+
+
+@pytest.fixture
+async def client(tutor: EchoTutor, api_keys: TestKeys):  # type: ignore[no-untyped-def]
+    async with make_client(tutor, api_keys, api_keys.app) as c:
         yield c
 
 
@@ -153,3 +174,45 @@ async def test_openapi_documents_the_contract(client: httpx.AsyncClient) -> None
     assert "/v1/generate" in spec["paths"]
     assert "422" in spec["paths"]["/v1/generate"]["post"]["responses"]
     assert (await client.get("/docs")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("post", "/v1/generate", BODY),
+        ("post", "/v1/cache/invalidate", {"all": True}),
+        ("delete", "/v1/students/amy", None),
+    ],
+)
+async def test_every_v1_route_refuses_without_a_valid_key(
+    tutor: EchoTutor, api_keys: TestKeys, method: str, path: str, body: dict | None
+) -> None:
+    wrong = api_keys.app[:-4] + "AAAA"
+    for token in (None, wrong, "aivo_nobody_" + "x" * 40, "not-a-key"):
+        async with make_client(tutor, api_keys, token) as c:
+            r = await c.request(method, path, json=body)
+            assert r.status_code == 401, (token, r.text)
+            assert r.json()["error"]["code"] == "unauthorized"
+
+
+async def test_scopes_hold(tutor: EchoTutor, api_keys: TestKeys) -> None:
+    async with make_client(tutor, api_keys, api_keys.app) as app_client:
+        r = await app_client.post("/v1/cache/invalidate", json={"all": True})
+        assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
+        assert (await app_client.delete("/v1/students/amy")).status_code == 403
+    async with make_client(tutor, api_keys, api_keys.admin) as admin:
+        assert (await admin.post("/v1/cache/invalidate", json={"all": True})).status_code == 200
+        assert (await admin.delete("/v1/students/amy")).status_code == 200
+        assert (await admin.post("/v1/generate", json=BODY)).status_code == 200
+
+
+async def test_health_ready_and_metrics_stay_open_unless_configured(
+    tutor: EchoTutor, api_keys: TestKeys
+) -> None:
+    async with make_client(tutor, api_keys, None) as anonymous:
+        for path in ("/health", "/ready", "/metrics"):
+            assert (await anonymous.get(path)).status_code == 200
+    async with make_client(tutor, api_keys, None, metrics_require_key=True) as anonymous:
+        assert (await anonymous.get("/metrics")).status_code == 401
+    async with make_client(tutor, api_keys, api_keys.admin, metrics_require_key=True) as admin:
+        assert (await admin.get("/metrics")).status_code == 200
