@@ -104,7 +104,14 @@ class StorageConfig(Strict):
 class CurriculumConfig(Strict):
     max_standards: int = Field(3, ge=0, le=10, description="Standards returned per answer.")
     min_score: float = Field(
-        0.0, ge=0, le=1, description="Standards scoring below this are not returned."
+        0.2,
+        ge=0,
+        le=1,
+        description="Standards scoring below this are not returned (off-topic prompts score "
+        "under about 0.13, correct matches above about 0.3).",
+    )
+    torch_threads: int = Field(
+        1, ge=1, description="torch threads of the embedding model; one prompt is a small pass."
     )
 
 

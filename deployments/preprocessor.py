@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import torch
+
 from aivo.config import AppConfig
 from aivo.curriculum.pipeline import CurriculumPipeline, FinishedAnswer, PreparedPrompt
 from aivo.schemas import GenerateRequest
@@ -9,6 +11,8 @@ from aivo.schemas import GenerateRequest
 
 class CurriculumPreprocessor:
     def __init__(self, config: AppConfig) -> None:
+        # More threads than one small embedding needs only contend with the inference replica.
+        torch.set_num_threads(config.curriculum.torch_threads)
         self.pipeline = CurriculumPipeline(config.curriculum)
 
     def prepare(self, request: GenerateRequest) -> PreparedPrompt:

@@ -2,16 +2,31 @@
 
 Interface used by `deployments/preprocessor.py`: `CurriculumPipeline(config)`, then
 `prepare(request) -> PreparedPrompt` and `finish(request, text) -> FinishedAnswer`.
+Stateless between requests and CPU-only: construction loads the catalogue and the embedding
+model and embeds every standard and screening exemplar once; each `prepare` embeds the prompt
+once, for both screening and alignment.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from aivo.config import CurriculumConfig
-from aivo.schemas import GenerateRequest, ReadingLevel, StandardMatch
+import numpy as np
 
-PROMPT_VERSION = "1"
+from aivo.config import CurriculumConfig
+from aivo.curriculum.alignment import StandardsAligner
+from aivo.curriculum.catalogue import Catalogue, load_catalogue
+from aivo.curriculum.embedding import SentenceEmbedder
+from aivo.curriculum.formatting import apply_accommodations
+from aivo.curriculum.prompting import build_messages
+from aivo.curriculum.readability import reading_level
+from aivo.safety.output import check_output, safe_answer
+from aivo.safety.pii import redact_pii
+from aivo.safety.screening import RESEMBLES_ATTACK, ScreeningVerdict, check_prompt, rejection
+from aivo.safety.semantic import InjectionClassifier
+from aivo.schemas import GenerateRequest, ReadingLevel, StandardMatch, grade_number
+
+PROMPT_VERSION = "2"
 
 
 @dataclass(frozen=True)
@@ -19,30 +34,68 @@ class PreparedPrompt:
     messages: list[dict[str, str]]
     standards: list[StandardMatch] = field(default_factory=list)
     prompt_version: str = PROMPT_VERSION
+    redacted: tuple[str, ...] = ()  # kinds of personal data removed, e.g. ("email",)
 
 
 @dataclass(frozen=True)
 class FinishedAnswer:
     text: str
     reading_level: ReadingLevel | None
+    replaced_unsafe: bool = False  # the model's answer was unsuitable and was replaced
 
 
 class CurriculumPipeline:
-    def __init__(self, config: CurriculumConfig) -> None:
+    def __init__(
+        self,
+        config: CurriculumConfig,
+        *,
+        catalogue: Catalogue | None = None,
+        embedder: SentenceEmbedder | None = None,
+    ) -> None:
         self.config = config
+        self.catalogue = catalogue if catalogue is not None else load_catalogue()
+        self.embedder = embedder or SentenceEmbedder()
+        self.aligner = StandardsAligner(self.catalogue, self.embedder)
+        self.injections = InjectionClassifier(self.embedder)
 
     def prepare(self, request: GenerateRequest) -> PreparedPrompt:
-        grade = "kindergarten" if request.grade_level == "K" else f"grade {request.grade_level}"
-        system = (
-            f"You are a patient tutor for a {grade} student studying "
-            f"{request.subject.value.replace('_', ' ')}. Answer at that grade's reading level."
-        )
+        """Screen, redact, align and build the messages; PromptRejected for an attack."""
+        check_prompt(request.prompt)
+        redaction = redact_pii(request.prompt)
+        vector = self.embedder.encode([redaction.text])[0]
+        if self.injections.is_attack(vector):
+            raise rejection(ScreeningVerdict(RESEMBLES_ATTACK))
+        standards = self.align(request, redaction.text, vector)
         return PreparedPrompt(
-            messages=[
-                {"role": "system", "content": system},
-                {"role": "user", "content": request.prompt},
-            ]
+            messages=build_messages(request, redaction.text, standards),
+            standards=standards,
+            redacted=redaction.kinds,
         )
 
+    def align(
+        self, request: GenerateRequest, text: str, vector: np.ndarray | None = None
+    ) -> list[StandardMatch]:
+        matches = self.aligner.align(
+            text,
+            grade_number(request.grade_level),
+            request.subject,
+            self.config.max_standards,
+            vector,
+        )
+        return [
+            StandardMatch(
+                code=m.standard.code, description=m.standard.description, score=round(m.score, 4)
+            )
+            for m in matches
+            if m.score >= self.config.min_score
+        ]
+
     def finish(self, request: GenerateRequest, text: str) -> FinishedAnswer:
-        return FinishedAnswer(text=text.strip(), reading_level=None)
+        """Output safety, then accommodation formatting, then the answer's reading level."""
+        grade = grade_number(request.grade_level)
+        verdict = check_output(text)
+        if verdict.flagged:
+            answer = safe_answer(verdict)
+        else:
+            answer = apply_accommodations(text.strip(), request.accommodations, grade)
+        return FinishedAnswer(answer, reading_level(answer, grade), replaced_unsafe=verdict.flagged)

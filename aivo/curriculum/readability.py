@@ -1,0 +1,62 @@
+"""Reading-level targets per grade band, and the Flesch-Kincaid grade of an answer."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from textstat.textstat import textstatistics
+
+from aivo.schemas import ReadingLevel
+
+
+@dataclass(frozen=True)
+class GradeBand:
+    name: str
+    lowest: int
+    highest: int
+    max_sentence_words: int
+    vocabulary: str
+
+
+GRADE_BANDS = (
+    GradeBand("K-2", 0, 2, 8, "very simple everyday words"),
+    GradeBand("3-5", 3, 5, 12, "everyday words; explain any new word"),
+    GradeBand("6-8", 6, 8, 16, "clear words; define subject terms when first used"),
+    GradeBand("9-12", 9, 12, 20, "precise academic words, defined when first used"),
+)
+BELOW_GRADE = 2.0  # an answer up to two grades easier than the learner's grade is on target
+ABOVE_GRADE = 1.0
+
+# textstat 0.7.13 fetches NLTK's cmudict over the network for "en_US"; "en-US" makes it count
+# syllables with pyphen (bundled, offline), its own fallback for words cmudict lacks.
+_TEXTSTAT = textstatistics()
+_TEXTSTAT.set_lang("en-US")
+_LIST_MARKER = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s+", re.M)
+_MARKUP = re.compile(r"[#*_`>]+")
+
+
+def grade_band(grade: int) -> GradeBand:
+    return next(b for b in GRADE_BANDS if b.lowest <= grade <= b.highest)
+
+
+def target_band(grade: int) -> tuple[float, float]:
+    """The Flesch-Kincaid grades an answer for `grade` (K is 0) should fall in."""
+    return max(0.0, grade - BELOW_GRADE), grade + ABOVE_GRADE
+
+
+def flesch_kincaid_grade(text: str) -> float:
+    """FK grade of `text`, list items and markdown read as plain sentences."""
+    lines = [_MARKUP.sub("", _LIST_MARKER.sub("", line)).strip() for line in text.splitlines()]
+    # A list item without a full stop is still a sentence of its own.
+    sentences = [line if line[-1] in ".!?:;" else f"{line}." for line in lines if line]
+    return float(_TEXTSTAT.flesch_kincaid_grade(" ".join(sentences))) if sentences else 0.0
+
+
+def reading_level(text: str, grade: int) -> ReadingLevel:
+    low, high = target_band(grade)
+    fk = round(flesch_kincaid_grade(text), 1)
+    # FK goes below zero for very short words and sentences: that is still "easy enough".
+    return ReadingLevel(
+        flesch_kincaid_grade=fk, target_band=(low, high), within_band=low <= max(fk, 0.0) <= high
+    )
