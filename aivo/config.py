@@ -128,6 +128,12 @@ class SecurityConfig(Strict):
         "file and print it at start-up. For local use only.",
     )
     metrics_require_key: bool = Field(False, description="Protect /metrics with an admin key.")
+    requests_per_minute: int = Field(
+        600, ge=1, description="Requests one API key may send a minute."
+    )
+    tokens_per_minute: int = Field(
+        100_000, ge=1, description="Completion tokens one API key may have generated a minute."
+    )
     max_body_bytes: int = Field(65_536, ge=1024, description="Larger request bodies answer 413.")
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed to call the API from a browser."

@@ -24,6 +24,7 @@ from aivo.schemas import (
     StudentDeletion,
 )
 from aivo.security.keys import Principal, load_keyring
+from aivo.security.limits import RateLimiter
 
 
 class Ingress:
@@ -36,6 +37,7 @@ class Ingress:
         self.cache = make_cache(config.cache)
         self.flights = SingleFlight()
         self.adapters = open_store(config.storage)
+        self.limits = RateLimiter(config.security, config.cache)
         self.keys, dev_key = load_keyring(config.security)
         if dev_key is not None:  # the local default: a key so the README's curl works
             print(f"AIVO development API key ({config.security.dev_key_file}): {dev_key}")
@@ -47,6 +49,7 @@ class Ingress:
         self, request: GenerateRequest, request_id: str, principal: Principal
     ) -> GenerateResponse:
         started = time.perf_counter()
+        await self.limits.admit(principal)
         adapter_version = None
         if request.student_id is not None:  # read fresh: a new version must never meet old answers
             adapter_version = await asyncio.to_thread(
@@ -63,6 +66,8 @@ class Ingress:
         answer, cached = await get_or_generate(
             self.cache, self.flights, key, lambda: self._answer(request)
         )
+        if not cached:
+            await self.limits.spend(principal, answer["usage"]["completion_tokens"])
         version = answer.pop("adapter_version")
         return GenerateResponse(
             id=request_id,

@@ -1,0 +1,95 @@
+"""Bounded consumption per API key: requests and generated tokens per minute (OWASP LLM10).
+
+Counts live in Redis when a URL is configured, so every ingress replica shares them; while Redis
+is unreachable the replica counts on its own (limits hold per replica) instead of refusing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Protocol
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from aivo.cache.breaker import CircuitBreaker
+from aivo.config import CacheConfig, SecurityConfig
+from aivo.errors import RateLimited
+from aivo.security.keys import Principal
+
+WINDOW_S = 60
+
+
+class Counters(Protocol):
+    async def add(self, name: str, amount: int) -> int:
+        """Adds to the named counter of the current window; returns its new total."""
+        ...
+
+
+class LocalCounters:
+    def __init__(self) -> None:
+        self._counts: dict[str, int] = {}
+        self._window = 0
+
+    async def add(self, name: str, amount: int) -> int:
+        window = int(time.time() // WINDOW_S)
+        if window != self._window:  # a new minute: the old counts can go
+            self._counts.clear()
+            self._window = window
+        self._counts[name] = self._counts.get(name, 0) + amount
+        return self._counts[name]
+
+
+class RedisCounters:
+    def __init__(self, config: CacheConfig) -> None:
+        assert config.redis_url is not None
+        self._client = Redis.from_url(
+            config.redis_url,
+            socket_connect_timeout=config.connect_timeout_s,
+            socket_timeout=config.socket_timeout_s,
+        )
+        self._deadline_s = config.connect_timeout_s + config.socket_timeout_s
+        self._breaker = CircuitBreaker(config.breaker_failures, config.breaker_reset_s, self._ping)
+        self._fallback = LocalCounters()
+
+    async def _ping(self) -> None:
+        async with asyncio.timeout(self._deadline_s):
+            await self._client.ping()
+
+    async def add(self, name: str, amount: int) -> int:
+        if not self._breaker.closed:
+            return await self._fallback.add(name, amount)
+        key = f"aivo:limits:{name}:{int(time.time() // WINDOW_S)}"
+        try:
+            async with asyncio.timeout(self._deadline_s):
+                pipeline = self._client.pipeline(transaction=False)
+                pipeline.incrby(key, amount)
+                pipeline.expire(key, 2 * WINDOW_S)
+                total, _ = await pipeline.execute()
+        except (RedisError, OSError, TimeoutError):
+            self._breaker.record_failure()
+            return await self._fallback.add(name, amount)
+        self._breaker.record_success()
+        return int(total)
+
+
+class RateLimiter:
+    def __init__(self, security: SecurityConfig, cache: CacheConfig) -> None:
+        self.requests_per_minute = security.requests_per_minute
+        self.tokens_per_minute = security.tokens_per_minute
+        self.counters: Counters = RedisCounters(cache) if cache.redis_url else LocalCounters()
+
+    async def admit(self, principal: Principal) -> None:
+        """Counts one request; 429 when the key is over its requests or tokens this minute."""
+        requests = await self.counters.add(f"req:{principal.key_id}", 1)
+        tokens = await self.counters.add(f"tok:{principal.key_id}", 0)
+        if requests > self.requests_per_minute or tokens >= self.tokens_per_minute:
+            what = "requests" if requests > self.requests_per_minute else "generated tokens"
+            raise RateLimited(
+                f"this API key is over its {what} per minute; retry later",
+                retry_after_s=WINDOW_S - time.time() % WINDOW_S,
+            )
+
+    async def spend(self, principal: Principal, tokens: int) -> None:
+        await self.counters.add(f"tok:{principal.key_id}", tokens)

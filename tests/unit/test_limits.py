@@ -1,0 +1,58 @@
+"""Per-key rate limits, in-process and against a real redis-server."""
+
+from __future__ import annotations
+
+import pytest
+
+from aivo.config import CacheConfig, SecurityConfig
+from aivo.errors import RateLimited
+from aivo.security.keys import Principal
+from aivo.security.limits import RateLimiter
+from tests.fixtures.redis_server import RedisServer
+
+pytestmark = pytest.mark.anyio
+APP = Principal("app", frozenset({"generate"}))
+OTHER = Principal("other", frozenset({"generate"}))
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(params=["in-process", "redis"])
+def cache_config(request: pytest.FixtureRequest) -> CacheConfig:
+    if request.param == "in-process":
+        return CacheConfig()
+    server: RedisServer = request.getfixturevalue("redis_server")
+    return CacheConfig(redis_url=server.url)
+
+
+async def test_requests_over_the_limit_get_429_with_retry_after(cache_config: CacheConfig) -> None:
+    limiter = RateLimiter(SecurityConfig(requests_per_minute=3), cache_config)
+    for _ in range(3):
+        await limiter.admit(APP)
+    with pytest.raises(RateLimited) as caught:
+        await limiter.admit(APP)
+    assert caught.value.status == 429 and 0 < caught.value.retry_after_s <= 60  # type: ignore[operator]
+    await limiter.admit(OTHER)  # limits are per key
+
+
+async def test_generated_tokens_are_bounded(cache_config: CacheConfig) -> None:
+    limiter = RateLimiter(SecurityConfig(tokens_per_minute=100), cache_config)
+    await limiter.admit(APP)
+    await limiter.spend(APP, 100)
+    with pytest.raises(RateLimited, match="generated tokens"):
+        await limiter.admit(APP)
+
+
+async def test_redis_down_falls_back_to_counting_here(redis_server: RedisServer) -> None:
+    limiter = RateLimiter(
+        SecurityConfig(requests_per_minute=2),
+        CacheConfig(redis_url=redis_server.url, breaker_failures=1),
+    )
+    redis_server.kill()
+    await limiter.admit(APP)  # answered from the local counters, not refused
+    await limiter.admit(APP)
+    with pytest.raises(RateLimited):
+        await limiter.admit(APP)
