@@ -135,6 +135,12 @@ class SecurityConfig(Strict):
         100_000, ge=1, description="Completion tokens one API key may have generated a minute."
     )
     max_body_bytes: int = Field(65_536, ge=1024, description="Larger request bodies answer 413.")
+    max_prompt_chars: int = Field(
+        4000, ge=1, le=4000, description="Hard cap on a prompt's length (the contract's is 4000)."
+    )
+    max_tokens: int = Field(
+        1024, ge=1, le=1024, description="Hard cap on max_tokens (the contract's is 1024)."
+    )
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed to call the API from a browser."
     )

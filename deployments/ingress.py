@@ -15,6 +15,7 @@ from aivo.api.app import create_api
 from aivo.cache import SingleFlight, cache_key, get_or_generate, is_cacheable, make_cache
 from aivo.config import AppConfig
 from aivo.curriculum.pipeline import PROMPT_VERSION
+from aivo.errors import InvalidRequest
 from aivo.observability import GENERATED_TOKENS
 from aivo.schemas import (
     AdapterRef,
@@ -49,6 +50,7 @@ class Ingress:
         self, request: GenerateRequest, request_id: str, principal: Principal
     ) -> GenerateResponse:
         started = time.perf_counter()
+        self._within_caps(request)
         await self.limits.admit(principal)
         adapter_version = None
         if request.student_id is not None:  # read fresh: a new version must never meet old answers
@@ -78,6 +80,15 @@ class Ingress:
             latency_ms=round((time.perf_counter() - started) * 1000, 2),
             **answer,
         )
+
+    def _within_caps(self, request: GenerateRequest) -> None:
+        caps = self.config.security
+        if request.max_tokens > caps.max_tokens:
+            raise InvalidRequest(f"max_tokens: this deployment allows at most {caps.max_tokens}")
+        if len(request.prompt) > caps.max_prompt_chars:
+            raise InvalidRequest(
+                f"prompt: this deployment allows at most {caps.max_prompt_chars} characters"
+            )
 
     async def _answer(self, request: GenerateRequest) -> dict[str, Any]:
         """The cacheable part of a response: nothing per-request, no student id."""

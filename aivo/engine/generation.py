@@ -23,8 +23,11 @@ def generate(
 ) -> Completion:
     prompt_ids = loaded.chat_prompt_ids(messages)
     input_ids = torch.tensor([prompt_ids], device=loaded.device)
+    # Below 1e-3, logits / temperature overflows to inf: such a temperature is greedy in effect.
     sampling = (
-        {"do_sample": True, "temperature": temperature} if temperature > 0 else {"do_sample": False}
+        {"do_sample": True, "temperature": temperature}
+        if temperature >= 1e-3
+        else {"do_sample": False}
     )
     output = loaded.model.generate(
         input_ids=input_ids,

@@ -16,7 +16,7 @@ from aivo.schemas import (
     Usage,
 )
 from aivo.security.keys import Principal
-from tests.fixtures.keys import TestKeys
+from tests.fixtures.keys import ApiKeys
 
 
 class EchoTutor:
@@ -57,7 +57,7 @@ def tutor() -> EchoTutor:
     return EchoTutor()
 
 
-def make_client(tutor: EchoTutor, keys: TestKeys, token: str | None, **security: object):  # type: ignore[no-untyped-def]
+def make_client(tutor: EchoTutor, keys: ApiKeys, token: str | None, **security: object):  # type: ignore[no-untyped-def]
     app = create_api(tutor, SecurityConfig(max_body_bytes=2048, **security), keys.ring())
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     headers = keys.header(token) if token else {}
@@ -65,7 +65,7 @@ def make_client(tutor: EchoTutor, keys: TestKeys, token: str | None, **security:
 
 
 @pytest.fixture
-async def client(tutor: EchoTutor, api_keys: TestKeys):  # type: ignore[no-untyped-def]
+async def client(tutor: EchoTutor, api_keys: ApiKeys):  # type: ignore[no-untyped-def]
     async with make_client(tutor, api_keys, api_keys.app) as c:
         yield c
 
@@ -185,7 +185,7 @@ async def test_openapi_documents_the_contract(client: httpx.AsyncClient) -> None
     ],
 )
 async def test_every_v1_route_refuses_without_a_valid_key(
-    tutor: EchoTutor, api_keys: TestKeys, method: str, path: str, body: dict | None
+    tutor: EchoTutor, api_keys: ApiKeys, method: str, path: str, body: dict | None
 ) -> None:
     wrong = api_keys.app[:-4] + "AAAA"
     for token in (None, wrong, "aivo_nobody_" + "x" * 40, "not-a-key"):
@@ -195,7 +195,7 @@ async def test_every_v1_route_refuses_without_a_valid_key(
             assert r.json()["error"]["code"] == "unauthorized"
 
 
-async def test_scopes_hold(tutor: EchoTutor, api_keys: TestKeys) -> None:
+async def test_scopes_hold(tutor: EchoTutor, api_keys: ApiKeys) -> None:
     async with make_client(tutor, api_keys, api_keys.app) as app_client:
         r = await app_client.post("/v1/cache/invalidate", json={"all": True})
         assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
@@ -207,7 +207,7 @@ async def test_scopes_hold(tutor: EchoTutor, api_keys: TestKeys) -> None:
 
 
 async def test_health_ready_and_metrics_stay_open_unless_configured(
-    tutor: EchoTutor, api_keys: TestKeys
+    tutor: EchoTutor, api_keys: ApiKeys
 ) -> None:
     async with make_client(tutor, api_keys, None) as anonymous:
         for path in ("/health", "/ready", "/metrics"):
