@@ -16,9 +16,9 @@ import ray
 from fastapi import FastAPI, Request
 from ray import serve
 
-from aivo.config import load_serve_config
+from aivo.config import AppConfig, load_serve_config, parse_config
 from bench.graph_overhead import CONFIG, free_port
-from bench.loadgen import run_load, write_result
+from bench.loadgen import bearer, run_load, write_result
 from deployments.builder import build_app
 
 HIT = {
@@ -44,37 +44,40 @@ def echo_app() -> Any:
     return Echo.bind()
 
 
-def aivo_app(redis_url: str | None) -> Any:
-    config = load_serve_config(CONFIG)
-    if redis_url:
-        config = config.model_copy(
-            update={"cache": config.cache.model_copy(update={"redis_url": redis_url})}
-        )
-    return build_app(config)
+def aivo_config(redis_url: str | None) -> AppConfig:
+    """The local default, with Redis when given; the rate limit is lifted since this measures
+    throughput (the limiter itself still counts every request)."""
+    args = load_serve_config(CONFIG).model_dump(mode="json")
+    args["cache"]["redis_url"] = redis_url
+    args["security"]["requests_per_minute"] = 10**9
+    return parse_config(args)
 
 
-async def measure(url: str, requests: int) -> dict[str, Any]:
-    sequential = await run_load(url, lambda _: HIT, 1, requests)
-    concurrent = await run_load(url, lambda _: HIT, 32, requests * 3)
+async def measure(url: str, requests: int, headers: dict[str, str]) -> dict[str, Any]:
+    sequential = await run_load(url, lambda _: HIT, 1, requests, headers=headers)
+    concurrent = await run_load(url, lambda _: HIT, 32, requests * 3, headers=headers)
     return {"sequential": sequential, "concurrent_32": concurrent}
 
 
-async def miss_vs_hit(url: str, rounds: int) -> dict[str, float]:
+async def miss_vs_hit(url: str, rounds: int, headers: dict[str, str]) -> dict[str, float]:
     misses, hits = [], []
     for i in range(rounds):
         body = {**HIT, "prompt": f"What is photosynthesis? (variant {i})"}
-        misses.append((await run_load(url, lambda _, b=body: b, 1, 1))["p50_ms"])
-        hits.append((await run_load(url, lambda _, b=body: b, 1, 1))["p50_ms"])
+        misses.append((await run_load(url, lambda _, b=body: b, 1, 1, headers=headers))["p50_ms"])
+        hits.append((await run_load(url, lambda _, b=body: b, 1, 1, headers=headers))["p50_ms"])
     miss, hit = sorted(misses)[rounds // 2], sorted(hits)[rounds // 2]
     return {"miss_p50_ms": miss, "hit_p50_ms": hit, "miss_over_hit": round(miss / hit, 1)}
 
 
 def run_backend(port: int, redis_url: str | None, requests: int) -> dict[str, Any]:
-    serve.run(aivo_app(redis_url), name="aivo", route_prefix="/")
+    config = aivo_config(redis_url)
+    serve.run(build_app(config), name="aivo", route_prefix="/")
     url = f"http://127.0.0.1:{port}"
-    asyncio.run(run_load(url, lambda _: HIT, 1, 2))  # the first fills the cache
-    result = asyncio.run(measure(url, requests))
-    result["miss_vs_hit"] = asyncio.run(miss_vs_hit(url, 5))
+    assert config.security.dev_key_file is not None
+    headers = bearer(config.security.dev_key_file)
+    asyncio.run(run_load(url, lambda _: HIT, 1, 2, headers=headers))  # the first fills the cache
+    result = asyncio.run(measure(url, requests, headers))
+    result["miss_vs_hit"] = asyncio.run(miss_vs_hit(url, 5, headers))
     serve.delete("aivo")
     return result
 
@@ -102,7 +105,7 @@ def main() -> None:
     redis = None
     try:
         serve.run(echo_app(), name="echo", route_prefix="/echo")
-        echo = asyncio.run(measure(f"http://127.0.0.1:{port}/echo", args.requests))
+        echo = asyncio.run(measure(f"http://127.0.0.1:{port}/echo", args.requests, {}))
         serve.delete("echo")
         report: dict[str, Any] = {"echo": echo}
         if args.backend in ("inprocess", "both"):

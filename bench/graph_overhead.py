@@ -12,6 +12,7 @@ import socket
 import statistics
 import time
 from pathlib import Path
+from typing import Any
 
 import ray
 from ray import serve
@@ -21,7 +22,7 @@ from aivo.curriculum.pipeline import CurriculumPipeline
 from aivo.engine.generation import generate
 from aivo.engine.loader import load_model
 from aivo.schemas import GenerateRequest
-from bench.loadgen import DEFAULT_BODY, run_load, write_result
+from bench.loadgen import DEFAULT_BODY, bearer, run_load, write_result
 from deployments.builder import build_app
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "serve.yaml"
@@ -33,14 +34,19 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def variant(i: int) -> dict[str, Any]:
+    """Request i: each differs, so the response cache never answers and the graph is measured."""
+    return {**DEFAULT_BODY, "prompt": f"{DEFAULT_BODY['prompt']} ({i})"}
+
+
 def in_process_ms(requests: int) -> tuple[float, int]:
     """Median latency of prepare + generate + finish in this process, same model and prompt."""
     config = load_serve_config(CONFIG)
     loaded = load_model(config.engine.models[0], config.engine)
     pipeline = CurriculumPipeline(config.curriculum)
-    request = GenerateRequest.model_validate(DEFAULT_BODY)
     times, tokens = [], 0
-    for _ in range(requests + 1):  # the first is a warm-up
+    for i in range(requests + 1):  # the first is a warm-up
+        request = GenerateRequest.model_validate(variant(i))
         started = time.perf_counter()
         prepared = pipeline.prepare(request)
         completion = generate(loaded, prepared.messages, request.max_tokens, request.temperature)
@@ -59,10 +65,13 @@ def main() -> None:
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     try:
-        serve.run(build_app(load_serve_config(CONFIG)), name="aivo", route_prefix="/")
+        config = load_serve_config(CONFIG)
+        serve.run(build_app(config), name="aivo", route_prefix="/")
         url = f"http://127.0.0.1:{port}"
-        asyncio.run(run_load(url, lambda _: DEFAULT_BODY, 1, 1))  # warm-up
-        graph = asyncio.run(run_load(url, lambda _: DEFAULT_BODY, 1, args.requests))
+        assert config.security.dev_key_file is not None
+        headers = bearer(config.security.dev_key_file)
+        asyncio.run(run_load(url, variant, 1, 1, headers=headers))  # warm-up
+        graph = asyncio.run(run_load(url, variant, 1, args.requests, headers=headers))
     finally:
         serve.shutdown()
         ray.shutdown()

@@ -1,6 +1,6 @@
 """An asyncio load generator: N concurrent clients send a fixed number of requests over HTTP.
 
-    python bench/loadgen.py --url http://127.0.0.1:8000 --concurrency 8 --requests 64
+python -m bench.loadgen --url http://127.0.0.1:8000 --concurrency 8 --requests 64
 """
 
 from __future__ import annotations
@@ -82,6 +82,11 @@ async def run_load(
     return summarise(latencies, tokens, errors, wall)
 
 
+def bearer(token_file: Path) -> dict[str, str]:
+    """The Authorization header for the key in `token_file` (e.g. the development key)."""
+    return {"Authorization": f"Bearer {token_file.read_text(encoding='utf-8').strip()}"}
+
+
 def write_result(name: str, result: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
@@ -97,9 +102,14 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--requests", type=int, default=64)
     parser.add_argument("--max-tokens", type=int, default=32)
+    parser.add_argument("--key-file", type=Path, default=Path("var/dev-api-key"))
     args = parser.parse_args()
     body = {**DEFAULT_BODY, "max_tokens": args.max_tokens}
-    result = asyncio.run(run_load(args.url, lambda _: body, args.concurrency, args.requests))
+    result = asyncio.run(
+        run_load(
+            args.url, lambda _: body, args.concurrency, args.requests, headers=bearer(args.key_file)
+        )
+    )
     write_result("loadgen", {"concurrency": args.concurrency, **result})
 
 

@@ -22,8 +22,8 @@ WINDOW_S = 60
 
 
 class Counters(Protocol):
-    async def add(self, name: str, amount: int) -> int:
-        """Adds to the named counter of the current window; returns its new total."""
+    async def add(self, amounts: dict[str, int]) -> dict[str, int]:
+        """Adds to the named counters of the current window; returns their new totals."""
         ...
 
 
@@ -32,13 +32,14 @@ class LocalCounters:
         self._counts: dict[str, int] = {}
         self._window = 0
 
-    async def add(self, name: str, amount: int) -> int:
+    async def add(self, amounts: dict[str, int]) -> dict[str, int]:
         window = int(time.time() // WINDOW_S)
         if window != self._window:  # a new minute: the old counts can go
             self._counts.clear()
             self._window = window
-        self._counts[name] = self._counts.get(name, 0) + amount
-        return self._counts[name]
+        for name, amount in amounts.items():
+            self._counts[name] = self._counts.get(name, 0) + amount
+        return {name: self._counts[name] for name in amounts}
 
 
 class RedisCounters:
@@ -57,21 +58,23 @@ class RedisCounters:
         async with asyncio.timeout(self._deadline_s):
             await self._client.ping()
 
-    async def add(self, name: str, amount: int) -> int:
+    async def add(self, amounts: dict[str, int]) -> dict[str, int]:
         if not self._breaker.closed:
-            return await self._fallback.add(name, amount)
-        key = f"aivo:limits:{name}:{int(time.time() // WINDOW_S)}"
+            return await self._fallback.add(amounts)
+        window = int(time.time() // WINDOW_S)
         try:
             async with asyncio.timeout(self._deadline_s):
                 pipeline = self._client.pipeline(transaction=False)
-                pipeline.incrby(key, amount)
-                pipeline.expire(key, 2 * WINDOW_S)
-                total, _ = await pipeline.execute()
+                for name, amount in amounts.items():  # one round trip for every counter
+                    key = f"aivo:limits:{name}:{window}"
+                    pipeline.incrby(key, amount)
+                    pipeline.expire(key, 2 * WINDOW_S)
+                replies = await pipeline.execute()
         except (RedisError, OSError, TimeoutError):
             self._breaker.record_failure()
-            return await self._fallback.add(name, amount)
+            return await self._fallback.add(amounts)
         self._breaker.record_success()
-        return int(total)
+        return {name: int(total) for name, total in zip(amounts, replies[::2], strict=True)}
 
 
 class RateLimiter:
@@ -82,8 +85,9 @@ class RateLimiter:
 
     async def admit(self, principal: Principal) -> None:
         """Counts one request; 429 when the key is over its requests or tokens this minute."""
-        requests = await self.counters.add(f"req:{principal.key_id}", 1)
-        tokens = await self.counters.add(f"tok:{principal.key_id}", 0)
+        request_key, token_key = f"req:{principal.key_id}", f"tok:{principal.key_id}"
+        totals = await self.counters.add({request_key: 1, token_key: 0})
+        requests, tokens = totals[request_key], totals[token_key]
         if requests > self.requests_per_minute or tokens >= self.tokens_per_minute:
             what = "requests" if requests > self.requests_per_minute else "generated tokens"
             raise RateLimited(
@@ -92,4 +96,4 @@ class RateLimiter:
             )
 
     async def spend(self, principal: Principal, tokens: int) -> None:
-        await self.counters.add(f"tok:{principal.key_id}", tokens)
+        await self.counters.add({f"tok:{principal.key_id}": tokens})

@@ -21,10 +21,16 @@ BASE: dict[str, Any] = {
 }
 
 
-def key(request: dict[str, Any], model: str = "m", prompt_version: str = "p1",
-        adapter_version: int | None = None) -> str:
+def key(
+    request: dict[str, Any],
+    model: str = "m",
+    prompt_version: str = "p1",
+    adapter_version: int | None = None,
+) -> str:
     return cache_key(
-        GenerateRequest(**request), model=model, prompt_version=prompt_version,
+        GenerateRequest(**request),
+        model=model,
+        prompt_version=prompt_version,
         adapter_version=adapter_version,
     )
 
