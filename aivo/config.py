@@ -61,6 +61,12 @@ class EngineConfig(Strict):
     max_queued_requests: int = Field(
         128, ge=1, description="Requests waiting past this answer 503 with Retry-After."
     )
+    max_adapters: int = Field(
+        32, ge=1, description="Student adapters resident per replica (an LRU bounded by count)."
+    )
+    max_adapter_bytes: int = Field(
+        512 * 2**20, ge=1, description="Bytes of resident adapter weights per replica."
+    )
     request_timeout_s: float = Field(30.0, gt=0, description="Per-request generation timeout.")
 
     _cache_dir_absolute = field_validator("cache_dir")(_absolute)

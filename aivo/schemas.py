@@ -111,6 +111,9 @@ class GenerateResponse(BaseModel):
     text: str
     model: str
     adapter: AdapterRef | None = None
+    adapter_note: str | None = Field(
+        None, description="Why the student's adapter did not serve (the base model did)."
+    )
     cached: bool = False
     fallback_used: bool = False
     standards: list[StandardMatch] = Field(default_factory=list)

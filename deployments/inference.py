@@ -1,16 +1,22 @@
-"""InferenceReplica: holds the model chain and generates answers (GPU nodes; CPU locally)."""
+"""InferenceReplica: one model, continuous batching across students' adapters (GPU nodes; CPU
+locally). Requests stream text chunks as tokens are produced and end with a Generation."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import AsyncIterator
 
 import torch
 
+from aivo.adapters import open_store
+from aivo.adapters.residency import AdapterLease, AdapterResidency
 from aivo.config import AppConfig
+from aivo.engine.adapters import wrap_for_adapters
+from aivo.engine.batching import ContinuousBatcher
 from aivo.engine.fallback import ModelChain
-from aivo.engine.generation import Completion, generate
-from aivo.errors import GenerationTimeout, Overloaded
+from aivo.engine.generation import Generation
+from aivo.errors import GenerationTimeout
 
 
 class InferenceReplica:
@@ -19,30 +25,87 @@ class InferenceReplica:
         torch.set_num_threads(config.engine.torch_threads or os.cpu_count() or 1)
         self.config = config.engine
         self.chain = ModelChain(config.engine)
-        self._turn = asyncio.Lock()
-        self._waiting = 0
+        self.batcher: ContinuousBatcher | None = None
+        self.residency: AdapterResidency | None = None
+        if self.chain.active is not None:
+            loaded = wrap_for_adapters(self.chain.active)
+            self.batcher = ContinuousBatcher(
+                loaded,
+                max_batch_size=config.engine.max_batch_size,
+                batch_wait_ms=config.engine.batch_wait_ms,
+                max_queued_requests=config.engine.max_queued_requests,
+            )
+            self.residency = AdapterResidency(
+                open_store(config.storage),
+                self.batcher,
+                config.engine.cache_dir / "adapters" / f"replica-{os.getpid()}",
+                max_adapters=config.engine.max_adapters,
+                max_bytes=config.engine.max_adapter_bytes,
+            )
 
     async def generate(
-        self, messages: list[dict[str, str]], max_tokens: int, temperature: float
-    ) -> tuple[Completion, str, bool]:
-        """The completion, the model that wrote it, and whether it was a fallback model."""
+        self,
+        messages: list[dict[str, str]],
+        max_tokens: int,
+        temperature: float,
+        student_id: str | None = None,
+        adapter_version: int | None = None,
+    ) -> Generation:
+        async for item in self.stream(
+            messages, max_tokens, temperature, student_id, adapter_version
+        ):
+            if isinstance(item, Generation):
+                return item
+        raise AssertionError("a stream always ends with its Generation")
+
+    async def stream(
+        self,
+        messages: list[dict[str, str]],
+        max_tokens: int,
+        temperature: float,
+        student_id: str | None = None,
+        adapter_version: int | None = None,
+    ) -> AsyncIterator[str | Generation]:
+        """Text chunks as they are produced, then the Generation. A caller that goes away (or
+        the timeout) cancels the request, which frees its batch row at the next step."""
         loaded = self.chain.require()
-        if self._waiting >= self.config.max_queued_requests:
-            raise Overloaded("the inference queue is full; retry shortly", retry_after_s=1)
-        self._waiting += 1
+        assert self.batcher is not None and self.residency is not None
+        prompt_ids = loaded.chat_prompt_ids(messages)
+        lease: AdapterLease | None = None
+        if student_id is not None:
+            lease = await self.residency.resolve(student_id, adapter_version)
+        request = None
         try:
+            adapter = lease.choice.adapter_name if lease else None
+            request = self.batcher.submit(prompt_ids, max_tokens, temperature, adapter)
             async with asyncio.timeout(self.config.request_timeout_s):
-                async with self._turn:
-                    completion = await asyncio.to_thread(
-                        generate, loaded, messages, max_tokens, temperature
-                    )
+                async for chunk in request:
+                    yield chunk
+                completion = await request.result()
         except TimeoutError:
             raise GenerationTimeout(
                 f"generation took over {self.config.request_timeout_s:g} s"
             ) from None
         finally:
-            self._waiting -= 1
-        return completion, loaded.name, self.chain.fallback_used
+            if request is not None and not request.done:
+                request.cancel()
+            if lease is not None:
+                lease.release()
+        served = lease is not None and lease.choice.adapter_name is not None
+        yield Generation(
+            completion,
+            loaded.name,
+            self.chain.fallback_used,
+            lease.choice.version if lease and served else None,
+            lease.choice.fallback_reason if lease else None,
+        )
 
     def status(self) -> dict[str, object]:
-        return self.chain.status()
+        status = self.chain.status()
+        if self.batcher is not None and self.residency is not None:
+            status["batch"] = {
+                "active_rows": self.batcher.active_rows,
+                "waiting": self.batcher.waiting_requests,
+                "resident_adapters": len(self.residency.resident()),
+            }
+        return status

@@ -4,7 +4,10 @@ preprocessor and the replicas through their handles."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import FastAPI
@@ -12,11 +15,20 @@ from ray.serve.handle import DeploymentHandle
 
 from aivo.adapters import open_store
 from aivo.api.app import create_api
-from aivo.cache import SingleFlight, cache_key, get_or_generate, is_cacheable, make_cache
+from aivo.cache import (
+    SingleFlight,
+    cache_key,
+    get_or_generate,
+    is_cacheable,
+    make_cache,
+    storable,
+)
 from aivo.config import AppConfig
-from aivo.curriculum.pipeline import PROMPT_VERSION
-from aivo.errors import InvalidRequest
+from aivo.curriculum.pipeline import PROMPT_VERSION, PreparedPrompt
+from aivo.engine.generation import Generation
+from aivo.errors import AivoError, InvalidRequest
 from aivo.observability import GENERATED_TOKENS
+from aivo.safety.output import check_output
 from aivo.schemas import (
     AdapterRef,
     GenerateRequest,
@@ -26,6 +38,16 @@ from aivo.schemas import (
 )
 from aivo.security.keys import Principal, load_keyring
 from aivo.security.limits import RateLimiter
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """A request past its checks: the adapter version to serve and its cache key (if any)."""
+
+    request: GenerateRequest
+    adapter_version: int | None
+    key: str | None
+    started: float
 
 
 class Ingress:
@@ -49,6 +71,61 @@ class Ingress:
     async def generate(
         self, request: GenerateRequest, request_id: str, principal: Principal
     ) -> GenerateResponse:
+        admitted = await self._admit(request, principal)
+        answer, cached = await get_or_generate(
+            self.cache, self.flights, admitted.key, lambda: self._answer(admitted)
+        )
+        if not cached:
+            await self.limits.spend(principal, answer["usage"]["completion_tokens"])
+        return self._response(admitted, answer, cached, request_id)
+
+    async def stream(
+        self, request: GenerateRequest, request_id: str, principal: Principal
+    ) -> AsyncIterator[str]:
+        """Checks run before the first byte (so they answer with a status code); then SSE
+        events: `chunk` per text piece, then `done` with the full response, or `error`."""
+        admitted = await self._admit(request, principal)
+        hit = await self.cache.get(admitted.key) if admitted.key else None
+        prepared = None if hit else await self.preprocessor.prepare.remote(request)
+        return self._events(admitted, hit, prepared, request_id, principal)
+
+    async def _events(
+        self,
+        admitted: Admitted,
+        hit: dict[str, Any] | None,
+        prepared: PreparedPrompt | None,
+        request_id: str,
+        principal: Principal,
+    ) -> AsyncIterator[str]:
+        try:
+            if hit is not None:
+                yield _event("chunk", {"text": hit["text"]})
+                yield _event("done", self._response(admitted, hit, True, request_id).model_dump())
+                return
+            assert prepared is not None
+            request, so_far, generation = admitted.request, "", None
+            chunks = self.inference.options(stream=True).stream.remote(
+                prepared.messages,
+                request.max_tokens,
+                request.temperature,
+                *self._adapter_args(admitted),
+            )
+            async for item in chunks:  # type: ignore[union-attr]
+                if isinstance(item, Generation):
+                    generation = item
+                elif not check_output(so_far + item).flagged:  # unsafe text is never streamed
+                    so_far += item
+                    yield _event("chunk", {"text": item})
+            assert generation is not None
+            answer = await self._finish(admitted, prepared, generation)
+            if admitted.key and storable(answer):
+                await self.cache.set(admitted.key, answer)
+            await self.limits.spend(principal, generation.completion.completion_tokens)
+            yield _event("done", self._response(admitted, answer, False, request_id).model_dump())
+        except AivoError as error:
+            yield _event("error", {"error": {"code": error.code, "message": error.message}})
+
+    async def _admit(self, request: GenerateRequest, principal: Principal) -> Admitted:
         started = time.perf_counter()
         self._within_caps(request)
         await self.limits.admit(principal)
@@ -65,21 +142,7 @@ class Ingress:
                 prompt_version=PROMPT_VERSION,
                 adapter_version=adapter_version,
             )
-        answer, cached = await get_or_generate(
-            self.cache, self.flights, key, lambda: self._answer(request)
-        )
-        if not cached:
-            await self.limits.spend(principal, answer["usage"]["completion_tokens"])
-        version = answer.pop("adapter_version")
-        return GenerateResponse(
-            id=request_id,
-            cached=cached,
-            adapter=AdapterRef(student_id=request.student_id, version=version)
-            if request.student_id is not None and version is not None
-            else None,
-            latency_ms=round((time.perf_counter() - started) * 1000, 2),
-            **answer,
-        )
+        return Admitted(request, adapter_version, key, started)
 
     def _within_caps(self, request: GenerateRequest) -> None:
         caps = self.config.security
@@ -90,28 +153,62 @@ class Ingress:
                 f"prompt: this deployment allows at most {caps.max_prompt_chars} characters"
             )
 
-    async def _answer(self, request: GenerateRequest) -> dict[str, Any]:
-        """The cacheable part of a response: nothing per-request, no student id."""
+    @staticmethod
+    def _adapter_args(admitted: Admitted) -> tuple[str | None, int | None]:
+        if admitted.adapter_version is None:  # no live adapter: the base model serves
+            return None, None
+        return admitted.request.student_id, admitted.adapter_version
+
+    async def _answer(self, admitted: Admitted) -> dict[str, Any]:
+        request = admitted.request
         prepared = await self.preprocessor.prepare.remote(request)
-        completion, model, fallback_used = await self.inference.generate.remote(
-            prepared.messages, request.max_tokens, request.temperature
+        generation = await self.inference.generate.remote(
+            prepared.messages,
+            request.max_tokens,
+            request.temperature,
+            *self._adapter_args(admitted),
         )
-        finished = await self.preprocessor.finish.remote(request, completion.text)
-        GENERATED_TOKENS.inc(completion.completion_tokens)
+        return await self._finish(admitted, prepared, generation)
+
+    async def _finish(
+        self, admitted: Admitted, prepared: PreparedPrompt, generation: Generation
+    ) -> dict[str, Any]:
+        """The cacheable part of a response: nothing per-request, no student id."""
+        finished = await self.preprocessor.finish.remote(
+            admitted.request, generation.completion.text
+        )
+        GENERATED_TOKENS.inc(generation.completion.completion_tokens)
         return {
             "text": finished.text,
-            "model": model,
-            "adapter_version": None,
-            "fallback_used": fallback_used,
+            "model": generation.model,
+            "adapter_version": generation.adapter_version,
+            "adapter_note": generation.adapter_note,
+            "fallback_used": generation.fallback_used,
             "standards": [s.model_dump() for s in prepared.standards],
             "reading_level": finished.reading_level.model_dump()
             if finished.reading_level
             else None,
             "usage": {
-                "prompt_tokens": completion.prompt_tokens,
-                "completion_tokens": completion.completion_tokens,
+                "prompt_tokens": generation.completion.prompt_tokens,
+                "completion_tokens": generation.completion.completion_tokens,
             },
         }
+
+    def _response(
+        self, admitted: Admitted, answer: dict[str, Any], cached: bool, request_id: str
+    ) -> GenerateResponse:
+        fields = dict(answer)
+        version = fields.pop("adapter_version")
+        student_id = admitted.request.student_id
+        return GenerateResponse(
+            id=request_id,
+            cached=cached,
+            adapter=AdapterRef(student_id=student_id, version=version)
+            if student_id is not None and version is not None
+            else None,
+            latency_ms=round((time.perf_counter() - admitted.started) * 1000, 2),
+            **fields,
+        )
 
     async def readiness(self) -> dict[str, Any]:
         inference = await self.inference.status.remote()
@@ -133,3 +230,7 @@ class Ingress:
         return StudentDeletion(
             student_id=student_id, removed={"adapter_files": adapters, "cached_answers": answers}
         )
+
+
+def _event(name: str, data: dict[str, Any]) -> str:
+    return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"

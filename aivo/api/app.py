@@ -4,12 +4,12 @@ No `from __future__ import annotations` here: FastAPI must evaluate the route an
 which refer to dependencies built inside `create_api`.
 """
 
-
+from collections.abc import AsyncIterator
 from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, FastAPI, Path, Request
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -28,7 +28,7 @@ from aivo.schemas import (
 )
 from aivo.security.keys import KeyRing, Principal, Scope
 
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 413, 422, 429, 503, 504)
 }
 
@@ -37,6 +37,10 @@ class TutorService(Protocol):
     async def generate(
         self, request: GenerateRequest, request_id: str, principal: Principal
     ) -> GenerateResponse: ...
+
+    async def stream(
+        self, request: GenerateRequest, request_id: str, principal: Principal
+    ) -> AsyncIterator[str]: ...
 
     async def readiness(self) -> dict[str, object]: ...
 
@@ -65,18 +69,32 @@ def create_api(service: TutorService, security: SecurityConfig, keys: KeyRing) -
 
         return Depends(check)
 
-    @app.post("/v1/generate", response_model=GenerateResponse, responses=ERRORS)  # type: ignore[arg-type]
+    @app.post(
+        "/v1/generate",
+        response_model=GenerateResponse,
+        responses={
+            **ERRORS,
+            200: {
+                "description": "The answer; with `stream: true`, server-sent events instead: "
+                "`chunk` ({text}) per piece, then `done` (this body) or `error` ({error}).",
+                "content": {"text/event-stream": {}},
+            },
+        },
+    )
     async def generate(
         body: GenerateRequest,
         request: Request,
         principal: Annotated[Principal, scoped("generate")],
-    ) -> GenerateResponse:
+    ) -> GenerateResponse | StreamingResponse:
+        if body.stream:
+            events = await service.stream(body, request.state.request_id, principal)
+            return StreamingResponse(events, media_type="text/event-stream")
         return await service.generate(body, request.state.request_id, principal)
 
     @app.post(
         "/v1/cache/invalidate",
         response_model=InvalidateResponse,
-        responses=ERRORS,  # type: ignore[arg-type]
+        responses=ERRORS,
         dependencies=[scoped("admin")],
     )
     async def invalidate_cache(body: InvalidateRequest) -> InvalidateResponse:
@@ -85,7 +103,7 @@ def create_api(service: TutorService, security: SecurityConfig, keys: KeyRing) -
     @app.delete(
         "/v1/students/{student_id}",
         response_model=StudentDeletion,
-        responses=ERRORS,  # type: ignore[arg-type]
+        responses=ERRORS,
         dependencies=[scoped("admin")],
     )
     async def delete_student(

@@ -6,7 +6,7 @@ through `get_or_generate(cache, flights, key, generate)`; `make_cache(config)` p
 
 from __future__ import annotations
 
-from aivo.cache.cache_aside import get_or_generate
+from aivo.cache.cache_aside import get_or_generate, storable
 from aivo.cache.in_process import InProcessCache
 from aivo.cache.interface import CacheState, CacheUnavailable, ResponseCache
 from aivo.cache.keys import cache_key, is_cacheable
@@ -33,4 +33,5 @@ __all__ = [
     "get_or_generate",
     "is_cacheable",
     "make_cache",
+    "storable",
 ]

@@ -12,6 +12,12 @@ from aivo.observability import record_cache_event
 Answer = dict[str, Any]
 
 
+def storable(answer: Answer) -> bool:
+    """A fallback model's answer, or the base model's standing in for a student's adapter that
+    failed to load, must not outlive the failure."""
+    return not answer.get("fallback_used") and not answer.get("adapter_note")
+
+
 async def get_or_generate(
     cache: ResponseCache,
     flights: SingleFlight,
@@ -32,7 +38,7 @@ async def get_or_generate(
 
     async def generate_and_store() -> Answer:
         answer = await generate()
-        if not answer.get("fallback_used"):  # a fallback's answer must not outlive the outage
+        if storable(answer):
             await cache.set(key, answer)
         return answer
 

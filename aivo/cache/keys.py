@@ -13,7 +13,12 @@ _ANONYMOUS_PREFIX = f"{KEY_PREFIX}anon:"
 _STUDENT_PREFIX = f"{KEY_PREFIX}student:"
 # The request fields that change the answer; `stream` only changes how it is delivered.
 _ANSWER_FIELDS = {
-    "grade_level", "subject", "learning_style", "accommodations", "max_tokens", "temperature",
+    "grade_level",
+    "subject",
+    "learning_style",
+    "accommodations",
+    "max_tokens",
+    "temperature",
 }
 
 

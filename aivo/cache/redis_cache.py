@@ -57,9 +57,7 @@ class RedisCache:
             decode_responses=True,
         )
         self._client = Redis.from_pool(pool)
-        self._breaker = CircuitBreaker(
-            config.breaker_failures, config.breaker_reset_s, self._ping
-        )
+        self._breaker = CircuitBreaker(config.breaker_failures, config.breaker_reset_s, self._ping)
         self._hot = TtlLru(config.hot_entries) if config.hot_entries else None
         self._hot_live = False
         self._hot_epoch = 0  # bumped by every drop from the hot tier
@@ -179,9 +177,7 @@ class RedisCache:
                 await pubsub.subscribe(INVALIDATION_CHANNEL)
                 self._hot_live = True
                 while True:
-                    message = await pubsub.get_message(
-                        ignore_subscribe_messages=True, timeout=1.0
-                    )
+                    message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
                     if message is not None:
                         self._drop_hot(message["data"])
         finally:

@@ -40,3 +40,14 @@ def generate(
     stopped = bool(new_ids) and new_ids[-1] in loaded.eos_token_ids
     text = str(loaded.tokenizer.decode(new_ids, skip_special_tokens=True))
     return Completion(text, len(prompt_ids), len(new_ids), "stop" if stopped else "length")
+
+
+@dataclass(frozen=True)
+class Generation:
+    """What the inference replica answers: the completion and what produced it."""
+
+    completion: Completion
+    model: str
+    fallback_used: bool  # a model after the first in the chain wrote it
+    adapter_version: int | None  # the student's adapter version that served; None: base model
+    adapter_note: str | None = None  # why the student's adapter was not used, when it was not

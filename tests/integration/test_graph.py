@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import httpx
@@ -94,6 +95,32 @@ def test_accommodations_change_the_form_of_the_answer(client: httpx.Client) -> N
     assert adapted != plain
     lines = [line for line in adapted.splitlines() if line.strip()]
     assert len(lines) >= 2 and all(line.lstrip()[:1].isdigit() for line in lines), adapted
+
+
+def test_streaming_sends_chunks_then_the_full_response(client: httpx.Client) -> None:
+    body = {
+        "prompt": "Tell me about the moon.",
+        "grade_level": "4",
+        "subject": "science",
+        "max_tokens": 40,
+        "stream": True,
+    }
+    events = []
+    with client.stream("POST", "/v1/generate", json=body) as r:
+        assert r.status_code == 200
+        assert r.headers["content-type"].startswith("text/event-stream")
+        for block in r.iter_text():
+            events.append(block)
+    parsed = [
+        (lines[0].removeprefix("event: "), json.loads(lines[1].removeprefix("data: ")))
+        for lines in (e.strip().split("\n") for e in "".join(events).split("\n\n") if e.strip())
+    ]
+    names = [name for name, _ in parsed]
+    assert names[-1] == "done" and names.count("chunk") >= 3, names
+    final = parsed[-1][1]
+    assert final["usage"]["completion_tokens"] > 0 and final["text"]
+    streamed = "".join(data["text"] for name, data in parsed if name == "chunk")
+    assert streamed.split()[:3] == final["text"].split()[:3]
 
 
 def test_an_injection_is_rejected_with_400(client: httpx.Client) -> None:

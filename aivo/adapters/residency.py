@@ -1,0 +1,296 @@
+"""The student adapters loaded in this replica's PeftModel: an LRU bounded by count and by bytes.
+
+`resolve(student_id, version)` answers with a pinned lease on a resident adapter, loading it from
+the AdapterStore first when needed (once, however many requests ask at the same time). Adapters
+live in slots: PEFT adapters named `slot_NNNNNN` (internal names, never a path a user sent). A
+new adapter takes the slot of the least recently used one when the LRU is full and their tensor
+layouts match, through PEFT's hot swap (milliseconds, no new modules); otherwise PEFT's
+`load_adapter` creates a slot and `delete_adapter` removes one. Every change to the model runs on
+the batcher's model thread between forward passes, so it never races a batch.
+
+A pinned slot is never evicted or swapped: when every slot is pinned the LRU grows past its bounds
+and shrinks back as leases are released. A student without an adapter, or whose adapter cannot be
+fetched or loaded, gets the base model and the reason. Loading a student's version makes the
+older versions evictable at once (as soon as nothing pins them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import shutil
+import tempfile
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from aivo.adapters.errors import AdapterCorrupt, AdapterNotFound, AdapterStoreUnavailable
+from aivo.adapters.layout import checked_student_id
+from aivo.adapters.store import AdapterStore
+from aivo.engine.adapters import (
+    AdapterWeights,
+    delete_adapters,
+    load_adapter,
+    read_adapter,
+    swap_adapter,
+)
+from aivo.engine.batching import ContinuousBatcher
+from aivo.observability import get_logger, log_event, pseudonym
+
+log = get_logger("aivo.adapters.residency")
+
+STORE_FAILURES = (AdapterNotFound, AdapterCorrupt, AdapterStoreUnavailable)
+
+StudentVersion = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class AdapterChoice:
+    """What serves a request: `adapter_name` for ContinuousBatcher.submit (None: the base model)."""
+
+    student_id: str
+    version: int | None
+    adapter_name: str | None
+    fallback_reason: str | None = None  # why the student's adapter is not used, when it is not
+
+
+class AdapterLease:
+    """A pin on a resident adapter; release it once the request's stream has ended."""
+
+    def __init__(self, choice: AdapterChoice, residency: AdapterResidency | None) -> None:
+        self.choice = choice
+        self._residency = residency
+
+    def release(self) -> None:
+        """Unpin (idempotent): the adapter may be evicted from now on."""
+        residency, self._residency = self._residency, None
+        if residency is not None and self.choice.adapter_name is not None:
+            residency._unpin(self.choice.adapter_name)
+
+
+@dataclass(eq=False)
+class _Slot:
+    name: str
+    nbytes: int
+    shape: AdapterWeights  # what the slot was created from: a swap needs the same layout
+    holder: StudentVersion | None = None  # None: free, its weights are stale
+    pins: int = 0
+    busy: bool = False  # a swap into it is under way
+
+
+class _LoadFailed(Exception):
+    pass
+
+
+class AdapterResidency:
+    def __init__(
+        self,
+        store: AdapterStore,
+        batcher: ContinuousBatcher,
+        cache_dir: Path,
+        *,
+        max_adapters: int = 32,
+        max_bytes: int = 512 * 2**20,
+    ) -> None:
+        self._store = store
+        self._batcher = batcher
+        self._cache_dir = Path(cache_dir)
+        self.max_adapters = max_adapters
+        self.max_bytes = max_bytes
+        self._slots: OrderedDict[str, _Slot] = OrderedDict()  # least recently used first
+        self._holders: dict[StudentVersion, _Slot] = {}
+        self._loading: dict[StudentVersion, asyncio.Task[None]] = {}
+        self._shrinking: set[asyncio.Task[None]] = set()
+        # fixed width: PEFT's hot swap finds a slot's tensors by substring of the adapter name
+        self._names = (f"slot_{n:06d}" for n in itertools.count())
+
+    async def resolve(self, student_id: str, version: int | None = None) -> AdapterLease:
+        """A pinned lease on the student's adapter: `version`, or the live one when None."""
+        student_id = checked_student_id(student_id)
+        if version is None:
+            try:
+                version = await asyncio.to_thread(self._store.live_version, student_id)
+            except STORE_FAILURES as error:
+                return self._base(student_id, None, error.message)
+            if version is None:
+                return self._base(student_id, None, "the student has no adapter")
+        key = (student_id, version)
+        while (slot := self._holders.get(key)) is None:
+            task = self._loading.get(key)
+            if task is None:
+                task = self._loading[key] = asyncio.create_task(self._load(key))
+            try:
+                await asyncio.shield(task)  # a caller that gives up must not abandon a load
+            except _LoadFailed as error:
+                return self._base(student_id, version, str(error))
+            # the loop checks again: an eviction may have run between the load and this line
+        slot.pins += 1
+        self._slots.move_to_end(slot.name)
+        return AdapterLease(AdapterChoice(student_id, version, slot.name), self)
+
+    @asynccontextmanager
+    async def use(
+        self, student_id: str, version: int | None = None
+    ) -> AsyncIterator[AdapterChoice]:
+        """`resolve`, then `release` after the block (which runs the request to its end)."""
+        lease = await self.resolve(student_id, version)
+        try:
+            yield lease.choice
+        finally:
+            lease.release()
+
+    def resident(self) -> list[StudentVersion]:
+        """The adapters that can serve now, least recently used first."""
+        return [slot.holder for slot in self._slots.values() if slot.holder is not None]
+
+    @property
+    def slots(self) -> int:
+        return len(self._slots)
+
+    @property
+    def resident_bytes(self) -> int:
+        return sum(slot.nbytes for slot in self._slots.values())
+
+    async def wait_idle(self) -> None:
+        """Until pending loads and evictions have finished (for shutdown and tests)."""
+        while self._loading or self._shrinking:
+            tasks = [*self._loading.values(), *self._shrinking]
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    # --- loading -------------------------------------------------------------------------------
+
+    def _base(self, student_id: str, version: int | None, reason: str) -> AdapterLease:
+        log_event(log, "adapter fallback", student=pseudonym(student_id), reason=reason[:200])
+        return AdapterLease(AdapterChoice(student_id, version, None, reason), None)
+
+    async def _load(self, key: StudentVersion) -> None:
+        student_id, version = key
+        staging = Path(await asyncio.to_thread(self._staging_dir))
+        try:
+            adapter = await asyncio.to_thread(self._fetch, key, staging / "adapter")
+            slot = self._swappable(adapter)
+            if slot is None:
+                slot = await self._new_slot(adapter)
+            else:
+                await self._swap(slot, adapter)
+            slot.holder = key
+            self._holders[key] = slot
+            self._slots.move_to_end(slot.name)
+            for (student, older), held in list(self._holders.items()):
+                if student == student_id and older < version and not held.pins:
+                    self._free(held)
+            log_event(log, "adapter loaded", student=pseudonym(student_id), version=version)
+            await self._shrink(keep=slot)
+        finally:
+            del self._loading[key]
+            await asyncio.to_thread(shutil.rmtree, staging, True)
+
+    def _staging_dir(self) -> str:
+        self._cache_dir.mkdir(parents=True, exist_ok=True)
+        return tempfile.mkdtemp(prefix=".fetch-", dir=self._cache_dir)
+
+    def _fetch(self, key: StudentVersion, folder: Path) -> AdapterWeights:
+        """Off the event loop: the verified files from the store, read as a PEFT adapter."""
+        try:
+            self._store.fetch(key[0], folder, key[1])
+        except STORE_FAILURES as error:
+            raise _LoadFailed(error.message) from error
+        try:
+            return read_adapter(folder)
+        except Exception as error:  # anything PEFT or safetensors say about the files
+            raise _LoadFailed(_peft_failure(error)) from error
+
+    def _swappable(self, adapter: AdapterWeights) -> _Slot | None:
+        """A free slot, else the least recently used one when the LRU is full; same layout only."""
+        candidates = [
+            s
+            for s in self._slots.values()
+            if not s.pins and not s.busy and adapter.can_replace(s.shape)
+        ]
+        free = [s for s in candidates if s.holder is None]
+        if free:
+            return free[0]
+        full = len(self._slots) >= self.max_adapters
+        if candidates and (full or self.resident_bytes + candidates[0].nbytes > self.max_bytes):
+            return candidates[0]
+        return None
+
+    async def _new_slot(self, adapter: AdapterWeights) -> _Slot:
+        name = next(self._names)
+        model = self._batcher.model
+        try:
+            nbytes = await self._batcher.run_between_steps(
+                lambda: load_adapter(model, adapter, name)
+            )
+        except Exception as error:
+            raise _LoadFailed(_peft_failure(error)) from error
+        slot = _Slot(name, nbytes, adapter)
+        self._slots[name] = slot
+        if nbytes > self.max_bytes:
+            await self._delete([slot])
+            raise _LoadFailed(f"the adapter ({nbytes} bytes) exceeds the residency budget")
+        return slot
+
+    async def _swap(self, slot: _Slot, adapter: AdapterWeights) -> None:
+        self._free(slot)  # whoever held it is evicted; nobody can pin it from here on
+        slot.busy = True
+        model = self._batcher.model
+        try:
+            await self._batcher.run_between_steps(lambda: swap_adapter(model, adapter, slot.name))
+        except Exception as error:
+            await self._delete([slot])  # its weights may be half swapped
+            raise _LoadFailed(_peft_failure(error)) from error
+        finally:
+            slot.busy = False
+
+    # --- eviction ----------------------------------------------------------------------------
+
+    def _free(self, slot: _Slot) -> None:
+        if slot.holder is not None:
+            del self._holders[slot.holder]
+            slot.holder = None
+
+    def _unpin(self, name: str) -> None:
+        slot = self._slots.get(name)
+        if slot is None:
+            return
+        slot.pins -= 1
+        if slot.pins or slot.holder is None:
+            return
+        student_id, version = slot.holder
+        if any(s == student_id and v > version for s, v in self._holders):
+            self._free(slot)  # a newer version of the student is resident
+        if self._over_budget():
+            task = asyncio.get_running_loop().create_task(self._shrink())
+            self._shrinking.add(task)
+            task.add_done_callback(self._shrinking.discard)
+
+    def _over_budget(self) -> bool:
+        return len(self._slots) > self.max_adapters or self.resident_bytes > self.max_bytes
+
+    async def _shrink(self, keep: _Slot | None = None) -> None:
+        """Delete free slots, then the least recently used, while over the bounds; never pinned."""
+        idle = [s for s in self._slots.values() if not s.pins and not s.busy and s is not keep]
+        victims = []
+        count, nbytes = len(self._slots), self.resident_bytes
+        for slot in sorted(idle, key=lambda s: s.holder is not None):  # stable: LRU order kept
+            if count <= self.max_adapters and nbytes <= self.max_bytes:
+                break
+            victims.append(slot)
+            count, nbytes = count - 1, nbytes - slot.nbytes
+        if victims:
+            await self._delete(victims)
+
+    async def _delete(self, slots: list[_Slot]) -> None:
+        for slot in slots:
+            self._free(slot)
+            del self._slots[slot.name]  # before the await: nobody can pin or reuse it any more
+        names = [slot.name for slot in slots]
+        model = self._batcher.model
+        await self._batcher.run_between_steps(lambda: delete_adapters(model, names))
+
+
+def _peft_failure(error: Exception) -> str:
+    return f"PEFT could not load the adapter: {type(error).__name__}: {error}"[:300]

@@ -1,0 +1,290 @@
+"""Continuous batching across LoRA adapters: one forward pass per decoding step for every row.
+
+One thread owns the model. Between steps it retires finished and cancelled rows, runs queued
+model commands (adapter loads and deletes), and prefills newcomers, whose KV cache joins the
+running batch; every row names its own adapter through PEFT's mixed-batch `adapter_names`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any, TypeVar
+
+import torch
+from peft import PeftModel
+from transformers import DynamicCache
+
+from aivo.engine.adapters import BASE_ADAPTER
+from aivo.engine.detokenize import IncrementalDecoder
+from aivo.engine.kv_cache import BatchCache, left_padded
+from aivo.engine.loader import LoadedModel
+from aivo.engine.rows import BatchRow, GenerationFailed
+from aivo.engine.sampling import next_tokens, row_generator
+from aivo.engine.streaming import RequestStream
+from aivo.errors import InvalidRequest, ModelUnavailable, Overloaded
+from aivo.observability import get_logger, log_event
+
+log = get_logger("aivo.engine.batching")
+
+T = TypeVar("T")
+Command = tuple[Callable[[], Any], Future[Any]]
+Prefilled = tuple[list[BatchRow], BatchCache, list[int]]
+
+
+class ContinuousBatcher:
+    """Serves many requests, each with its own adapter, through one model thread.
+
+    `loaded.model` must be a PeftModel (see `wrap_for_adapters`). When the batch is idle, the
+    first request waits up to `batch_wait_ms` for others to fill it; while it runs, requests join
+    at the next step boundary (`join_running=False` keeps them waiting until the batch is empty:
+    window-only batching, kept for comparison). At most `max_batch_size` rows run at once and
+    `max_queued_requests` wait; past that, `submit` raises Overloaded.
+    """
+
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        *,
+        max_batch_size: int = 16,
+        batch_wait_ms: float = 5.0,
+        max_queued_requests: int = 128,
+        join_running: bool = True,
+    ) -> None:
+        if not isinstance(loaded.model, PeftModel):
+            raise TypeError("ContinuousBatcher needs a PeftModel: pass wrap_for_adapters(loaded)")
+        self.loaded = loaded
+        self.model: PeftModel = loaded.model
+        self.max_batch_size = max_batch_size
+        self.batch_wait_s = batch_wait_ms / 1000
+        self.max_queued_requests = max_queued_requests
+        self.join_running = join_running
+        pad_id = loaded.tokenizer.pad_token_id
+        self._pad_id = int(loaded.tokenizer.eos_token_id if pad_id is None else pad_id)
+        self._eos = loaded.eos_token_ids
+        self._wake = threading.Condition()
+        self._waiting: deque[BatchRow] = deque()
+        self._commands: deque[Command] = deque()
+        self._rows: list[BatchRow] = []
+        self._cache: BatchCache | None = None
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="aivo-batcher", daemon=True)
+        self._thread.start()
+
+    # --- the event-loop side -----------------------------------------------------------------
+
+    def submit(
+        self,
+        prompt_ids: list[int],
+        max_tokens: int,
+        temperature: float = 0.0,
+        adapter: str | None = None,
+        seed: int | None = None,
+    ) -> RequestStream:
+        """Queue a request; `adapter` is a loaded PEFT adapter name, None for the base model."""
+        if not prompt_ids or max_tokens < 1 or temperature < 0:
+            raise InvalidRequest("a request needs prompt tokens, max_tokens >= 1, temperature >= 0")
+        stream = RequestStream(asyncio.get_running_loop())
+        generator = row_generator(self.loaded.device, seed) if temperature > 0 else None
+        decoder = IncrementalDecoder(self.loaded.tokenizer)
+        row = BatchRow(
+            list(prompt_ids),
+            max_tokens,
+            temperature,
+            adapter or BASE_ADAPTER,
+            generator,
+            decoder,
+            stream,
+        )
+        with self._wake:
+            if self._closed:
+                raise ModelUnavailable("the model is shutting down", retry_after_s=1)
+            if len(self._waiting) >= self.max_queued_requests:
+                raise Overloaded("the inference queue is full; retry shortly", retry_after_s=1)
+            self._waiting.append(row)
+            self._wake.notify()
+        return stream
+
+    async def run_between_steps(self, command: Callable[[], T]) -> T:
+        """Run `command` on the model thread between two forward passes; its result or error."""
+        future: Future[T] = Future()
+        with self._wake:
+            if self._closed:
+                raise ModelUnavailable("the model is shutting down", retry_after_s=1)
+            self._commands.append((command, future))
+            self._wake.notify()
+        return await asyncio.wrap_future(future)
+
+    @property
+    def active_rows(self) -> int:
+        return len(self._rows)
+
+    @property
+    def waiting_requests(self) -> int:
+        return len(self._waiting)
+
+    def close(self) -> None:
+        """Stop the model thread; unfinished requests end with ModelUnavailable."""
+        with self._wake:
+            self._closed = True
+            self._wake.notify()
+        self._thread.join()
+
+    # --- the model thread --------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while (work := self._next_work()) is not None:
+            newcomers, commands = work
+            try:
+                for command, future in commands:
+                    _run_command(command, future)
+                self._retire()
+                self._admit(newcomers)
+                self._retire()
+                if self._rows:
+                    self._decode()
+            except Exception as error:  # a failed step fails its rows; the loop keeps serving
+                failure = _failure(error)
+                for row in self._rows + newcomers:
+                    row.fail(failure)
+                self._rows, self._cache = [], None
+        shutdown = ModelUnavailable("the model is shutting down", retry_after_s=1)
+        with self._wake:
+            leftovers = [*self._waiting, *self._rows]
+            commands = list(self._commands)
+            self._waiting.clear()
+            self._commands.clear()
+        for row in leftovers:
+            row.fail(shutdown)
+        for _, future in commands:
+            future.set_exception(shutdown)
+
+    def _next_work(self) -> tuple[list[BatchRow], list[Command]] | None:
+        """Newcomers to admit and commands to run; blocks while there is nothing to do."""
+        with self._wake:
+            while not self._closed:
+                commands = list(self._commands)
+                self._commands.clear()
+                if self._rows:
+                    return (self._take_waiting() if self.join_running else []), commands
+                if self._waiting:
+                    wait = self._waiting[0].arrived + self.batch_wait_s - time.monotonic()
+                    if len(self._waiting) >= self.max_batch_size or wait <= 0 or commands:
+                        return self._take_waiting(), commands
+                    self._wake.wait(wait)  # the window: let a batch gather before it runs
+                elif commands:
+                    return [], commands
+                else:
+                    self._wake.wait()
+            return None
+
+    def _take_waiting(self) -> list[BatchRow]:
+        room = self.max_batch_size - len(self._rows)
+        return [self._waiting.popleft() for _ in range(min(room, len(self._waiting)))]
+
+    def _retire(self) -> None:
+        """Drop finished and cancelled rows, and rows whose adapter was unloaded under them."""
+        for row in self._rows:
+            if row.stream.cancelled and not row.finished:
+                row.finish("cancelled")
+            elif not self._adapter_loaded(row):
+                row.fail(GenerationFailed(f"adapter {row.adapter!r} was unloaded mid-answer"))
+        keep = [i for i, row in enumerate(self._rows) if not row.finished]
+        if len(keep) == len(self._rows):
+            return
+        self._rows = [self._rows[i] for i in keep]
+        if not keep:
+            self._cache = None
+        elif self._cache is not None:
+            self._cache.keep(keep)
+
+    def _admit(self, newcomers: list[BatchRow]) -> None:
+        ready = []
+        for row in newcomers:
+            if row.stream.cancelled:
+                row.finish("cancelled")
+            elif not self._adapter_loaded(row):
+                row.fail(GenerationFailed(f"adapter {row.adapter!r} is not loaded"))
+            else:
+                ready.append(row)
+        if not ready:
+            return
+        try:
+            prefilled = [self._prefill(ready)]
+        except Exception:
+            # one bad request must not fail the others that arrived with it: retry one by one
+            prefilled = []
+            for row in ready:
+                try:
+                    prefilled.append(self._prefill([row]))
+                except Exception as error:
+                    row.fail(_failure(error))
+        for rows, cache, tokens in prefilled:
+            if self._cache is None:
+                self._cache = cache
+            else:
+                self._cache.join(cache)
+            self._rows.extend(rows)
+            for row, token in zip(rows, tokens, strict=True):
+                row.accept(token, self._eos)
+
+    @torch.inference_mode()
+    def _prefill(self, rows: list[BatchRow]) -> Prefilled:
+        """The rows' prompts through the model: their own cache and first tokens."""
+        ids, mask, positions = left_padded(
+            [r.prompt_ids for r in rows], self._pad_id, self.loaded.device
+        )
+        cache = DynamicCache(config=self.model.config)
+        output = self.model(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=positions,
+            past_key_values=cache,
+            use_cache=True,
+            logits_to_keep=1,  # only the last position's logits are needed
+            adapter_names=[r.adapter for r in rows],
+        )
+        return rows, BatchCache(cache, mask), self._pick(rows, output.logits[:, -1])
+
+    @torch.inference_mode()
+    def _decode(self) -> None:
+        """One step: every row's last token in, every row's next token out."""
+        if self._cache is None:
+            raise RuntimeError("rows without a cache")
+        positions, mask = self._cache.next_step()
+        ids = torch.tensor([[r.last_token] for r in self._rows], device=self.loaded.device)
+        output = self.model(
+            input_ids=ids,
+            attention_mask=mask,
+            position_ids=positions,
+            past_key_values=self._cache.cache,
+            use_cache=True,
+            adapter_names=[r.adapter for r in self._rows],
+        )
+        for row, token in zip(
+            self._rows, self._pick(self._rows, output.logits[:, -1]), strict=True
+        ):
+            row.accept(token, self._eos)
+
+    def _adapter_loaded(self, row: BatchRow) -> bool:
+        return row.adapter == BASE_ADAPTER or row.adapter in self.model.peft_config
+
+    def _pick(self, rows: list[BatchRow], logits: torch.Tensor) -> list[int]:
+        return next_tokens(logits, [r.temperature for r in rows], [r.generator for r in rows])
+
+
+def _run_command(command: Callable[[], Any], future: Future[Any]) -> None:
+    try:
+        future.set_result(command())
+    except Exception as error:  # the caller gets it; the model thread carries on
+        future.set_exception(error)
+
+
+def _failure(error: Exception) -> GenerationFailed:
+    log_event(log, "generation failed", error=type(error).__name__)
+    message = f"generation failed: {type(error).__name__}: {error}"
+    return GenerationFailed(message[:300], retry_after_s=1)
