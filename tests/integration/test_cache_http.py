@@ -6,6 +6,7 @@ import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -107,17 +108,35 @@ def test_invalidation_per_student_and_for_everything(client: httpx.Client) -> No
     assert client.post("/v1/cache/invalidate", json={}).status_code == 422
 
 
-def test_a_new_adapter_version_is_a_miss(
-    client: httpx.Client,
-    adapter_root: Path,
-    bundled_model,
-    tmp_path: Path,  # type: ignore[no-untyped-def]
+def test_a_new_adapter_version_is_served_and_is_a_miss(
+    client: httpx.Client, adapter_root: Path, bundled_model: Any, tmp_path: Path
 ) -> None:
-    ask(client, student_id="cam")
+    base = ask(client, student_id="cam")
+    assert base["adapter"] is None
     assert ask(client, student_id="cam")["cached"] is True
     store = LocalAdapterStore(adapter_root)
     store.publish("cam", make_adapter(bundled_model.model, tmp_path / "a", seed=1))
-    assert ask(client, student_id="cam")["cached"] is False
+    personal = ask(client, student_id="cam")
+    assert personal["cached"] is False
+    assert personal["adapter"] == {"student_id": "cam", "version": 1}
+    assert personal["text"] != base["text"]
+    assert ask(client, student_id="cam")["cached"] is True
+    store.publish("cam", make_adapter(bundled_model.model, tmp_path / "b", seed=2))
+    newer = ask(client, student_id="cam")  # picked up without a redeploy, never the old answer
+    assert newer["cached"] is False and newer["adapter"]["version"] == 2
+
+
+def test_a_broken_adapter_answers_with_the_base_model_and_says_so(
+    client: httpx.Client, adapter_root: Path, bundled_model: Any, tmp_path: Path
+) -> None:
+    store = LocalAdapterStore(adapter_root)
+    store.publish("eve", make_adapter(bundled_model.model, tmp_path / "a", seed=3))
+    weights = next((adapter_root / "students" / "eve").glob("v*/adapter_model.safetensors"))
+    weights.write_bytes(b"not safetensors")
+    answer = ask(client, student_id="eve")
+    assert answer["adapter"] is None and answer["adapter_note"]
+    assert answer["text"]
+    assert ask(client, student_id="eve")["cached"] is False  # a stand-in answer is not kept
 
 
 def test_deleting_a_student_removes_adapters_and_answers(
