@@ -68,6 +68,12 @@ class EngineConfig(Strict):
         512 * 2**20, ge=1, description="Bytes of resident adapter weights per replica."
     )
     request_timeout_s: float = Field(30.0, gt=0, description="Per-request generation timeout.")
+    breaker_failures: int = Field(
+        3, ge=1, description="Consecutive failed generations that open a model's circuit."
+    )
+    breaker_reset_s: float = Field(
+        30.0, gt=0, description="How long an open circuit waits before one request retries it."
+    )
 
     _cache_dir_absolute = field_validator("cache_dir")(_absolute)
 

@@ -1,11 +1,13 @@
-"""InferenceReplica: one model, continuous batching across students' adapters (GPU nodes; CPU
-locally). Requests stream text chunks as tokens are produced and end with a Generation."""
+"""InferenceReplica: continuous batching across students' adapters, behind the model fallback
+chain (GPU nodes; CPU locally). Requests stream text chunks as tokens are produced and end with
+a Generation."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 import torch
 
@@ -16,7 +18,18 @@ from aivo.engine.adapters import wrap_for_adapters
 from aivo.engine.batching import ContinuousBatcher
 from aivo.engine.fallback import ModelChain
 from aivo.engine.generation import Generation
+from aivo.engine.loader import LoadedModel
+from aivo.engine.rows import GenerationFailed
 from aivo.errors import GenerationTimeout
+
+
+@dataclass(frozen=True)
+class ModelServer:
+    """One loaded model with its batcher and its resident student adapters."""
+
+    loaded: LoadedModel
+    batcher: ContinuousBatcher
+    residency: AdapterResidency
 
 
 class InferenceReplica:
@@ -24,24 +37,32 @@ class InferenceReplica:
         # Ray sets OMP_NUM_THREADS from num_cpus; a fractional replica would run on one thread.
         torch.set_num_threads(config.engine.torch_threads or os.cpu_count() or 1)
         self.config = config.engine
+        self.store = open_store(config.storage)
         self.chain = ModelChain(config.engine)
-        self.batcher: ContinuousBatcher | None = None
-        self.residency: AdapterResidency | None = None
-        if self.chain.active is not None:
-            loaded = wrap_for_adapters(self.chain.active)
-            self.batcher = ContinuousBatcher(
-                loaded,
-                max_batch_size=config.engine.max_batch_size,
-                batch_wait_ms=config.engine.batch_wait_ms,
-                max_queued_requests=config.engine.max_queued_requests,
+        self.servers: dict[str, ModelServer] = {}
+
+    def _server(self, loaded: LoadedModel) -> ModelServer:
+        server = self.servers.get(loaded.name)
+        if server is None:
+            wrapped = wrap_for_adapters(loaded)
+            batcher = ContinuousBatcher(
+                wrapped,
+                max_batch_size=self.config.max_batch_size,
+                batch_wait_ms=self.config.batch_wait_ms,
+                max_queued_requests=self.config.max_queued_requests,
             )
-            self.residency = AdapterResidency(
-                open_store(config.storage),
-                self.batcher,
-                config.engine.cache_dir / "adapters" / f"replica-{os.getpid()}",
-                max_adapters=config.engine.max_adapters,
-                max_bytes=config.engine.max_adapter_bytes,
+            residency = AdapterResidency(
+                self.store,
+                batcher,
+                self.config.cache_dir
+                / "adapters"
+                / f"replica-{os.getpid()}"
+                / str(len(self.servers)),
+                max_adapters=self.config.max_adapters,
+                max_bytes=self.config.max_adapter_bytes,
             )
+            server = self.servers[loaded.name] = ModelServer(wrapped, batcher, residency)
+        return server
 
     async def generate(
         self,
@@ -68,16 +89,16 @@ class InferenceReplica:
     ) -> AsyncIterator[str | Generation]:
         """Text chunks as they are produced, then the Generation. A caller that goes away (or
         the timeout) cancels the request, which frees its batch row at the next step."""
-        loaded = self.chain.require()
-        assert self.batcher is not None and self.residency is not None
-        prompt_ids = loaded.chat_prompt_ids(messages)
+        server = self._server(await asyncio.to_thread(self.chain.pick))
+        name = server.loaded.name
+        prompt_ids = server.loaded.chat_prompt_ids(messages)
         lease: AdapterLease | None = None
         if student_id is not None:
-            lease = await self.residency.resolve(student_id, adapter_version)
+            lease = await server.residency.resolve(student_id, adapter_version)
         request = None
         try:
             adapter = lease.choice.adapter_name if lease else None
-            request = self.batcher.submit(prompt_ids, max_tokens, temperature, adapter)
+            request = server.batcher.submit(prompt_ids, max_tokens, temperature, adapter)
             async with asyncio.timeout(self.config.request_timeout_s):
                 async for chunk in request:
                     yield chunk
@@ -86,26 +107,40 @@ class InferenceReplica:
             raise GenerationTimeout(
                 f"generation took over {self.config.request_timeout_s:g} s"
             ) from None
+        except GenerationFailed:
+            self.chain.record(name, ok=False)  # repeated failures open this model's circuit
+            raise
         finally:
             if request is not None and not request.done:
                 request.cancel()
             if lease is not None:
                 lease.release()
+        self.chain.record(name, ok=True)
         served = lease is not None and lease.choice.adapter_name is not None
         yield Generation(
             completion,
-            loaded.name,
-            self.chain.fallback_used,
+            name,
+            name != self.chain.primary,
             lease.choice.version if lease and served else None,
             lease.choice.fallback_reason if lease else None,
         )
 
+    def close(self) -> None:
+        """Stop the model threads (Serve calls __del__ when it stops a replica)."""
+        for server in self.servers.values():
+            server.batcher.close()
+        self.servers.clear()
+
+    __del__ = close
+
     def status(self) -> dict[str, object]:
         status = self.chain.status()
-        if self.batcher is not None and self.residency is not None:
-            status["batch"] = {
-                "active_rows": self.batcher.active_rows,
-                "waiting": self.batcher.waiting_requests,
-                "resident_adapters": len(self.residency.resident()),
+        status["batches"] = {
+            name: {
+                "active_rows": s.batcher.active_rows,
+                "waiting": s.batcher.waiting_requests,
+                "resident_adapters": len(s.residency.resident()),
             }
+            for name, s in self.servers.items()
+        }
         return status

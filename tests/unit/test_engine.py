@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ import torch
 
 from aivo.config import BUNDLED_MODEL, EngineConfig, ModelSpec
 from aivo.engine.device import pick_device, pick_dtype
-from aivo.engine.fallback import ModelChain
+from aivo.engine.fallback import ModelBreaker, ModelChain
 from aivo.engine.generation import generate
 from aivo.errors import ModelUnavailable
 
@@ -56,24 +57,24 @@ def test_broken_first_model_falls_back_to_the_next(tmp_path: Path, engine_config
         cache_dir=engine_config.cache_dir,
     )
     chain = ModelChain(config)
-    assert chain.require().name == BUNDLED_MODEL
-    assert chain.fallback_used
+    assert chain.pick().name == BUNDLED_MODEL
+    assert chain.status()["fallback_used"] is True
     assert str(broken) in chain.failures
-    assert generate(chain.require(), MESSAGES, 4, 0.0).completion_tokens > 0
+    assert generate(chain.pick(), MESSAGES, 4, 0.0).completion_tokens > 0
 
 
 def test_no_loadable_model_is_a_clear_503(tmp_path: Path) -> None:
     chain = ModelChain(EngineConfig(models=[ModelSpec(name=str(tmp_path / "missing"))]))
     assert chain.status()["ready"] is False
     with pytest.raises(ModelUnavailable, match="missing") as caught:
-        chain.require()
+        chain.pick()
     assert caught.value.status == 503
 
 
 def test_nf4_quantised_model_loads_and_answers(engine_config) -> None:  # type: ignore[no-untyped-def]
     spec = ModelSpec(name=BUNDLED_MODEL, quantization="nf4")
     chain = ModelChain(EngineConfig(models=[spec], cache_dir=engine_config.cache_dir))
-    loaded = chain.require()
+    loaded = chain.pick()
     assert loaded.quantization == "nf4"
     assert any("4bit" in type(m).__name__ for m in loaded.model.modules())
     assert generate(loaded, MESSAGES, 8, 0.0).text.strip()
@@ -110,3 +111,18 @@ def test_bundled_conversion_is_safe_with_two_processes_at_once(tmp_path: Path) -
     assert sorted(p.name for p in folder.parent.iterdir() if not p.name.startswith(".")) == [
         folder.name
     ]
+
+
+def test_breaker_opens_after_repeated_failures_and_a_trial_closes_it() -> None:
+    breaker = ModelBreaker(failures=2, reset_s=0.05)
+    breaker.record_failure()
+    assert breaker.admits()
+    breaker.record_failure()
+    assert breaker.state == "open" and not breaker.admits()
+    time.sleep(0.06)
+    assert breaker.state == "half_open" and breaker.admits()
+    breaker.record_failure()  # the trial failed: open again
+    assert breaker.state == "open"
+    time.sleep(0.06)
+    breaker.record_success()
+    assert breaker.state == "closed"

@@ -1,0 +1,95 @@
+"""The InferenceReplica class without Ray: a failing primary model opens its circuit and the
+next model in the chain answers; timeouts and backpressure answer with their status codes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aivo.config import BUNDLED_MODEL, parse_config
+from aivo.engine.generation import Generation
+from aivo.engine.rows import GenerationFailed
+from aivo.errors import GenerationTimeout, Overloaded
+from deployments.inference import InferenceReplica
+from tests.fixtures.models import mismatched_model
+
+pytestmark = pytest.mark.anyio
+MESSAGES = [{"role": "user", "content": "What is the capital of France?"}]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def replica(tmp_path: Path) -> Iterator[Callable[[dict[str, Any]], InferenceReplica]]:
+    made: list[InferenceReplica] = []
+
+    def make(engine: dict[str, Any]) -> InferenceReplica:
+        config = {"engine": engine, "storage": {"adapter_root": str(tmp_path / "adapters")}}
+        made.append(InferenceReplica(parse_config(config)))
+        return made[-1]
+
+    yield make
+    for inference in made:  # model threads must stop before the interpreter does
+        inference.close()
+
+
+async def until(condition: Callable[[], bool], timeout_s: float = 30) -> None:
+    async with asyncio.timeout(timeout_s):
+        while not condition():
+            await asyncio.sleep(0.02)
+
+
+async def test_a_failing_primary_opens_its_circuit_and_the_fallback_answers(
+    tmp_path: Path, bundled_model: Any, replica: Callable[[dict[str, Any]], InferenceReplica]
+) -> None:
+    broken = mismatched_model(tmp_path / "mismatched", bundled_model.tokenizer)
+    inference = replica(
+        {
+            "models": [{"name": str(broken)}, {"name": BUNDLED_MODEL}],
+            "breaker_failures": 2,
+            "breaker_reset_s": 60,
+        },
+    )
+    for _ in range(2):
+        with pytest.raises(GenerationFailed):
+            await inference.generate(MESSAGES, 4, 0.0)
+    answer = await inference.generate(MESSAGES, 4, 0.0)
+    assert isinstance(answer, Generation)
+    assert answer.model == BUNDLED_MODEL and answer.fallback_used
+    status = inference.status()
+    assert status["circuits"] == {str(broken): "open", BUNDLED_MODEL: "closed"}  # type: ignore[comparison-overlap]
+    assert status["ready"] is True and status["fallback_used"] is True
+
+
+async def test_a_timeout_answers_504_and_frees_the_row(
+    replica: Callable[[dict[str, Any]], InferenceReplica],
+) -> None:
+    inference = replica({"request_timeout_s": 0.3})
+    with pytest.raises(GenerationTimeout) as caught:
+        await inference.generate(MESSAGES, 1000, 0.0)
+    assert caught.value.status == 504
+    batcher = inference.servers[BUNDLED_MODEL].batcher
+    await until(lambda: batcher.active_rows == 0)  # the cancelled row leaves at the next step
+
+
+async def test_past_the_queue_bound_requests_get_503_with_retry_after(
+    replica: Callable[[dict[str, Any]], InferenceReplica],
+) -> None:
+    inference = replica({"max_batch_size": 1, "max_queued_requests": 1})
+    running = [asyncio.create_task(inference.generate(MESSAGES, 200, 0.0)) for _ in range(2)]
+    await until(lambda: BUNDLED_MODEL in inference.servers)
+    batcher = inference.servers[BUNDLED_MODEL].batcher
+    await until(lambda: batcher.active_rows == 1 and batcher.waiting_requests == 1)
+    with pytest.raises(Overloaded) as caught:
+        await inference.generate(MESSAGES, 4, 0.0)
+    assert caught.value.status == 503 and caught.value.retry_after_s
+    for task in running:
+        task.cancel()
+    await asyncio.gather(*running, return_exceptions=True)
