@@ -106,8 +106,15 @@ class StorageConfig(Strict):
     )
     s3_endpoint_url: str | None = Field(None, description="S3 endpoint, e.g. a MinIO server.")
     s3_region: str | None = Field(None, description="S3 region name.")
+    dataset_root: str = Field(
+        "var/datasets",
+        description="`s3://bucket/prefix` or a local folder for training data sent with clones.",
+    )
+    dataset_retention_days: float = Field(
+        30, gt=0, description="Stored training data older than this is removed."
+    )
 
-    @field_validator("adapter_root")
+    @field_validator("adapter_root", "dataset_root")
     @classmethod
     def _local_root_absolute(cls, root: str) -> str:
         return root if "://" in root else str(_absolute(Path(root)))
@@ -187,12 +194,30 @@ class DeploymentOptions(Strict):
         return options
 
 
+class CloneConfig(Strict):
+    serve_config: str = Field(
+        "configs/serve.yaml",
+        description="The Serve config (relative to the repository) whose args the clone job "
+        "reads: the base model must be the one the replicas serve.",
+    )
+    dashboard_address: str | None = Field(
+        None, description="Ray dashboard for job submission; unset: this cluster's own."
+    )
+    max_examples: int = Field(5000, ge=1, description="Examples one clone request may send.")
+    training_steps: int | None = Field(
+        None, ge=1, description="Optimizer steps per clone; unset: the job's default."
+    )
+
+
 class DeploymentsConfig(Strict):
     ingress: DeploymentOptions = Field(
         default_factory=lambda: DeploymentOptions(num_cpus=0.25, max_ongoing_requests=256)
     )
     preprocessor: DeploymentOptions = Field(
         default_factory=lambda: DeploymentOptions(num_cpus=0.25, max_ongoing_requests=128)
+    )
+    clone_coordinator: DeploymentOptions = Field(
+        default_factory=lambda: DeploymentOptions(num_cpus=0.1, max_ongoing_requests=32)
     )
     inference: DeploymentOptions = Field(
         default_factory=lambda: DeploymentOptions(num_cpus=1.0, max_ongoing_requests=128)
@@ -205,6 +230,7 @@ class AppConfig(Strict):
     storage: StorageConfig = StorageConfig()
     curriculum: CurriculumConfig = CurriculumConfig()
     security: SecurityConfig = SecurityConfig()
+    clone: CloneConfig = CloneConfig()
     deployments: DeploymentsConfig = DeploymentsConfig()
 
     @field_validator("engine")

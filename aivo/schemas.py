@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -153,3 +153,32 @@ class InvalidateResponse(BaseModel):
 class StudentDeletion(BaseModel):
     student_id: str
     removed: dict[str, int] = Field(description="What was removed, by kind, with counts.")
+
+
+class CloneRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    examples: list[dict[str, Any]] = Field(
+        min_length=1,
+        description='Dataset lines: {"prompt", "response"}, {"messages": [...]} or one '
+        '{"profile": {grade, interests, accommodations}}.',
+    )
+
+
+class CloneJob(BaseModel):
+    job_id: str
+    student_id: str
+    status: str
+
+
+class JobReport(BaseModel):
+    job_id: str
+    status: str
+    results: list[dict[str, Any]] | None = None
+
+
+class AdapterInfo(BaseModel):
+    student_id: str
+    live_version: int
+    versions: list[int]
+    metadata: dict[str, Any]

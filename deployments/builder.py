@@ -8,6 +8,7 @@ from ray import serve
 from ray.serve import Application
 
 from aivo.config import AppConfig, DeploymentOptions, parse_config
+from deployments.clone_coordinator import CloneCoordinator
 from deployments.inference import InferenceReplica
 from deployments.ingress import Ingress
 from deployments.preprocessor import CurriculumPreprocessor
@@ -22,5 +23,6 @@ def build_app(args: dict[str, Any] | AppConfig | None = None) -> Application:
     options = config.deployments
     inference = _deployment(InferenceReplica, options.inference).bind(config)
     preprocessor = _deployment(CurriculumPreprocessor, options.preprocessor).bind(config)
+    coordinator = _deployment(CloneCoordinator, options.clone_coordinator).bind(config)
     ingress = _deployment(serve.ingress()(Ingress), options.ingress)
-    return ingress.bind(config, preprocessor, inference)
+    return ingress.bind(config, preprocessor, inference, coordinator)

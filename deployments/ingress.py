@@ -30,10 +30,14 @@ from aivo.errors import AivoError, InvalidRequest
 from aivo.observability import GENERATED_TOKENS
 from aivo.safety.output import check_output
 from aivo.schemas import (
+    AdapterInfo,
     AdapterRef,
+    CloneJob,
+    CloneRequest,
     GenerateRequest,
     GenerateResponse,
     InvalidateRequest,
+    JobReport,
     StudentDeletion,
 )
 from aivo.security.keys import Principal, load_keyring
@@ -52,11 +56,16 @@ class Admitted:
 
 class Ingress:
     def __init__(
-        self, config: AppConfig, preprocessor: DeploymentHandle, inference: DeploymentHandle
+        self,
+        config: AppConfig,
+        preprocessor: DeploymentHandle,
+        inference: DeploymentHandle,
+        coordinator: DeploymentHandle,
     ) -> None:
         self.config = config
         self.preprocessor = preprocessor
         self.inference = inference
+        self.coordinator = coordinator
         self.cache = make_cache(config.cache)
         self.flights = SingleFlight()
         self.adapters = open_store(config.storage)
@@ -225,11 +234,26 @@ class Ingress:
         return await self.cache.invalidate_all()
 
     async def delete_student(self, student_id: str) -> StudentDeletion:
+        # Jobs first: a clone still running must not publish after its student is gone.
+        records = await self.coordinator.forget.remote(student_id)
         adapters = await asyncio.to_thread(self.adapters.delete_student, student_id)
         answers = await self.cache.invalidate_student(student_id)
         return StudentDeletion(
-            student_id=student_id, removed={"adapter_files": adapters, "cached_answers": answers}
+            student_id=student_id,
+            removed={"adapter_files": adapters, "cached_answers": answers, **records},
         )
+
+    async def clone(self, student_id: str, request: CloneRequest) -> CloneJob:
+        if len(request.examples) > self.config.clone.max_examples:
+            raise InvalidRequest(f"examples: at most {self.config.clone.max_examples}")
+        dataset = "\n".join(json.dumps(line) for line in request.examples).encode()
+        return CloneJob(**await self.coordinator.clone.remote(student_id, dataset))
+
+    async def job(self, job_id: str) -> JobReport:
+        return JobReport(**await self.coordinator.job.remote(job_id))
+
+    async def adapter(self, student_id: str) -> AdapterInfo:
+        return AdapterInfo(**await self.coordinator.adapter.remote(student_id))
 
 
 def _event(name: str, data: dict[str, Any]) -> str:

@@ -139,6 +139,24 @@ class AdapterStore(ABC):
             raise
         return FetchedAdapter(student_id, wanted, dest_dir, metadata)
 
+    def metadata(self, student_id: str, version: int | None = None) -> dict[str, Any]:
+        """A version's published metadata (default: the live one's), checksum verified."""
+        student_id = checked_student_id(student_id)
+        manifest = self.manifest(student_id)
+        if manifest is None:
+            raise AdapterNotFound(f"student {student_id} has no adapter")
+        wanted = manifest.live_version if version is None else checked_version(version)
+        record = manifest.record(wanted)
+        if record is None:
+            raise AdapterNotFound(f"student {student_id} has no adapter version {wanted}")
+        if METADATA not in record.files:
+            return {}
+        with tempfile.TemporaryDirectory(prefix="aivo-metadata-") as folder:
+            self._download(
+                student_id, wanted, METADATA, record.files[METADATA], Path(folder) / METADATA
+            )
+            return _read_metadata(Path(folder), student_id, wanted)
+
     def rollback(self, student_id: str, version: int) -> None:
         """Make an earlier published version live again (a manifest switch only)."""
         student_id, version = checked_student_id(student_id), checked_version(version)

@@ -19,11 +19,15 @@ from aivo.config import SecurityConfig
 from aivo.observability import REGISTRY
 from aivo.schemas import (
     STUDENT_ID_PATTERN,
+    AdapterInfo,
+    CloneJob,
+    CloneRequest,
     ErrorResponse,
     GenerateRequest,
     GenerateResponse,
     InvalidateRequest,
     InvalidateResponse,
+    JobReport,
     StudentDeletion,
 )
 from aivo.security.keys import KeyRing, Principal, Scope
@@ -47,6 +51,12 @@ class TutorService(Protocol):
     async def invalidate_cache(self, target: InvalidateRequest) -> int: ...
 
     async def delete_student(self, student_id: str) -> StudentDeletion: ...
+
+    async def clone(self, student_id: str, request: CloneRequest) -> CloneJob: ...
+
+    async def job(self, job_id: str) -> JobReport: ...
+
+    async def adapter(self, student_id: str) -> AdapterInfo: ...
 
 
 def create_api(service: TutorService, security: SecurityConfig, keys: KeyRing) -> FastAPI:
@@ -110,6 +120,38 @@ def create_api(service: TutorService, security: SecurityConfig, keys: KeyRing) -
         student_id: str = Path(pattern=STUDENT_ID_PATTERN),
     ) -> StudentDeletion:
         return await service.delete_student(student_id)
+
+    student_path = Annotated[str, Path(pattern=STUDENT_ID_PATTERN)]
+
+    @app.post(
+        "/v1/students/{student_id}/clone",
+        status_code=202,
+        response_model=CloneJob,
+        responses=ERRORS,
+        dependencies=[scoped("admin")],
+    )
+    async def clone(student_id: student_path, body: CloneRequest) -> CloneJob:
+        """Train this student's adapter from the examples, as a Ray job; a request while one
+        runs for the student answers with that job."""
+        return await service.clone(student_id, body)
+
+    @app.get(
+        "/v1/jobs/{job_id}",
+        response_model=JobReport,
+        responses=ERRORS,
+        dependencies=[scoped("admin")],
+    )
+    async def job(job_id: Annotated[str, Path(max_length=64)]) -> JobReport:
+        return await service.job(job_id)
+
+    @app.get(
+        "/v1/students/{student_id}/adapter",
+        response_model=AdapterInfo,
+        responses=ERRORS,
+        dependencies=[scoped("admin")],
+    )
+    async def adapter(student_id: student_path) -> AdapterInfo:
+        return await service.adapter(student_id)
 
     @app.get("/health")
     async def health() -> dict[str, str]:

@@ -55,4 +55,5 @@ def test_gpu_config_autoscales_every_deployment_and_puts_inference_on_a_gpu() ->
 
 def test_local_config_fits_two_cores() -> None:
     d = load_serve_config(CONFIGS / "serve.yaml").deployments
-    assert d.ingress.num_cpus + d.preprocessor.num_cpus + d.inference.num_cpus <= 2
+    reserved = [d.ingress, d.preprocessor, d.inference, d.clone_coordinator]
+    assert sum(o.num_cpus for o in reserved) <= 1  # a core stays free for a clone's actor

@@ -1,0 +1,106 @@
+"""Training data that apps send with a clone request, kept where the clone job can read it.
+
+`{dataset_root}/students/{student_id}/{unix time}-{sha256[:12]}.jsonl`, in a local folder or an
+S3 prefix (the adapter store's client settings). It is a child's data: deleting a student
+removes it, and `expire` removes what is older than the retention setting.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from abc import ABC, abstractmethod
+from pathlib import Path
+
+from aivo.adapters.layout import checked_student_id
+from aivo.adapters.s3_store import S3ClientSettings, S3Location
+from aivo.config import StorageConfig
+
+
+def _name(content: bytes) -> str:
+    return f"{int(time.time())}-{hashlib.sha256(content).hexdigest()[:12]}.jsonl"
+
+
+def _stored_at(name: str) -> int:
+    return int(name.split("-", 1)[0])
+
+
+class DatasetStore(ABC):
+    @abstractmethod
+    def save(self, student_id: str, content: bytes) -> str:
+        """Store one dataset; the URI the clone job reads it from."""
+
+    @abstractmethod
+    def delete_student(self, student_id: str) -> int:
+        """Remove every stored dataset of a student; how many."""
+
+    @abstractmethod
+    def expire(self, older_than_s: float) -> int:
+        """Remove datasets stored longer ago than `older_than_s`; how many."""
+
+
+class LocalDatasetStore(DatasetStore):
+    def __init__(self, root: Path) -> None:
+        self.root = root / "students"
+
+    def save(self, student_id: str, content: bytes) -> str:
+        folder = self.root / checked_student_id(student_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / _name(content)
+        partial = path.with_suffix(".partial")
+        partial.write_bytes(content)
+        partial.rename(path)  # the job never sees half a file
+        return str(path)
+
+    def delete_student(self, student_id: str) -> int:
+        folder = self.root / checked_student_id(student_id)
+        files = list(folder.glob("*.jsonl")) if folder.is_dir() else []
+        for path in files:
+            path.unlink()
+        if folder.is_dir():
+            folder.rmdir()
+        return len(files)
+
+    def expire(self, older_than_s: float) -> int:
+        cutoff = time.time() - older_than_s
+        old = [p for p in self.root.glob("*/*.jsonl") if _stored_at(p.name) < cutoff]
+        for path in old:
+            path.unlink()
+        return len(old)
+
+
+class S3DatasetStore(DatasetStore):
+    def __init__(self, config: StorageConfig) -> None:
+        self.location = S3Location.parse(config.dataset_root)
+        self.client = S3ClientSettings(config.s3_endpoint_url, config.s3_region).client()
+
+    def _keys(self, prefix: str) -> list[str]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.location.bucket, Prefix=self.location.key(prefix)
+        )
+        return [item["Key"] for page in pages for item in page.get("Contents", [])]
+
+    def _delete(self, keys: list[str]) -> int:
+        for start in range(0, len(keys), 1000):  # DeleteObjects takes 1000 keys at most
+            batch = [{"Key": k} for k in keys[start : start + 1000]]
+            self.client.delete_objects(Bucket=self.location.bucket, Delete={"Objects": batch})
+        return len(keys)
+
+    def save(self, student_id: str, content: bytes) -> str:
+        key = self.location.key(f"students/{checked_student_id(student_id)}/{_name(content)}")
+        self.client.put_object(Bucket=self.location.bucket, Key=key, Body=content)
+        return f"s3://{self.location.bucket}/{key}"
+
+    def delete_student(self, student_id: str) -> int:
+        return self._delete(self._keys(f"students/{checked_student_id(student_id)}/"))
+
+    def expire(self, older_than_s: float) -> int:
+        cutoff = time.time() - older_than_s
+        keys = self._keys("students/")
+        return self._delete([k for k in keys if _stored_at(k.rsplit("/", 1)[-1]) < cutoff])
+
+
+def open_dataset_store(config: StorageConfig) -> DatasetStore:
+    if config.dataset_root.startswith("s3://"):
+        return S3DatasetStore(config)
+    return LocalDatasetStore(Path(config.dataset_root))

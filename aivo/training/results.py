@@ -1,0 +1,63 @@
+"""What a clone job is asked and what it answers: requests, results and their summary lines."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from aivo.errors import AivoError
+
+SUMMARY_EVENT = "clone_result"  # marks the job's summary lines among other log lines
+
+
+class CloneStatus(StrEnum):
+    published = "published"
+    not_published = "not_published"
+    failed = "failed"
+
+
+@dataclass(frozen=True)
+class CloneRequest:
+    student_id: str
+    dataset_uri: str
+
+
+@dataclass(frozen=True)
+class CloneResult:
+    student_id: str
+    status: CloneStatus
+    version: int | None = None
+    reason: str | None = None  # why it was not published, or why it failed
+    error_code: str | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    durations_s: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """The job's JSON summary line for this student."""
+        return {"event": SUMMARY_EVENT, **asdict(self), "status": self.status.value}
+
+    @classmethod
+    def failure(cls, student_id: str, error: AivoError) -> CloneResult:
+        return cls(student_id, CloneStatus.failed, reason=error.message, error_code=error.code)
+
+
+def summary_line(summary: Mapping[str, Any]) -> str:
+    return json.dumps(summary, sort_keys=True, separators=(",", ":"))
+
+
+def parse_clone_results(logs: str) -> list[dict[str, Any]]:
+    """The summary lines of a clone job's logs, one dict per student, in the order printed."""
+    results = []
+    for line in logs.splitlines():
+        if not line.startswith("{"):
+            continue
+        try:
+            value = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(value, dict) and value.get("event") == SUMMARY_EVENT:
+            results.append(value)
+    return results

@@ -1,0 +1,157 @@
+"""CloneCoordinator: turns clone requests into Ray jobs (`jobs/clone_student.py`) and reports on
+them. One job per student at a time: a second request while one runs gets that job back."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shlex
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+from ray._private.ray_constants import DASHBOARD_ADDRESS, KV_NAMESPACE_DASHBOARD
+from ray.experimental.internal_kv import _internal_kv_get
+from ray.job_submission import JobStatus, JobSubmissionClient
+
+from aivo.adapters import open_store
+from aivo.adapters.layout import checked_student_id
+from aivo.config import AppConfig
+from aivo.errors import ModelUnavailable, NotFound
+from aivo.observability import pseudonym
+from aivo.training.dataset import parse_dataset
+from aivo.training.dataset_store import open_dataset_store
+from aivo.training.results import parse_clone_results
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+JOB_MARK = "aivo-clone"
+RUNNING = {JobStatus.PENDING, JobStatus.RUNNING}
+
+
+class CloneCoordinator:
+    def __init__(self, config: AppConfig) -> None:
+        self.config = config
+        self.store = open_store(config.storage)
+        self.datasets = open_dataset_store(config.storage)
+        self.running: dict[str, str] = {}  # student id -> job id, while it runs
+        self._client: JobSubmissionClient | None = None
+        self._expired_at = 0.0
+
+    def client(self) -> JobSubmissionClient:
+        if self._client is None:
+            # Ray's local clusters protect the dashboard with a token only found in this mode.
+            os.environ.setdefault("RAY_AUTH_MODE", "token")
+            address = self.config.clone.dashboard_address or _cluster_dashboard()
+            self._client = JobSubmissionClient(address)
+        return self._client
+
+    async def clone(self, student_id: str, dataset: bytes) -> dict[str, Any]:
+        student_id = checked_student_id(student_id)
+        job_id = self.running.get(student_id)
+        if job_id is not None and await self._status(job_id) in RUNNING:
+            return {"job_id": job_id, "student_id": student_id, "status": "RUNNING"}
+        parse_dataset(dataset)  # a bad line answers 422 here, not minutes later in the job
+        await self._expire_datasets()
+        uri = await asyncio.to_thread(self.datasets.save, student_id, dataset)
+        storage = self.config.storage
+        command = [
+            sys.executable,  # this cluster's Python, whether or not it is on PATH
+            "jobs/clone_student.py",
+            "--student-id",
+            student_id,
+            "--dataset",
+            uri,
+            "--config",
+            self.config.clone.serve_config,
+            "--adapter-root",
+            storage.adapter_root,
+        ]
+        if storage.s3_endpoint_url:
+            command += ["--s3-endpoint-url", storage.s3_endpoint_url]
+        if self.config.clone.training_steps is not None:
+            command += ["--steps", str(self.config.clone.training_steps)]
+        job_id = f"{JOB_MARK}-{uuid.uuid4().hex[:12]}"
+        await asyncio.to_thread(
+            self.client().submit_job,
+            entrypoint=shlex.join(command),
+            submission_id=job_id,
+            runtime_env={
+                "working_dir": str(REPOSITORY),
+                "excludes": [".venv", ".git", "var", "bench/results", "**/__pycache__"],
+                "env_vars": _passed_environment(),
+            },
+            metadata={"aivo": JOB_MARK, "student": pseudonym(student_id) or ""},
+        )
+        self.running[student_id] = job_id
+        return {"job_id": job_id, "student_id": student_id, "status": "PENDING"}
+
+    async def job(self, job_id: str) -> dict[str, Any]:
+        if not job_id.startswith(f"{JOB_MARK}-"):  # other jobs on the cluster are not ours to show
+            raise NotFound(f"no clone job {job_id}")
+        status = await self._status(job_id)
+        answer: dict[str, Any] = {"job_id": job_id, "status": status.value}
+        if status.is_terminal():
+            logs = await asyncio.to_thread(self.client().get_job_logs, job_id)
+            answer["results"] = parse_clone_results(logs)
+        return answer
+
+    async def adapter(self, student_id: str) -> dict[str, Any]:
+        manifest = await asyncio.to_thread(self.store.manifest, student_id)
+        if manifest is None:
+            raise NotFound(f"student {student_id} has no adapter")
+        metadata = await asyncio.to_thread(self.store.metadata, student_id)
+        return {
+            "student_id": student_id,
+            "live_version": manifest.live_version,
+            "versions": manifest.version_numbers,
+            "metadata": metadata,
+        }
+
+    async def forget(self, student_id: str) -> dict[str, int]:
+        """Removes the student's stored training data and job records (what DELETE reports)."""
+        datasets = await asyncio.to_thread(self.datasets.delete_student, student_id)
+        job_id = self.running.pop(student_id, None)
+        jobs = 0
+        if job_id is not None:
+            if await self._status(job_id) in RUNNING:
+                await asyncio.to_thread(self.client().stop_job, job_id)
+            jobs = int(await asyncio.to_thread(self.client().delete_job, job_id))
+        return {"training_datasets": datasets, "job_records": jobs}
+
+    async def _status(self, job_id: str) -> JobStatus:
+        try:
+            return await asyncio.to_thread(self.client().get_job_status, job_id)
+        except RuntimeError:  # the client's answer for an unknown id
+            raise NotFound(f"no clone job {job_id}") from None
+
+    async def _expire_datasets(self) -> None:
+        """At most hourly: remove training data older than the retention setting."""
+        if time.monotonic() - self._expired_at < 3600 and self._expired_at:
+            return
+        self._expired_at = time.monotonic()
+        retention_s = self.config.storage.dataset_retention_days * 86_400
+        await asyncio.to_thread(self.datasets.expire, retention_s)
+
+
+def _cluster_dashboard() -> str:
+    """This cluster's dashboard, as its head registered it (workers do not know the port)."""
+    url = _internal_kv_get(DASHBOARD_ADDRESS, namespace=KV_NAMESPACE_DASHBOARD)
+    if url is None:
+        raise ModelUnavailable("the Ray dashboard (job API) is not running", retry_after_s=30)
+    return f"http://{url.decode()}"
+
+
+def _passed_environment() -> dict[str, str]:
+    """Credentials and endpoints the job needs, from this replica's environment."""
+    names = (
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_DEFAULT_REGION",
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_S3",
+        "HF_HOME",
+    )
+    return {name: os.environ[name] for name in names if name in os.environ}
