@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import socket
 import statistics
 import time
@@ -15,11 +16,13 @@ from pathlib import Path
 from typing import Any
 
 import ray
+import torch
 from ray import serve
 
 from aivo.config import load_serve_config
 from aivo.curriculum.pipeline import CurriculumPipeline
-from aivo.engine.generation import generate
+from aivo.engine.adapters import wrap_for_adapters
+from aivo.engine.batching import ContinuousBatcher
 from aivo.engine.loader import load_model
 from aivo.schemas import GenerateRequest
 from bench.loadgen import DEFAULT_BODY, bearer, run_load, write_result
@@ -39,20 +42,28 @@ def variant(i: int) -> dict[str, Any]:
     return {**DEFAULT_BODY, "prompt": f"{DEFAULT_BODY['prompt']} ({i})"}
 
 
-def in_process_ms(requests: int) -> tuple[float, int]:
-    """Median latency of prepare + generate + finish in this process, same model and prompt."""
+async def in_process_ms(requests: int) -> tuple[float, int]:
+    """Median latency of prepare + generate + finish in this process: the same pipeline, model
+    and batcher the deployments use, without Serve, HTTP or process hops."""
     config = load_serve_config(CONFIG)
-    loaded = load_model(config.engine.models[0], config.engine)
+    torch.set_num_threads(config.engine.torch_threads or os.cpu_count() or 1)
+    loaded = wrap_for_adapters(load_model(config.engine.models[0], config.engine))
+    batcher = ContinuousBatcher(loaded, batch_wait_ms=config.engine.batch_wait_ms)
     pipeline = CurriculumPipeline(config.curriculum)
     times, tokens = [], 0
-    for i in range(requests + 1):  # the first is a warm-up
-        request = GenerateRequest.model_validate(variant(i))
-        started = time.perf_counter()
-        prepared = pipeline.prepare(request)
-        completion = generate(loaded, prepared.messages, request.max_tokens, request.temperature)
-        pipeline.finish(request, completion.text)
-        times.append((time.perf_counter() - started) * 1000)
-        tokens = completion.completion_tokens
+    try:
+        for i in range(requests + 1):  # the first is a warm-up
+            request = GenerateRequest.model_validate(variant(i))
+            started = time.perf_counter()
+            prepared = pipeline.prepare(request)
+            prompt_ids = loaded.chat_prompt_ids(prepared.messages)
+            stream = batcher.submit(prompt_ids, request.max_tokens, request.temperature)
+            completion = await stream.result()
+            pipeline.finish(request, completion.text)
+            times.append((time.perf_counter() - started) * 1000)
+            tokens = completion.completion_tokens
+    finally:
+        batcher.close()
     return statistics.median(times[1:]), tokens
 
 
@@ -75,7 +86,7 @@ def main() -> None:
     finally:
         serve.shutdown()
         ray.shutdown()
-    local_ms, tokens = in_process_ms(args.requests)
+    local_ms, tokens = asyncio.run(in_process_ms(args.requests))
     write_result(
         "graph_overhead",
         {

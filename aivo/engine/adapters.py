@@ -46,11 +46,7 @@ class AdapterWeights:
     folder: Path
     config: LoraConfig
     tensors: dict[str, torch.Tensor]
-
-    @property
-    def layout(self) -> Layout:
-        """Tensor names and shapes: adapters with the same layout can take each other's place."""
-        return tuple(sorted((k, tuple(t.shape)) for k, t in self.tensors.items()))
+    layout: Layout  # tensor names and shapes: equal layouts can take each other's place
 
     def can_replace(self, other: AdapterWeights) -> bool:
         """Whether these weights can be swapped into a slot that `other` was loaded into."""
@@ -72,7 +68,9 @@ def read_adapter(folder: Path) -> AdapterWeights:
     config = PeftConfig.from_pretrained(str(folder))
     if not isinstance(config, LoraConfig):
         raise ValueError(f"only LoRA adapters can be served, not {type(config).__name__}")
-    return AdapterWeights(Path(folder), config, load_peft_weights(str(folder), device="cpu"))
+    tensors = load_peft_weights(str(folder), device="cpu")
+    layout = tuple(sorted((key, tuple(t.shape)) for key, t in tensors.items()))
+    return AdapterWeights(Path(folder), config, tensors, layout)
 
 
 def load_adapter(model: PeftModel, adapter: AdapterWeights, name: str) -> int:

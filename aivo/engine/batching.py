@@ -24,7 +24,7 @@ from aivo.engine.detokenize import IncrementalDecoder
 from aivo.engine.kv_cache import BatchCache, left_padded
 from aivo.engine.loader import LoadedModel
 from aivo.engine.rows import BatchRow, GenerationFailed
-from aivo.engine.sampling import next_tokens, row_generator
+from aivo.engine.sampling import next_tokens, row_generator, samples
 from aivo.engine.streaming import RequestStream
 from aivo.errors import InvalidRequest, ModelUnavailable, Overloaded
 from aivo.observability import get_logger, log_event
@@ -89,7 +89,7 @@ class ContinuousBatcher:
         if not prompt_ids or max_tokens < 1 or temperature < 0:
             raise InvalidRequest("a request needs prompt tokens, max_tokens >= 1, temperature >= 0")
         stream = RequestStream(asyncio.get_running_loop())
-        generator = row_generator(self.loaded.device, seed) if temperature > 0 else None
+        generator = row_generator(self.loaded.device, seed) if samples(temperature) else None
         decoder = IncrementalDecoder(self.loaded.tokenizer)
         row = BatchRow(
             list(prompt_ids),

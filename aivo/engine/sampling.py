@@ -4,6 +4,13 @@ from __future__ import annotations
 
 import torch
 
+# Below this, logits / temperature overflows to inf: such a temperature is greedy in effect.
+MIN_SAMPLING_TEMPERATURE = 1e-3
+
+
+def samples(temperature: float) -> bool:
+    return temperature >= MIN_SAMPLING_TEMPERATURE
+
 
 def next_tokens(
     logits: torch.Tensor, temperatures: list[float], generators: list[torch.Generator | None]
@@ -11,7 +18,7 @@ def next_tokens(
     """One token id per row of `logits` [rows, vocab]."""
     chosen = logits.argmax(dim=-1)
     for row, temperature in enumerate(temperatures):
-        if temperature > 0:
+        if samples(temperature):
             probs = torch.softmax(logits[row].float() / temperature, dim=-1)
             chosen[row] = torch.multinomial(probs, 1, generator=generators[row])[0]
     return [int(t) for t in chosen.tolist()]

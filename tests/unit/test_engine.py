@@ -13,8 +13,9 @@ import torch
 from aivo.config import BUNDLED_MODEL, EngineConfig, ModelSpec
 from aivo.engine.device import pick_device, pick_dtype
 from aivo.engine.fallback import ModelBreaker, ModelChain
-from aivo.engine.generation import generate
+from aivo.engine.loader import LoadedModel, load_model
 from aivo.errors import ModelUnavailable
+from tests.fixtures.answering import answer
 
 MESSAGES = [
     {"role": "system", "content": "You are a patient tutor for a grade 3 student."},
@@ -22,25 +23,36 @@ MESSAGES = [
 ]
 
 
-def test_greedy_answer_is_real_and_deterministic(bundled_model) -> None:  # type: ignore[no-untyped-def]
-    first = generate(bundled_model, MESSAGES, max_tokens=24, temperature=0.0)
-    second = generate(bundled_model, MESSAGES, max_tokens=24, temperature=0.0)
+@pytest.fixture(scope="module")
+def own_model(engine_config: EngineConfig) -> LoadedModel:
+    """A model of this module's own: the generation path wraps it for adapters in place."""
+    return load_model(engine_config.models[0], engine_config)
+
+
+def test_greedy_answer_is_real_and_deterministic(own_model: LoadedModel) -> None:
+    first = answer(own_model, MESSAGES, max_tokens=24, temperature=0.0)
+    second = answer(own_model, MESSAGES, max_tokens=24, temperature=0.0)
     assert first.text.strip()
     assert first == second
     assert first.prompt_tokens > 10
     assert 0 < first.completion_tokens <= 24
 
 
-def test_max_tokens_bounds_the_answer(bundled_model) -> None:  # type: ignore[no-untyped-def]
-    short = generate(bundled_model, MESSAGES, max_tokens=3, temperature=0.0)
+def test_max_tokens_bounds_the_answer(own_model: LoadedModel) -> None:
+    short = answer(own_model, MESSAGES, max_tokens=3, temperature=0.0)
     assert short.completion_tokens == 3
     assert short.finish_reason == "length"
 
 
-def test_sampling_uses_temperature(bundled_model) -> None:  # type: ignore[no-untyped-def]
-    torch.manual_seed(0)
-    texts = {generate(bundled_model, MESSAGES, 12, temperature=1.5).text for _ in range(3)}
+def test_sampling_uses_temperature(own_model: LoadedModel) -> None:
+    texts = {answer(own_model, MESSAGES, 12, temperature=1.5).text for _ in range(3)}
     assert len(texts) > 1
+
+
+def test_a_vanishing_temperature_decodes_greedily(own_model: LoadedModel) -> None:
+    # 1e-300 once overflowed logits / temperature to inf and failed the request (a fuzz find)
+    tiny = answer(own_model, MESSAGES, 8, temperature=1e-300)
+    assert tiny.text == answer(own_model, MESSAGES, 8, temperature=0.0).text
 
 
 def test_chat_template_is_the_models_own(bundled_model) -> None:  # type: ignore[no-untyped-def]
@@ -60,7 +72,7 @@ def test_broken_first_model_falls_back_to_the_next(tmp_path: Path, engine_config
     assert chain.pick().name == BUNDLED_MODEL
     assert chain.status()["fallback_used"] is True
     assert str(broken) in chain.failures
-    assert generate(chain.pick(), MESSAGES, 4, 0.0).completion_tokens > 0
+    assert answer(chain.pick(), MESSAGES, 4, 0.0).completion_tokens > 0
 
 
 def test_no_loadable_model_is_a_clear_503(tmp_path: Path) -> None:
@@ -77,7 +89,7 @@ def test_nf4_quantised_model_loads_and_answers(engine_config) -> None:  # type: 
     loaded = chain.pick()
     assert loaded.quantization == "nf4"
     assert any("4bit" in type(m).__name__ for m in loaded.model.modules())
-    assert generate(loaded, MESSAGES, 8, 0.0).text.strip()
+    assert answer(loaded, MESSAGES, 8, 0.0).text.strip()
 
 
 def test_device_and_dtype_choice() -> None:
