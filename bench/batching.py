@@ -1,0 +1,276 @@
+"""Continuous batching across LoRA adapters at the library level (no HTTP), in one run.
+
+    python -m bench.batching [--max-tokens 32] [--students 208] [--lru 32]
+
+Figures, all bf16 (the bundled model's dtype here) on both sides of every ratio:
+- 16 concurrent requests over 8 adapters: the batcher against one request at a time with PEFT
+  `set_adapter` + `generate` (what a plain PEFT service does);
+- mixed-adapter batches against base-model-only batches of the same size;
+- continuous against window-only batching when max_tokens varies from 16 to 256, with time to
+  first token at 16 concurrent clients;
+- many students round-robin through an adapter LRU smaller than their number (adapters loaded
+  from a local AdapterStore on disk) against 8 students.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from peft import LoraConfig
+
+from aivo.adapters import LocalAdapterStore
+from aivo.adapters.residency import AdapterResidency
+from aivo.config import EngineConfig
+from aivo.engine.adapters import wrap_for_adapters
+from aivo.engine.batching import ContinuousBatcher
+from aivo.engine.loader import LoadedModel, load_model
+from aivo.engine.streaming import RequestStream
+from bench.loadgen import percentile, write_result
+
+CLIENTS = 16
+ADAPTERS = 8
+QUESTIONS = [
+    "Why do we have seasons on Earth?",
+    "How do plants make their food?",
+    "What is a fraction? Give an example.",
+    "Explain what a noun is.",
+    "Why is the sky blue?",
+    "How does the water cycle work?",
+    "What is multiplication?",
+    "Why do magnets stick to some metals?",
+    "What causes thunder?",
+    "How do bees make honey?",
+    "What is the difference between weather and climate?",
+    "Why do we need to sleep?",
+    "How do you find the area of a rectangle?",
+    "What is a verb? Give three examples.",
+    "Why does the moon change shape?",
+    "What are the three states of matter?",
+]
+
+
+@dataclass
+class Job:
+    prompt: list[int]
+    max_tokens: int
+    adapter: str | None  # an adapter name, or a student id when served through residency
+
+
+@dataclass
+class Run:
+    tokens: int
+    wall_s: float
+    ttft_s: list[float]
+    cpu_stall: float | None  # share of the run some task waited for a CPU (Linux PSI)
+
+    def figures(self) -> dict[str, Any]:
+        ttft_ms = [t * 1000 for t in self.ttft_s]
+        return {
+            "completion_tokens": self.tokens,
+            "wall_s": round(self.wall_s, 2),
+            "tokens_per_s": round(self.tokens / self.wall_s, 1),
+            "ttft_p50_ms": round(percentile(ttft_ms, 50), 1),
+            "ttft_p99_ms": round(percentile(ttft_ms, 99), 1),
+            "cpu_stall": None if self.cpu_stall is None else round(self.cpu_stall, 2),
+        }
+
+
+def cpu_stall_us() -> int | None:
+    """Microseconds some task has waited for a CPU since boot: other load on a shared machine."""
+    try:
+        with open("/proc/pressure/cpu", encoding="ascii") as f:
+            return int(f.readline().rsplit("total=", 1)[1])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+Serve = Callable[[Job], Awaitable[tuple[float, int]]]
+
+
+async def run_clients(label: str, jobs: list[Job], serve: Serve, clients: int = CLIENTS) -> Run:
+    """`clients` concurrent clients, each sending its next job as soon as the previous ends."""
+    queue = list(reversed(jobs))
+    ttft: list[float] = []
+    tokens = 0
+
+    async def client() -> None:
+        nonlocal tokens
+        while queue:
+            first_token_s, completion_tokens = await serve(queue.pop())
+            ttft.append(first_token_s)
+            tokens += completion_tokens
+
+    started, stall = time.perf_counter(), cpu_stall_us()
+    await asyncio.gather(*(client() for _ in range(clients)))
+    wall_s, stall_end = time.perf_counter() - started, cpu_stall_us()
+    share = None if stall is None or stall_end is None else (stall_end - stall) / 1e6 / wall_s
+    run = Run(tokens, wall_s, ttft, share)
+    print(f"{label:>28}: {run.figures()}", file=sys.stderr, flush=True)
+    return run
+
+
+async def timed(stream: RequestStream, started: float) -> tuple[float, int]:
+    first = None
+    async for _ in stream:
+        first = first or time.perf_counter() - started
+    completion = await stream.result()
+    return first or time.perf_counter() - started, completion.completion_tokens
+
+
+def batcher_serve(batcher: ContinuousBatcher) -> Serve:
+    async def serve(job: Job) -> tuple[float, int]:
+        started = time.perf_counter()
+        return await timed(batcher.submit(job.prompt, job.max_tokens, 0.0, job.adapter), started)
+
+    return serve
+
+
+def residency_serve(batcher: ContinuousBatcher, residency: AdapterResidency) -> Serve:
+    async def serve(job: Job) -> tuple[float, int]:
+        started = time.perf_counter()
+        async with residency.use(job.adapter or "") as choice:
+            stream = batcher.submit(job.prompt, job.max_tokens, 0.0, choice.adapter_name)
+            return await timed(stream, started)
+
+    return serve
+
+
+def peft_generate_serve(loaded: LoadedModel, worker: ThreadPoolExecutor) -> Serve:
+    """One request at a time on one thread: set_adapter, then generate."""
+    model = loaded.model
+
+    def generate(job: Job) -> int:
+        model.set_adapter(job.adapter)
+        ids = torch.tensor([job.prompt])
+        with torch.inference_mode():
+            output = model.generate(
+                input_ids=ids,
+                attention_mask=torch.ones_like(ids),
+                max_new_tokens=job.max_tokens,
+                do_sample=False,
+                pad_token_id=loaded.tokenizer.eos_token_id,
+            )
+        return int(output.shape[1] - ids.shape[1])
+
+    async def serve(job: Job) -> tuple[float, int]:
+        started = time.perf_counter()
+        tokens = await asyncio.get_running_loop().run_in_executor(worker, generate, job)
+        return time.perf_counter() - started, tokens  # no streaming: the first token comes last
+
+    return serve
+
+
+def add_adapters(loaded: LoadedModel, folder: Path) -> list[str]:
+    """ADAPTERS random LoRA adapters loaded in the model and saved under `folder`/<name>."""
+    names = [f"bench{i}" for i in range(ADAPTERS)]
+    for seed, name in enumerate(names):
+        torch.manual_seed(seed)
+        config = LoraConfig(r=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+        loaded.model.add_adapter(name, config)
+        loaded.model.save_pretrained(folder, selected_adapters=[name])
+    loaded.model.eval()
+    return names
+
+
+async def main(max_tokens: int, students: int, lru: int) -> dict[str, Any]:
+    config = EngineConfig()
+    torch.set_num_threads(config.torch_threads or os.cpu_count() or 1)
+    loaded = wrap_for_adapters(load_model(config.models[0], config))
+    prompts = [loaded.chat_prompt_ids([{"role": "user", "content": q}]) for q in QUESTIONS]
+    work = Path(tempfile.mkdtemp(prefix="aivo-bench-"))
+    names = add_adapters(loaded, work / "adapters")
+    batcher = ContinuousBatcher(loaded, max_batch_size=CLIENTS, batch_wait_ms=5)
+    mixed = [Job(p, max_tokens, names[i % ADAPTERS]) for i, p in enumerate(prompts)]
+    base = [Job(p, max_tokens, None) for p in prompts]
+    serve = batcher_serve(batcher)
+    await run_clients("warm-up", mixed[:4], serve)
+    result: dict[str, Any] = {"dtype": str(loaded.dtype), "max_tokens": max_tokens}
+
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        baseline = await run_clients(
+            "peft set_adapter+generate", mixed, peft_generate_serve(loaded, worker)
+        )
+    loaded.model.set_adapter("__placeholder__")
+    batched = await run_clients("batcher, 8 adapters", mixed, serve)
+    result["batcher_vs_peft_generate"] = {
+        "batcher": batched.figures(),
+        "peft_set_adapter_generate": baseline.figures(),
+        "speedup": round(batched.tokens / batched.wall_s / (baseline.tokens / baseline.wall_s), 2),
+    }
+
+    base_run = await run_clients("batcher, base only", base, serve)
+    mixed_run = await run_clients("batcher, 8 adapters", mixed, serve)
+    result["mixed_vs_base_only"] = {
+        "mixed_8_adapters": mixed_run.figures(),
+        "base_only": base_run.figures(),
+        "ratio": round(
+            mixed_run.tokens / mixed_run.wall_s / (base_run.tokens / base_run.wall_s), 2
+        ),
+    }
+
+    lengths = [16, 32, 64, 128, 256]
+    varied = [
+        Job(prompts[i % len(prompts)], lengths[i % len(lengths)], names[i % ADAPTERS])
+        for i in range(2 * CLIENTS)
+    ]
+    continuous = await run_clients("continuous", varied, serve)
+    window = ContinuousBatcher(loaded, max_batch_size=CLIENTS, batch_wait_ms=5, join_running=False)
+    window_only = await run_clients("window-only", varied, batcher_serve(window))
+    window.close()
+    result["continuous_vs_window_only"] = {
+        "max_tokens": lengths,
+        "continuous": continuous.figures(),
+        "window_only": window_only.figures(),
+        "ratio": round(
+            continuous.tokens / continuous.wall_s / (window_only.tokens / window_only.wall_s), 2
+        ),
+    }
+
+    store = LocalAdapterStore(work / "store")
+    for i in range(students):
+        store.publish(f"student{i:03d}", work / "adapters" / names[i % ADAPTERS])
+    for name in names:  # from here on, only adapters loaded by the residency are in the model
+        await batcher.run_between_steps(lambda n=name: loaded.model.delete_adapter(n))
+    residency = AdapterResidency(store, batcher, work / "cache", max_adapters=lru)
+    through_lru = residency_serve(batcher, residency)
+    warm = [Job(prompts[0], 4, f"student{i:03d}") for i in range(ADAPTERS)]
+    await run_clients("residency warm-up", warm, through_lru)
+    eight = await run_clients(
+        "8 students",
+        [Job(prompts[i % 16], max_tokens, f"student{i % ADAPTERS:03d}") for i in range(32)],
+        through_lru,
+    )
+    many = await run_clients(
+        f"{students} students",
+        [Job(prompts[i % 16], max_tokens, f"student{i:03d}") for i in range(students)],
+        through_lru,
+    )
+    result["many_students_vs_8"] = {
+        "students": students,
+        "lru_max_adapters": lru,
+        "eight_students": eight.figures(),
+        "many_students": many.figures(),
+        "ratio": round(many.tokens / many.wall_s / (eight.tokens / eight.wall_s), 2),
+    }
+    batcher.close()
+    return result
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--max-tokens", type=int, default=32)
+    parser.add_argument("--students", type=int, default=208)
+    parser.add_argument("--lru", type=int, default=32, help="adapters kept resident")
+    args = parser.parse_args()
+    write_result("batching", asyncio.run(main(args.max_tokens, args.students, args.lru)))

@@ -1,0 +1,283 @@
+"""The clone job as the CloneCoordinator runs it: `ray job submit` of jobs/clone_student.py.
+
+A real Ray head (`ray start --head --block`, free loopback ports, its own temp dir) whose
+environment has no AWS credentials: they reach the job only through the runtime_env, as on a
+shared cluster. Datasets and the adapter store live on a real S3 endpoint (moto server).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+from peft import PeftModel
+
+from aivo.adapters import open_store
+from aivo.config import EngineConfig, StorageConfig
+from aivo.engine.loader import LoadedModel, load_model
+from aivo.observability import pseudonym
+from aivo.training.cloner import training_spec
+from aivo.training.dataset import StudentProfile, system_message, tagged_question
+from aivo.training.results import parse_clone_results
+from tests.fixtures.datasets import PROFILE, student_dataset
+from tests.fixtures.s3_server import (  # noqa: F401
+    S3_TEST_ENV,
+    S3Bucket,
+    free_port,
+    s3_bucket,
+    s3_server,
+)
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+HOST = "127.0.0.1"
+START_TIMEOUT_S = 90.0
+JOB_TIMEOUT_S = 900.0
+EXCLUDES = [".venv", ".git", "var", "bench/results", ".*_cache", ".hypothesis"]
+
+
+@contextmanager
+def ray_head(num_cpus: int = 2) -> Iterator[str]:
+    """A Ray head with its dashboard (the job API) on free loopback ports; yields its address.
+
+    Every port is chosen here, since other clusters on the machine hold Ray's defaults, and the
+    head's environment has no AWS credentials: jobs get them only through their runtime_env.
+    (A real cluster keeps Ray's token auth; its job clients need RAY_AUTH_MODE=token set before
+    `ray` is imported.)
+    """
+    workdir = tempfile.mkdtemp(prefix="aivo-ray-")  # short: Ray's socket paths have a length limit
+    ports = {
+        option: free_port()
+        for option in (
+            "--port",
+            "--dashboard-port",
+            "--ray-client-server-port",
+            "--node-manager-port",
+            "--object-manager-port",
+            "--dashboard-agent-listen-port",
+            "--dashboard-agent-grpc-port",
+            "--runtime-env-agent-port",
+            "--metrics-export-port",
+        )
+    }
+    command = [
+        str(Path(sys.executable).with_name("ray")),
+        "start",
+        "--head",
+        "--block",
+        "--node-ip-address",
+        HOST,
+        "--dashboard-host",
+        HOST,
+        "--num-cpus",
+        str(num_cpus),
+        "--temp-dir",
+        workdir,
+        "--disable-usage-stats",
+        *(str(part) for option in ports.items() for part in option),
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "RAY_ADDRESS"))}
+    # no credentials anywhere boto3 would look: not in files, not from instance metadata
+    env |= {
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"  # the job's `python`
+    # Loopback only, so no token: Ray fixes a process's auth mode when it is first imported, and
+    # a token-protected head would refuse this process's job client if Ray came in before us.
+    env["RAY_AUTH_MODE"] = "disabled"
+    process = subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    address = f"http://{HOST}:{ports['--dashboard-port']}"
+    try:
+        _wait_for_job_api(address, process)
+        yield address
+    finally:
+        process.send_signal(signal.SIGTERM)  # `ray start --block` drains and stops its processes
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def ray_dashboard() -> Iterator[str]:
+    with ray_head() as address:
+        yield address
+
+
+def _wait_for_job_api(address: str, process: subprocess.Popen[bytes]) -> None:
+    """Until a job is accepted: the dashboard answers before its job agent is up."""
+    from ray.job_submission import JobSubmissionClient
+
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"ray start exited with {process.returncode}")
+        try:
+            JobSubmissionClient(address).submit_job(entrypoint="true")
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def submit(
+    address: str,
+    arguments: list[str],
+    env: dict[str, str] | None = None,
+    *,
+    credentials: bool = True,
+) -> tuple[str, str]:
+    """Run the clone job to its end; (final status, logs)."""
+    from ray.job_submission import JobStatus, JobSubmissionClient
+
+    client = JobSubmissionClient(address)
+    # the cluster was started without them: the runtime_env is the only way in
+    aws = {k: v for k, v in S3_TEST_ENV.items() if k.startswith("AWS_")} if credentials else {}
+    env_vars = aws | (env or {})
+    job_id = client.submit_job(
+        entrypoint="python jobs/clone_student.py " + " ".join(arguments),
+        runtime_env={"working_dir": str(REPO), "excludes": EXCLUDES, "env_vars": env_vars},
+    )
+    deadline = time.monotonic() + JOB_TIMEOUT_S
+    while (status := client.get_job_status(job_id)) not in {
+        JobStatus.SUCCEEDED,
+        JobStatus.FAILED,
+        JobStatus.STOPPED,
+    }:
+        if time.monotonic() > deadline:
+            client.stop_job(job_id)
+            pytest.fail(f"clone job still {status} after {JOB_TIMEOUT_S} s")
+        time.sleep(1)
+    return str(status), client.get_job_logs(job_id)
+
+
+def greedy_answer(model: Any, loaded: LoadedModel, question: str) -> str:
+    messages = [
+        {"role": "system", "content": system_message(StudentProfile(**PROFILE))},
+        {"role": "user", "content": tagged_question(question)},
+    ]
+    ids = torch.tensor([loaded.chat_prompt_ids(messages)])
+    with torch.no_grad():
+        out = model.generate(
+            ids, attention_mask=torch.ones_like(ids), max_new_tokens=40, do_sample=False
+        )
+    return str(loaded.tokenizer.decode(out[0, ids.shape[1] :], skip_special_tokens=True))
+
+
+def test_a_submitted_job_clones_two_students_in_parallel_onto_s3(
+    ray_dashboard: str,
+    s3_bucket: S3Bucket,  # noqa: F811
+    engine_config: EngineConfig,
+    tmp_path: Path,
+) -> None:
+    students = {
+        "stu-int-1": student_dataset(16, seed=1),
+        "stu-int-2": student_dataset(16, seed=2, chat=True),
+    }
+    arguments = []
+    for student_id, data in students.items():
+        key = f"datasets/{student_id}.jsonl"
+        s3_bucket.client.put_object(Bucket=s3_bucket.name, Key=key, Body=data)
+        arguments += ["--student-id", student_id, "--dataset", f"s3://{s3_bucket.name}/{key}"]
+    root = f"s3://{s3_bucket.name}/adapters"
+    endpoint = s3_bucket.server.endpoint_url
+    arguments += ["--adapter-root", root, "--s3-endpoint-url", endpoint]
+    arguments += ["--steps", "4", "--learning-rate", "0.003"]
+
+    status, logs = submit(ray_dashboard, arguments)
+
+    assert status == "SUCCEEDED", logs[-3000:]
+    summaries = {s["student_id"]: s for s in parse_clone_results(logs)}
+    assert set(summaries) == set(students)
+    store = open_store(StorageConfig(adapter_root=root, s3_endpoint_url=endpoint))
+    for student_id, summary in summaries.items():
+        assert summary["status"] == "published", summary
+        assert store.live_version(student_id) == summary["version"] == 1
+        assert "step 4/4 loss" in logs
+        assert f'"student":"{pseudonym(student_id)}"' in logs  # progress names a pseudonym
+    fetched = store.fetch("stu-int-1", tmp_path / "adapter")
+    metrics = fetched.metadata["metrics"]
+    assert metrics == summaries["stu-int-1"]["metrics"]
+    assert metrics["steps"] == 4 and metrics["examples"] == 16
+    assert metrics["eval_loss_after"] < metrics["eval_loss_before"]
+
+    base = load_model(training_spec(engine_config.models[0]), engine_config)
+    question = "What is 8 + 6?"
+    before = greedy_answer(base.model, base, question)
+    tuned = PeftModel.from_pretrained(base.model, str(fetched.path))
+    after = greedy_answer(tuned, base, question)
+    assert after != before, (before, after)
+
+
+def test_a_bad_dataset_line_fails_the_job_with_its_line_number(
+    ray_dashboard: str,
+    s3_bucket: S3Bucket,  # noqa: F811
+) -> None:
+    lines = student_dataset(8).splitlines()
+    lines[4] = b'{"prompt": "What is 3 + 4?", "answer": "7"}'
+    s3_bucket.client.put_object(Bucket=s3_bucket.name, Key="bad.jsonl", Body=b"\n".join(lines))
+    arguments = [
+        "--student-id",
+        "stu-bad",
+        "--dataset",
+        f"s3://{s3_bucket.name}/bad.jsonl",
+        "--adapter-root",
+        f"s3://{s3_bucket.name}/adapters",
+    ]
+    # no --s3-endpoint-url: boto3 takes the endpoint from the job's environment instead
+    endpoint = {"AWS_ENDPOINT_URL_S3": s3_bucket.server.endpoint_url}
+
+    status, logs = submit(ray_dashboard, arguments, endpoint)
+
+    assert status == "FAILED", logs[-3000:]
+    (summary,) = parse_clone_results(logs)
+    assert summary["status"] == "failed" and summary["error_code"] == "invalid_dataset"
+    assert summary["reason"].startswith("line 5: ")
+    assert "clone_student: 1 of 1 clones failed: invalid_dataset: line 5: " in logs
+    assert "Traceback" not in logs
+
+
+def test_without_credentials_in_the_runtime_env_the_job_fails_in_one_line(
+    ray_dashboard: str,
+    s3_bucket: S3Bucket,  # noqa: F811
+) -> None:
+    s3_bucket.client.put_object(Bucket=s3_bucket.name, Key="d.jsonl", Body=student_dataset(4))
+    arguments = [
+        "--student-id",
+        "stu-nocreds",
+        "--dataset",
+        f"s3://{s3_bucket.name}/d.jsonl",
+        "--s3-endpoint-url",
+        s3_bucket.server.endpoint_url,
+    ]
+
+    status, logs = submit(ray_dashboard, arguments, credentials=False)
+
+    assert status == "FAILED", logs[-3000:]
+    (summary,) = parse_clone_results(logs)
+    assert summary["error_code"] == "dataset_unavailable"
+    assert "NoCredentialsError" in summary["reason"]
+    assert "Traceback" not in logs

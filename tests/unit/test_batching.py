@@ -1,0 +1,234 @@
+"""ContinuousBatcher against the real bundled model and real PEFT adapters."""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import dataclasses
+from collections.abc import Callable, Iterator
+
+import pytest
+import torch
+from peft import LoraConfig
+
+from aivo.engine.adapters import wrap_for_adapters
+from aivo.engine.batching import ContinuousBatcher
+from aivo.engine.detokenize import IncrementalDecoder
+from aivo.engine.loader import LoadedModel
+from aivo.engine.rows import GenerationFailed
+from aivo.engine.streaming import RequestStream
+from aivo.errors import Overloaded
+
+pytestmark = pytest.mark.anyio
+
+QUESTIONS = [
+    "What is 2+2?",
+    "Tell me about the water cycle in a few sentences please.",
+    "Hi",
+    "Name three planets.",
+]
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="module")
+def peft_model(bundled_model: LoadedModel) -> LoadedModel:
+    """A copy of the bundled model in a PeftModel with two random adapters, "kind" and "terse"."""
+    loaded = wrap_for_adapters(
+        dataclasses.replace(bundled_model, model=copy.deepcopy(bundled_model.model))
+    )
+    for seed, name in enumerate(["kind", "terse"]):
+        torch.manual_seed(seed)
+        config = LoraConfig(
+            r=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False, inference_mode=True
+        )
+        loaded.model.add_adapter(name, config)
+    loaded.model.eval()
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def prompts(peft_model: LoadedModel) -> list[list[int]]:
+    return [peft_model.chat_prompt_ids([{"role": "user", "content": q}]) for q in QUESTIONS]
+
+
+@pytest.fixture(scope="module")
+def batcher(peft_model: LoadedModel) -> Iterator[ContinuousBatcher]:
+    batcher = ContinuousBatcher(peft_model, max_batch_size=8, batch_wait_ms=20)
+    yield batcher
+    batcher.close()
+
+
+async def answer(batcher: ContinuousBatcher, prompt: list[int], adapter: str | None, n: int) -> str:
+    return (await batcher.submit(prompt, n, 0.0, adapter).result()).text
+
+
+async def wait_for(condition: Callable[[], bool], timeout_s: float = 30.0) -> None:
+    for _ in range(int(timeout_s / 0.005)):
+        if condition():
+            return
+        await asyncio.sleep(0.005)
+    raise TimeoutError("the condition did not come true")
+
+
+async def first_chunk(stream: RequestStream) -> str:
+    return await anext(stream)
+
+
+async def test_mixed_batch_gives_each_request_its_solo_answer(
+    batcher: ContinuousBatcher, prompts: list[list[int]]
+) -> None:
+    jobs = [
+        (prompts[0], "kind"),
+        (prompts[0], "terse"),
+        (prompts[1], None),
+        (prompts[3], "terse"),
+        (prompts[2], "kind"),
+        (prompts[1], "kind"),
+    ]
+    solo = [await answer(batcher, p, a, 12) for p, a in jobs]
+    assert solo[0] != solo[1] and solo[5] != solo[2]  # the adapters really change the answers
+
+    early = [batcher.submit(p, 12, 0.0, a) for p, a in jobs[:3]]
+    await first_chunk(early[0])
+    middle = [batcher.submit(p, 12, 0.0, a) for p, a in jobs[3:5]]
+    await first_chunk(middle[0])
+    assert not early[0].done  # the newcomers joined a batch that was still running
+    late = batcher.submit(jobs[5][0], 12, 0.0, jobs[5][1])
+    mixed = await asyncio.gather(*(s.result() for s in [*early, *middle, late]))
+    assert [c.text for c in mixed] == solo
+
+
+async def test_solo_answers_match_peft_generate(
+    batcher: ContinuousBatcher, peft_model: LoadedModel, prompts: list[list[int]]
+) -> None:
+    for prompt, adapter in [(prompts[1], None), (prompts[0], "kind")]:
+        ids = torch.tensor([prompt])
+        output = await batcher.run_between_steps(
+            lambda: peft_model.model.generate(
+                input_ids=ids,  # noqa: B023 (awaited inside the loop body)
+                attention_mask=torch.ones_like(ids),  # noqa: B023
+                max_new_tokens=10,
+                do_sample=False,
+                pad_token_id=peft_model.tokenizer.eos_token_id,
+                adapter_names=[adapter or "__base__"],  # noqa: B023
+            )
+        )
+        expected = peft_model.tokenizer.decode(output[0, len(prompt) :], skip_special_tokens=True)
+        result = await batcher.submit(prompt, 10, 0.0, adapter).result()
+        assert result.text == expected and result.prompt_tokens == len(prompt)
+
+
+async def test_each_row_stops_on_its_own(
+    batcher: ContinuousBatcher, prompts: list[list[int]]
+) -> None:
+    long = batcher.submit(prompts[1], 40, 0.0, "kind")
+    short = batcher.submit(prompts[1], 3, 0.0, None)
+    ending = batcher.submit(prompts[2], 40, 0.0, None)  # "Hi" is answered in a few words
+    short_result = await short.result()
+    assert short_result.completion_tokens == 3 and short_result.finish_reason == "length"
+    assert not long.done
+    ending_result = await ending.result()
+    assert ending_result.finish_reason == "stop" and ending_result.completion_tokens < 40
+    assert not long.done
+    assert (await long.result()).completion_tokens == 40
+
+
+@pytest.mark.parametrize("join_running", [True, False])
+async def test_window_only_mode_keeps_newcomers_waiting(
+    peft_model: LoadedModel, prompts: list[list[int]], join_running: bool
+) -> None:
+    batcher = ContinuousBatcher(peft_model, batch_wait_ms=0, join_running=join_running)
+    try:
+        first = batcher.submit(prompts[1], 16, 0.0, None)
+        await first_chunk(first)
+        second = batcher.submit(prompts[0], 2, 0.0, None)
+        await second.result()
+        assert first.done is not join_running  # continuous: the newcomer finished first
+        await first.result()
+    finally:
+        batcher.close()
+
+
+async def test_stream_chunks_make_up_the_final_text(
+    batcher: ContinuousBatcher, peft_model: LoadedModel, prompts: list[list[int]]
+) -> None:
+    stream = batcher.submit(prompts[1], 20, 0.0, None)
+    chunks = [chunk async for chunk in stream]
+    completion = await stream.result()
+    assert len(chunks) >= 5
+    assert "".join(chunks) == completion.text
+    whole = batcher.submit(prompts[1], 20, 0.0, None)
+    assert (await whole.result()) == completion
+
+
+def test_incremental_decoding_never_splits_a_character(peft_model: LoadedModel) -> None:
+    text = "Café 🍎 naïve 東京 — ok"
+    ids = peft_model.tokenizer.encode(text, add_special_tokens=False)
+    decoder = IncrementalDecoder(peft_model.tokenizer)
+    chunks = [decoder.push(i) for i in ids] + [decoder.flush()]
+    assert "".join(chunks) == text == decoder.text
+    assert not any("\ufffd" in c for c in chunks)
+    assert len([c for c in chunks if c]) < len(ids)  # some tokens held back half a character
+
+
+async def test_seeded_sampling_is_per_request(
+    batcher: ContinuousBatcher, prompts: list[list[int]]
+) -> None:
+    same = [batcher.submit(prompts[1], 12, 1.2, "kind", seed=7) for _ in range(2)]
+    other = batcher.submit(prompts[1], 12, 1.2, "kind", seed=8)
+    results = await asyncio.gather(*(s.result() for s in [*same, other]))
+    assert results[0].text == results[1].text != results[2].text
+
+
+async def test_cancel_frees_the_row(batcher: ContinuousBatcher, prompts: list[list[int]]) -> None:
+    solo = [await answer(batcher, prompts[i], "terse", 16) for i in (0, 3)]
+    doomed = batcher.submit(prompts[1], 200, 0.0, "kind")
+    others = [batcher.submit(prompts[i], 16, 0.0, "terse") for i in (0, 3)]
+    await asyncio.gather(*(first_chunk(s) for s in [doomed, *others]))
+    assert batcher.active_rows == 3
+    doomed.cancel()
+    await wait_for(lambda: batcher.active_rows <= 2)
+    cancelled = await doomed.result()
+    assert cancelled.finish_reason == "cancelled" and cancelled.completion_tokens < 200
+    assert [(await s.result()).text for s in others] == solo
+
+
+async def test_overloaded_past_the_queue_bound(
+    peft_model: LoadedModel, prompts: list[list[int]]
+) -> None:
+    batcher = ContinuousBatcher(peft_model, max_batch_size=1, max_queued_requests=2)
+    try:
+        running = batcher.submit(prompts[1], 200, 0.0, None)
+        await first_chunk(running)
+        queued = [batcher.submit(prompts[0], 4, 0.0, None) for _ in range(2)]
+        with pytest.raises(Overloaded) as caught:
+            batcher.submit(prompts[0], 4, 0.0, None)
+        assert caught.value.status == 503 and caught.value.retry_after_s
+        running.cancel()
+        results = [await s.result() for s in queued]
+        assert [r.completion_tokens for r in results] == [4, 4]
+    finally:
+        batcher.close()
+
+
+async def test_a_failing_request_fails_alone(
+    batcher: ContinuousBatcher, prompts: list[list[int]]
+) -> None:
+    solo = await answer(batcher, prompts[3], "kind", 12)
+    good = batcher.submit(prompts[3], 12, 0.0, "kind")
+    await first_chunk(good)
+    out_of_vocabulary = [*prompts[0][:-1], 10**7]  # the embedding lookup raises IndexError
+    bad = [
+        batcher.submit(out_of_vocabulary, 12, 0.0, None),
+        batcher.submit(prompts[0], 12, 0.0, "no-such-adapter"),
+    ]
+    for stream in bad:
+        with pytest.raises(GenerationFailed) as caught:
+            await stream.result()
+        assert caught.value.status == 503
+    assert (await good.result()).text == solo
+    assert await answer(batcher, prompts[3], "kind", 12) == solo  # the loop still serves
