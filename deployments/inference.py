@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import torch
+from ray import serve
 
 from aivo.adapters import open_store
 from aivo.adapters.residency import AdapterLease, AdapterResidency
@@ -21,6 +22,10 @@ from aivo.engine.generation import Generation
 from aivo.engine.loader import LoadedModel
 from aivo.engine.rows import GenerationFailed
 from aivo.errors import GenerationTimeout
+
+# Students a replica advertises to the router; more than the adapters kept resident, since
+# the affinity is only a preference.
+STUDENTS_PER_REPLICA = 256
 
 
 @dataclass(frozen=True)
@@ -64,6 +69,13 @@ class InferenceReplica:
             server = self.servers[loaded.name] = ModelServer(wrapped, batcher, residency)
         return server
 
+    @serve.multiplexed(max_num_models_per_replica=STUDENTS_PER_REPLICA)
+    async def serves_student(self, student_id: str) -> str:
+        """Tells Serve's router that this replica serves the student, so their next requests
+        prefer it (their adapter is likely resident here). Loading stays with the residency,
+        which batches every student together; this is routing affinity only."""
+        return student_id
+
     async def generate(
         self,
         messages: list[dict[str, str]],
@@ -89,6 +101,8 @@ class InferenceReplica:
     ) -> AsyncIterator[str | Generation]:
         """Text chunks as they are produced, then the Generation. A caller that goes away (or
         the timeout) cancels the request, which frees its batch row at the next step."""
+        if student_id is not None:
+            await self.serves_student(student_id)
         server = self._server(await asyncio.to_thread(self.chain.pick))
         name = server.loaded.name
         prompt_ids = server.loaded.chat_prompt_ids(messages)

@@ -113,7 +113,7 @@ class Ingress:
                 return
             assert prepared is not None
             request, so_far, generation = admitted.request, "", None
-            chunks = self.inference.options(stream=True).stream.remote(
+            chunks = self._inference(admitted, stream=True).stream.remote(
                 prepared.messages,
                 request.max_tokens,
                 request.temperature,
@@ -162,6 +162,13 @@ class Ingress:
                 f"prompt: this deployment allows at most {caps.max_prompt_chars} characters"
             )
 
+    def _inference(self, admitted: Admitted, stream: bool = False) -> DeploymentHandle:
+        """Requests with a student adapter prefer a replica that already serves the student."""
+        student_id, _ = self._adapter_args(admitted)
+        if student_id is None:
+            return self.inference.options(stream=stream)
+        return self.inference.options(stream=stream, multiplexed_model_id=student_id)
+
     @staticmethod
     def _adapter_args(admitted: Admitted) -> tuple[str | None, int | None]:
         if admitted.adapter_version is None:  # no live adapter: the base model serves
@@ -171,7 +178,7 @@ class Ingress:
     async def _answer(self, admitted: Admitted) -> dict[str, Any]:
         request = admitted.request
         prepared = await self.preprocessor.prepare.remote(request)
-        generation = await self.inference.generate.remote(
+        generation = await self._inference(admitted).generate.remote(
             prepared.messages,
             request.max_tokens,
             request.temperature,
