@@ -119,13 +119,8 @@ class AdapterStore(ABC):
         `dest_dir` must not exist or be empty; it appears complete or not at all.
         """
         student_id = checked_student_id(student_id)
-        manifest = self.manifest(student_id)
-        if manifest is None:
-            raise AdapterNotFound(f"student {student_id} has no adapter")
-        wanted = manifest.live_version if version is None else checked_version(version)
-        record = manifest.record(wanted)
-        if record is None:
-            raise AdapterNotFound(f"student {student_id} has no adapter version {wanted}")
+        record = self._record(student_id, version)
+        wanted = record.version
         dest_dir = Path(dest_dir)
         dest_dir.parent.mkdir(parents=True, exist_ok=True)
         partial = Path(tempfile.mkdtemp(prefix=f".{dest_dir.name}.partial-", dir=dest_dir.parent))
@@ -142,13 +137,8 @@ class AdapterStore(ABC):
     def metadata(self, student_id: str, version: int | None = None) -> dict[str, Any]:
         """A version's published metadata (default: the live one's), checksum verified."""
         student_id = checked_student_id(student_id)
-        manifest = self.manifest(student_id)
-        if manifest is None:
-            raise AdapterNotFound(f"student {student_id} has no adapter")
-        wanted = manifest.live_version if version is None else checked_version(version)
-        record = manifest.record(wanted)
-        if record is None:
-            raise AdapterNotFound(f"student {student_id} has no adapter version {wanted}")
+        record = self._record(student_id, version)
+        wanted = record.version
         if METADATA not in record.files:
             return {}
         with tempfile.TemporaryDirectory(prefix="aivo-metadata-") as folder:
@@ -156,6 +146,17 @@ class AdapterStore(ABC):
                 student_id, wanted, METADATA, record.files[METADATA], Path(folder) / METADATA
             )
             return _read_metadata(Path(folder), student_id, wanted)
+
+    def _record(self, student_id: str, version: int | None) -> VersionRecord:
+        """The manifest's record of a version (default: the live one); AdapterNotFound if none."""
+        manifest = self.manifest(student_id)
+        if manifest is None:
+            raise AdapterNotFound(f"student {student_id} has no adapter")
+        wanted = manifest.live_version if version is None else checked_version(version)
+        record = manifest.record(wanted)
+        if record is None:
+            raise AdapterNotFound(f"student {student_id} has no adapter version {wanted}")
+        return record
 
     def rollback(self, student_id: str, version: int) -> None:
         """Make an earlier published version live again (a manifest switch only)."""
