@@ -150,6 +150,9 @@ class SecurityConfig(Strict):
     requests_per_minute: int = Field(
         600, ge=1, description="Requests one API key may send a minute."
     )
+    max_concurrent_streams: int = Field(
+        8, ge=1, description="Streams one API key may hold open at once (per ingress replica)."
+    )
     tokens_per_minute: int = Field(
         100_000, ge=1, description="Completion tokens one API key may have generated a minute."
     )

@@ -26,7 +26,7 @@ from aivo.cache import (
 from aivo.config import AppConfig
 from aivo.curriculum.pipeline import PROMPT_VERSION, PreparedPrompt
 from aivo.engine.generation import Generation
-from aivo.errors import AivoError, InvalidRequest
+from aivo.errors import AivoError, InvalidRequest, RateLimited
 from aivo.observability import GENERATED_TOKENS
 from aivo.safety.output import check_output
 from aivo.schemas import (
@@ -70,6 +70,7 @@ class Ingress:
         self.flights = SingleFlight()
         self.adapters = open_store(config.storage)
         self.limits = RateLimiter(config.security, config.cache)
+        self.open_streams: dict[str, int] = {}  # per API key, on this replica
         self.keys, dev_key = load_keyring(config.security)
         if dev_key is not None:  # the local default: a key so the README's curl works
             print(f"AIVO development API key ({config.security.dev_key_file}): {dev_key}")
@@ -93,6 +94,12 @@ class Ingress:
     ) -> AsyncIterator[str]:
         """Checks run before the first byte (so they answer with a status code); then SSE
         events: `chunk` per text piece, then `done` with the full response, or `error`."""
+        open_streams = self.open_streams.get(principal.key_id, 0)
+        if open_streams >= self.config.security.max_concurrent_streams:
+            raise RateLimited(
+                f"this API key already has {open_streams} streams open; retry when one ends",
+                retry_after_s=1,
+            )
         admitted = await self._admit(request, principal)
         hit = await self.cache.get(admitted.key) if admitted.key else None
         prepared = None if hit else await self.preprocessor.prepare.remote(request)
@@ -106,6 +113,8 @@ class Ingress:
         request_id: str,
         principal: Principal,
     ) -> AsyncIterator[str]:
+        key_id = principal.key_id
+        self.open_streams[key_id] = self.open_streams.get(key_id, 0) + 1
         try:
             if hit is not None:
                 yield _event("chunk", {"text": hit["text"]})
@@ -133,6 +142,8 @@ class Ingress:
             yield _event("done", self._response(admitted, answer, False, request_id).model_dump())
         except AivoError as error:
             yield _event("error", {"error": {"code": error.code, "message": error.message}})
+        finally:
+            self.open_streams[key_id] -= 1
 
     async def _admit(self, request: GenerateRequest, principal: Principal) -> Admitted:
         started = time.perf_counter()

@@ -175,3 +175,23 @@ def test_losing_redis_costs_latency_not_answers(client: httpx.Client, redis: Red
         time.sleep(0.2)
     ask(client, prompt="What is a sentence?")
     assert ask(client, prompt="What is a sentence?")["cached"] is True
+
+
+def test_students_never_get_each_others_adapter_or_answer(
+    client: httpx.Client, adapter_root: Path, bundled_model: Any, tmp_path: Path
+) -> None:
+    store = LocalAdapterStore(adapter_root)
+    store.publish("iso-a", make_adapter(bundled_model.model, tmp_path / "a", seed=11))
+    store.publish("iso-b", make_adapter(bundled_model.model, tmp_path / "b", seed=12))
+    a = ask(client, student_id="iso-a")
+    b = ask(client, student_id="iso-b")  # the same question: never a's cached answer
+    assert b["cached"] is False
+    assert a["adapter"] == {"student_id": "iso-a", "version": 1}
+    assert b["adapter"] == {"student_id": "iso-b", "version": 1}
+    assert a["text"] != b["text"]
+    # In one mixed batch each row still gets its own student's adapter.
+    assert client.post("/v1/cache/invalidate", json={"all": True}).status_code == 200
+    with ThreadPoolExecutor(2) as pool:
+        a2, b2 = pool.map(lambda s: ask(client, student_id=s), ["iso-a", "iso-b"])
+    assert (a2["cached"], b2["cached"]) == (False, False)
+    assert (a2["text"], b2["text"]) == (a["text"], b["text"])
