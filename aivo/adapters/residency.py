@@ -2,15 +2,14 @@
 
 `resolve(student_id, version)` answers with a pinned lease on a resident adapter, loading it from
 the AdapterStore first when needed (once, however many requests ask at the same time). Adapters
-live in slots: PEFT adapters named `slot_NNNNNN` (internal names, never a path a user sent). A
-new adapter takes the slot of the least recently used one when the LRU is full and their tensor
-layouts match, through PEFT's hot swap (milliseconds, no new modules); otherwise PEFT's
-`load_adapter` creates a slot and `delete_adapter` removes one. Every change to the model runs on
-the batcher's model thread between forward passes, so it never races a batch.
+live in slots, PEFT adapters named `slot_NNNNNN` (never a path a user sent). A new adapter takes
+the least recently used slot when the LRU is full and their tensor layouts match, by PEFT's hot
+swap (milliseconds, no new modules); else PEFT's `load_adapter` adds a slot, `delete_adapter`
+removes one. Model changes run on the batcher's thread between forward passes: no race with a batch.
 
 A pinned slot is never evicted or swapped: when every slot is pinned the LRU grows past its bounds
 and shrinks back as leases are released. A student without an adapter, or whose adapter cannot be
-fetched or loaded, gets the base model and the reason. Loading a student's version makes the
+fetched or loaded, gets the base model and the reason. Loading a version of a student makes its
 older versions evictable at once (as soon as nothing pins them).
 """
 
@@ -96,7 +95,8 @@ class AdapterResidency:
     ) -> None:
         self._store = store
         self._batcher = batcher
-        self._cache_dir = Path(cache_dir)
+        self._cache = Path(cache_dir)  # where fetched adapters wait for PEFT to load them
+        self._cache.mkdir(parents=True, exist_ok=True)
         self.max_adapters = max_adapters
         self.max_bytes = max_bytes
         self._slots: OrderedDict[str, _Slot] = OrderedDict()  # least recently used first
@@ -166,30 +166,32 @@ class AdapterResidency:
         return AdapterLease(AdapterChoice(student_id, version, None, reason), None)
 
     async def _load(self, key: StudentVersion) -> None:
-        student_id, version = key
-        staging = Path(await asyncio.to_thread(self._staging_dir))
         try:
-            adapter = await asyncio.to_thread(self._fetch, key, staging / "adapter")
-            slot = self._swappable(adapter)
-            if slot is None:
-                slot = await self._new_slot(adapter)
-            else:
-                await self._swap(slot, adapter)
-            slot.holder = key
-            self._holders[key] = slot
-            self._slots.move_to_end(slot.name)
-            for (student, older), held in list(self._holders.items()):
-                if student == student_id and older < version and not held.pins:
-                    self._free(held)
-            log_event(log, "adapter loaded", student=pseudonym(student_id), version=version)
-            await self._shrink(keep=slot)
+            staging = Path(await asyncio.to_thread(tempfile.mkdtemp, None, ".fetch-", self._cache))
+            try:
+                adapter = await asyncio.to_thread(self._fetch, key, staging / "adapter")
+                await self._place(key, adapter)
+            finally:
+                await asyncio.to_thread(shutil.rmtree, staging, True)
         finally:
             del self._loading[key]
-            await asyncio.to_thread(shutil.rmtree, staging, True)
 
-    def _staging_dir(self) -> str:
-        self._cache_dir.mkdir(parents=True, exist_ok=True)
-        return tempfile.mkdtemp(prefix=".fetch-", dir=self._cache_dir)
+    async def _place(self, key: StudentVersion, adapter: AdapterWeights) -> None:
+        """Into a slot: swapped into a reusable one, or loaded into a new one."""
+        slot = self._swappable(adapter)
+        if slot is None:
+            slot = await self._new_slot(adapter)
+        else:
+            await self._swap(slot, adapter)
+        slot.holder = key
+        self._holders[key] = slot
+        self._slots.move_to_end(slot.name)
+        student_id, version = key
+        for (student, older), held in list(self._holders.items()):
+            if student == student_id and older < version and not held.pins:
+                self._free(held)
+        log_event(log, "adapter loaded", student=pseudonym(student_id), version=version)
+        self._shrink_soon(keep=slot)
 
     def _fetch(self, key: StudentVersion, folder: Path) -> AdapterWeights:
         """Off the event loop: the verified files from the store, read as a PEFT adapter."""
@@ -262,13 +264,13 @@ class AdapterResidency:
         student_id, version = slot.holder
         if any(s == student_id and v > version for s, v in self._holders):
             self._free(slot)  # a newer version of the student is resident
-        if self._over_budget():
-            task = asyncio.get_running_loop().create_task(self._shrink())
+        self._shrink_soon()
+
+    def _shrink_soon(self, keep: _Slot | None = None) -> None:
+        if len(self._slots) > self.max_adapters or self.resident_bytes > self.max_bytes:
+            task = asyncio.get_running_loop().create_task(self._shrink(keep))
             self._shrinking.add(task)
             task.add_done_callback(self._shrinking.discard)
-
-    def _over_budget(self) -> bool:
-        return len(self._slots) > self.max_adapters or self.resident_bytes > self.max_bytes
 
     async def _shrink(self, keep: _Slot | None = None) -> None:
         """Delete free slots, then the least recently used, while over the bounds; never pinned."""

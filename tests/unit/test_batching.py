@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import dataclasses
+import functools
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -102,22 +103,26 @@ async def test_mixed_batch_gives_each_request_its_solo_answer(
     assert [c.text for c in mixed] == solo
 
 
+def peft_generate(loaded: LoadedModel, prompt: list[int], adapter: str | None, n: int) -> str:
+    """PEFT's own greedy `generate` with a mixed-batch adapter name: the reference answer."""
+    ids = torch.tensor([prompt])
+    output = loaded.model.generate(
+        input_ids=ids,
+        attention_mask=torch.ones_like(ids),
+        max_new_tokens=n,
+        do_sample=False,
+        pad_token_id=loaded.tokenizer.eos_token_id,
+        adapter_names=[adapter or "__base__"],
+    )
+    return str(loaded.tokenizer.decode(output[0, len(prompt) :], skip_special_tokens=True))
+
+
 async def test_solo_answers_match_peft_generate(
     batcher: ContinuousBatcher, peft_model: LoadedModel, prompts: list[list[int]]
 ) -> None:
     for prompt, adapter in [(prompts[1], None), (prompts[0], "kind")]:
-        ids = torch.tensor([prompt])
-        output = await batcher.run_between_steps(
-            lambda: peft_model.model.generate(
-                input_ids=ids,  # noqa: B023 (awaited inside the loop body)
-                attention_mask=torch.ones_like(ids),  # noqa: B023
-                max_new_tokens=10,
-                do_sample=False,
-                pad_token_id=peft_model.tokenizer.eos_token_id,
-                adapter_names=[adapter or "__base__"],  # noqa: B023
-            )
-        )
-        expected = peft_model.tokenizer.decode(output[0, len(prompt) :], skip_special_tokens=True)
+        reference = functools.partial(peft_generate, peft_model, prompt, adapter, 10)
+        expected = await batcher.run_between_steps(reference)  # the model thread owns the model
         result = await batcher.submit(prompt, 10, 0.0, adapter).result()
         assert result.text == expected and result.prompt_tokens == len(prompt)
 
