@@ -65,5 +65,22 @@ def load_model(spec: ModelSpec, config: EngineConfig) -> LoadedModel:
     model = AutoModelForCausalLM.from_pretrained(source, **kwargs)
     if spec.quantization != "nf4":
         model.to(device)  # type: ignore[arg-type]
+    elif device.type == "cpu":
+        keep_portable_4bit_layout(model)
     model.eval()
     return LoadedModel(spec.name, model, tokenizer, device, dtype, spec.quantization)
+
+
+def keep_portable_4bit_layout(model: Any) -> None:
+    """Stop bitsandbytes from repacking 4-bit weights for avx512_bf16 CPUs.
+
+    bnb 0.50 repacks each Linear4bit on its first CPU forward pass, and every `state_dict()` call
+    (PEFT makes one per adapter load and hot swap) unpacks it again without restoring the block
+    scales: from then on the model answers garbage. The portable layout dequantises and runs
+    torch's own matmul, which also gives a row the same answer in any batch shape.
+    """
+    from bitsandbytes.nn import Linear4bit
+
+    for module in model.modules():
+        if isinstance(module, Linear4bit):
+            module.support_avx512bf16_for_cpu = False

@@ -1,0 +1,109 @@
+"""nf4 (bitsandbytes 4-bit) with student adapters attached, through the product path:
+wrap_for_adapters, AdapterResidency (load into slots, hot swap) and mixed ContinuousBatcher
+batches. The weights are 4-bit; the compute dtype is fp32, where a row's greedy answer is the
+same in any batch shape (bf16 leaves near-ties that a different batch shape can flip)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from bitsandbytes.nn import Linear4bit
+from peft.tuners.lora.bnb import Linear4bit as LoraLinear4bit
+
+from aivo.adapters import LocalAdapterStore
+from aivo.adapters.residency import AdapterResidency
+from aivo.config import BUNDLED_MODEL, EngineConfig, ModelSpec
+from aivo.engine.adapters import wrap_for_adapters
+from aivo.engine.batching import ContinuousBatcher
+from aivo.engine.loader import LoadedModel, load_model
+from tests.fixtures.adapters import make_adapter
+
+pytestmark = pytest.mark.anyio
+
+QUESTIONS = ["Name three planets.", "What is 2+2?", "Why is the sky blue?"]
+TOKENS = 10
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="module")
+def nf4_model(engine_config: EngineConfig) -> LoadedModel:
+    spec = ModelSpec(name=BUNDLED_MODEL, quantization="nf4", dtype="float32")
+    return load_model(spec, EngineConfig(models=[spec], cache_dir=engine_config.cache_dir))
+
+
+@pytest.fixture(scope="module")
+def store(nf4_model: LoadedModel, tmp_path_factory: pytest.TempPathFactory) -> LocalAdapterStore:
+    """Students ann, bob and cy, each with a random adapter made on the 4-bit model itself."""
+    root = tmp_path_factory.mktemp("nf4-adapters")
+    store = LocalAdapterStore(root / "store")
+    for seed, student in enumerate(["ann", "bob", "cy"]):
+        store.publish(student, make_adapter(nf4_model.model, root / student, seed))
+    return store
+
+
+@pytest.fixture
+async def served(
+    nf4_model: LoadedModel, store: LocalAdapterStore, tmp_path: Path
+) -> AsyncIterator[tuple[ContinuousBatcher, AdapterResidency]]:
+    batcher = ContinuousBatcher(wrap_for_adapters(nf4_model), batch_wait_ms=50)
+    residency = AdapterResidency(store, batcher, tmp_path / "cache", max_adapters=2)
+    try:
+        yield batcher, residency
+    finally:
+        await residency.wait_idle()
+        batcher.close()
+
+
+async def answers(
+    batcher: ContinuousBatcher,
+    residency: AdapterResidency,
+    jobs: list[tuple[list[int], str | None]],
+) -> list[str]:
+    """The jobs submitted together (one mixed batch); a job names a student or None (base)."""
+
+    async def one(prompt: list[int], student: str | None) -> str:
+        if student is None:
+            return (await batcher.submit(prompt, TOKENS, 0.0).result()).text
+        async with residency.use(student) as choice:
+            assert choice.adapter_name is not None, choice.fallback_reason
+            return (await batcher.submit(prompt, TOKENS, 0.0, choice.adapter_name).result()).text
+
+    return list(await asyncio.gather(*(one(p, s) for p, s in jobs)))
+
+
+async def test_nf4_mixed_batches_serve_hot_swapped_adapters(
+    served: tuple[ContinuousBatcher, AdapterResidency], nf4_model: LoadedModel
+) -> None:
+    batcher, residency = served
+    planets, sums, sky = (
+        nf4_model.chat_prompt_ids([{"role": "user", "content": q}]) for q in QUESTIONS
+    )
+    jobs: list[tuple[list[int], str | None]] = [
+        (planets, None),
+        (planets, "ann"),
+        (planets, "bob"),
+        (sums, "ann"),
+        (sky, None),
+    ]
+    solo = [(await answers(batcher, residency, [job]))[0] for job in jobs]
+    assert all(text.strip() for text in solo)
+    assert solo[0] != solo[1] != solo[2] != solo[0]  # each adapter changes the answer
+    layers = list(batcher.model.modules())
+    assert any(isinstance(m, LoraLinear4bit) for m in layers)  # LoRA on top of 4-bit layers
+    assert any(isinstance(m, Linear4bit) for m in layers)
+
+    assert await answers(batcher, residency, jobs) == solo  # one mixed batch, the solo answers
+
+    # cy takes the least recently used slot by hot swap; the base model must not change under it
+    cy = (await answers(batcher, residency, [(planets, "cy")]))[0]
+    assert residency.slots == 2 and ("cy", 1) in residency.resident()
+    assert cy not in solo[:3]
+    mixed = await answers(batcher, residency, [(planets, "cy"), (planets, None), (sky, None)])
+    assert mixed == [cy, solo[0], solo[4]]
