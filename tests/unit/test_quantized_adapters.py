@@ -1,7 +1,8 @@
 """nf4 (bitsandbytes 4-bit) with student adapters attached, through the product path:
 wrap_for_adapters, AdapterResidency (load into slots, hot swap) and mixed ContinuousBatcher
-batches. The weights are 4-bit; the compute dtype is fp32, where a row's greedy answer is the
-same in any batch shape (bf16 leaves near-ties that a different batch shape can flip)."""
+batches, on CPU and (marked gpu) on CUDA. The weights are 4-bit; the compute dtype is fp32, where
+a row's greedy answer is the same in any batch shape (bf16 leaves near-ties that a different
+batch shape can flip)."""
 
 from __future__ import annotations
 
@@ -32,10 +33,13 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture(scope="module")
-def nf4_model(engine_config: EngineConfig) -> LoadedModel:
+@pytest.fixture(scope="module", params=["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
+def nf4_model(request: pytest.FixtureRequest, engine_config: EngineConfig) -> LoadedModel:
     spec = ModelSpec(name=BUNDLED_MODEL, quantization="nf4", dtype="float32")
-    return load_model(spec, EngineConfig(models=[spec], cache_dir=engine_config.cache_dir))
+    config = EngineConfig(models=[spec], device=request.param, cache_dir=engine_config.cache_dir)
+    loaded = load_model(spec, config)
+    assert loaded.device.type == request.param
+    return loaded
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +101,8 @@ async def test_nf4_mixed_batches_serve_hot_swapped_adapters(
     assert solo[0] != solo[1] != solo[2] != solo[0]  # each adapter changes the answer
     layers = list(batcher.model.modules())
     assert any(isinstance(m, LoraLinear4bit) for m in layers)  # LoRA on top of 4-bit layers
-    assert any(isinstance(m, Linear4bit) for m in layers)
+    quantized = [m for m in layers if isinstance(m, Linear4bit)]
+    assert quantized and all(m.weight.device.type == nf4_model.device.type for m in quantized)
 
     assert await answers(batcher, residency, jobs) == solo  # one mixed batch, the solo answers
 
