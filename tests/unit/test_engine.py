@@ -11,7 +11,13 @@ import pytest
 import torch
 
 from aivo.config import BUNDLED_MODEL, EngineConfig, ModelSpec
-from aivo.engine.device import pick_device, pick_dtype
+from aivo.engine.device import (
+    cpu_has_native_bf16,
+    cpu_runs_bf16_faster,
+    matmul_seconds,
+    pick_device,
+    pick_dtype,
+)
 from aivo.engine.fallback import ModelBreaker, ModelChain
 from aivo.engine.loader import LoadedModel, load_model
 from aivo.errors import ModelUnavailable
@@ -97,6 +103,17 @@ def test_device_and_dtype_choice() -> None:
     assert device.type in {"cuda", "mps", "cpu"}
     assert pick_dtype("float32", device) == torch.float32
     assert pick_dtype("auto", torch.device("cpu")) in {torch.bfloat16, torch.float32}
+
+
+def test_auto_picks_bf16_on_cpu_only_where_native_and_measured_faster() -> None:
+    seconds = matmul_seconds([torch.bfloat16, torch.float32], rounds=2)
+    assert set(seconds) == {torch.bfloat16, torch.float32}
+    assert all(0 < s < 1 for s in seconds.values())
+    chosen = pick_dtype("auto", torch.device("cpu"))
+    assert chosen == pick_dtype("auto", torch.device("cpu"))  # measured once per process
+    assert (chosen == torch.bfloat16) == cpu_runs_bf16_faster()
+    if not cpu_has_native_bf16():
+        assert chosen == torch.float32
 
 
 @pytest.mark.slow

@@ -1,0 +1,113 @@
+"""bf16 against fp32 on this CPU: the bundled model's decoding steps at batch 1 and 16, in one run.
+
+    python -m bench.cpu_dtype [--rounds 5] [--steps 16]
+
+Both models decode the same prompts through the product's PeftModel wrapper and batch KV cache;
+the dtypes take turns round by round, so other load on the machine weighs on both alike. Also
+prints the matmul probe that `dtype: auto` decides by, and what it picks here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+from typing import Any
+
+import torch
+from transformers import DynamicCache
+
+from aivo.config import BUNDLED_MODEL, EngineConfig, ModelSpec
+from aivo.engine.adapters import BASE_ADAPTER, wrap_for_adapters
+from aivo.engine.device import (
+    PROBE_SHAPE,
+    cpu_has_native_bf16,
+    matmul_seconds,
+    pick_dtype,
+)
+from aivo.engine.kv_cache import BatchCache, left_padded
+from aivo.engine.loader import LoadedModel, load_model
+from bench.batching import QUESTIONS, cpu_stall_us
+from bench.loadgen import write_result
+
+DTYPES = {"bfloat16": torch.bfloat16, "float32": torch.float32}
+BATCHES = (1, 16)
+
+
+@torch.inference_mode()
+def step_seconds(loaded: LoadedModel, batch: int, steps: int) -> float:
+    """Mean seconds of one decoding step of `batch` rows, after their prefill."""
+    prompts = [loaded.chat_prompt_ids([{"role": "user", "content": q}]) for q in QUESTIONS]
+    ids, mask, positions = left_padded(prompts[:batch], 0, loaded.device)
+    cache = DynamicCache(config=loaded.model.config)
+    adapters = [BASE_ADAPTER] * batch
+    output = loaded.model(
+        input_ids=ids,
+        attention_mask=mask,
+        position_ids=positions,
+        past_key_values=cache,
+        use_cache=True,
+        logits_to_keep=1,
+        adapter_names=adapters,
+    )
+    rows = BatchCache(cache, mask)
+    started = time.perf_counter()
+    for _ in range(steps):
+        tokens = output.logits[:, -1].argmax(dim=-1, keepdim=True)
+        positions, mask = rows.next_step()
+        output = loaded.model(
+            input_ids=tokens,
+            attention_mask=mask,
+            position_ids=positions,
+            past_key_values=cache,
+            use_cache=True,
+            adapter_names=adapters,
+        )
+    return (time.perf_counter() - started) / steps
+
+
+def main(rounds: int, steps: int) -> dict[str, Any]:
+    config = EngineConfig()
+    torch.set_num_threads(config.torch_threads or os.cpu_count() or 1)
+    models = {
+        name: wrap_for_adapters(load_model(ModelSpec(name=BUNDLED_MODEL, dtype=name), config))
+        for name in DTYPES
+    }
+    timings: dict[tuple[int, str], list[float]] = {}
+    started, stall = time.perf_counter(), cpu_stall_us()
+    for _ in range(rounds + 1):  # the first round warms up and is dropped
+        for batch in BATCHES:
+            for name, loaded in models.items():
+                timings.setdefault((batch, name), []).append(step_seconds(loaded, batch, steps))
+    wall_s, stall_end = time.perf_counter() - started, cpu_stall_us()
+    result: dict[str, Any] = {
+        "cpu_native_bf16": cpu_has_native_bf16(),
+        "load_average": os.getloadavg(),
+        "cpu_stall": None
+        if stall is None or stall_end is None
+        else round((stall_end - stall) / 1e6 / wall_s, 2),
+    }
+    for batch in BATCHES:
+        step_ms = {n: statistics.median(timings[(batch, n)][1:]) * 1000 for n in DTYPES}
+        result[f"batch_{batch}"] = {
+            **{f"{n}_step_ms": round(ms, 2) for n, ms in step_ms.items()},
+            **{f"{n}_tokens_per_s": round(batch * 1000 / ms, 1) for n, ms in step_ms.items()},
+            "bf16_speed_over_fp32": round(step_ms["float32"] / step_ms["bfloat16"], 2),
+        }
+    probe = matmul_seconds(list(DTYPES.values()))
+    result["matmul_probe"] = {
+        "shape": PROBE_SHAPE,
+        **{f"{n}_ms": round(probe[d] * 1000, 3) for n, d in DTYPES.items()},
+        "bf16_speed_over_fp32": round(probe[torch.float32] / probe[torch.bfloat16], 2),
+    }
+    result["auto_picks"] = str(pick_dtype("auto", torch.device("cpu")))
+    return result
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=16)
+    args = parser.parse_args()
+    write_result("cpu_dtype", main(args.rounds, args.steps))
