@@ -38,18 +38,25 @@ def cpu_has_native_bf16() -> bool:
 
 
 def matmul_seconds(dtypes: list[torch.dtype], rounds: int = 8) -> dict[torch.dtype, float]:
-    """The fastest of `rounds` timings of a PROBE_SHAPE matmul per dtype; the dtypes take turns,
-    so other load on the machine weighs on each alike."""
+    """The fastest of `rounds` timings of a PROBE_SHAPE matmul per dtype, on one thread; the
+    dtypes take turns, so other load on the machine weighs on each alike."""
     rows, inner, out = PROBE_SHAPE
     operands = {
         d: (torch.randn(rows, inner, dtype=d), torch.randn(inner, out, dtype=d)) for d in dtypes
     }
     best = dict.fromkeys(dtypes, math.inf)
-    for _ in range(rounds + 1):  # one more: the first round also builds the kernels
-        for dtype, (a, b) in operands.items():
-            started = time.perf_counter()
-            torch.mm(a, b)
-            best[dtype] = min(best[dtype], time.perf_counter() - started)
+    # One thread measures the core's arithmetic; with two, a busy neighbour process swung the
+    # fp32/bf16 ratio between 0.4 and 2.1 on this 2-core machine (one thread: 0.58-0.76).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        for _ in range(rounds + 1):  # one more: the first round also builds the kernels
+            for dtype, (a, b) in operands.items():
+                started = time.perf_counter()
+                torch.mm(a, b)
+                best[dtype] = min(best[dtype], time.perf_counter() - started)
+    finally:
+        torch.set_num_threads(threads)
     return best
 
 
