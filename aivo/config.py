@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 BUNDLED_MODEL = "bundled:smollm2-135m-instruct"
+DEFAULT_CACHE_DIR = Path(os.path.expanduser("~/.cache/aivo"))
 
 
 class Strict(BaseModel):
@@ -51,7 +52,7 @@ class EngineConfig(Strict):
         None, ge=1, description="torch intra-op threads; default: every core of the node."
     )
     cache_dir: Path = Field(
-        Path(os.path.expanduser("~/.cache/aivo")),
+        DEFAULT_CACHE_DIR,
         description="Where converted models (the bundled GGUF as safetensors) are kept.",
     )
     max_batch_size: int = Field(16, ge=1, le=256, description="Rows in one forward pass.")

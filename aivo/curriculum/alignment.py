@@ -48,7 +48,7 @@ class StandardsAligner:
         self._standards = catalogue.standards
         self._embedder = embedder
         texts = [standard_text(s) for s in self._standards]
-        self._vectors = embedder.encode(texts)
+        self._vectors = embedder.encode_corpus(texts)
         self._lexical = LexicalIndex(texts)
         bands = np.array([s.grades for s in self._standards], dtype=np.float32)
         self._low, self._high = bands[:, 0], bands[:, 1]

@@ -25,7 +25,7 @@ MIN_SIMILARITY = 0.45  # and be this close to some attack in absolute terms
 class InjectionClassifier:
     def __init__(self, embedder: SentenceEmbedder, exemplars: Path = EXEMPLARS_FILE) -> None:
         rows = [json.loads(line) for line in exemplars.read_text("utf-8").splitlines() if line]
-        vectors = embedder.encode([r["text"] for r in rows])
+        vectors = embedder.encode_corpus([r["text"] for r in rows])
         is_attack = np.array([r["label"] == "attack" for r in rows])
         self._attacks, self._benign = vectors[is_attack], vectors[~is_attack]
 

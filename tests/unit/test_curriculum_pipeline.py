@@ -16,6 +16,7 @@ import pytest
 import torch
 
 from aivo.config import CurriculumConfig
+from aivo.curriculum.embedding import SentenceEmbedder
 from aivo.curriculum.evaluation import alignment_score, load_labelled, screening_score
 from aivo.curriculum.pipeline import CurriculumPipeline
 from aivo.curriculum.prompting import QUESTION_CLOSE, QUESTION_OPEN
@@ -51,6 +52,23 @@ def test_embeddings_are_unit_vectors_that_rank_meaning(pipeline: CurriculumPipel
     assert vectors.shape == (3, 384)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
+
+
+def test_corpus_embeddings_are_kept_on_disk_and_survive_a_bad_file(
+    pipeline: CurriculumPipeline, tmp_path: Path
+) -> None:
+    embedder = SentenceEmbedder(cache_dir=tmp_path)
+    corpus = ["How do plants make food?", "Solve 3x + 2 = 11", "What is a noun?"]
+    fresh = embedder.encode_corpus(corpus)
+    assert np.array_equal(fresh, pipeline.embedder.encode(corpus))
+    [stored] = tmp_path.glob("*.npy")
+    np.save(stored, np.zeros_like(fresh))  # what is on disk is what a restart reads
+    assert not SentenceEmbedder(cache_dir=tmp_path).encode_corpus(corpus).any()
+    stored.write_bytes(b"not an array")  # a damaged entry costs an encode, never a wrong answer
+    assert np.array_equal(embedder.encode_corpus(corpus), fresh)
+    assert np.array_equal(np.load(stored), fresh)
+    embedder.encode_corpus(corpus[:2])  # another corpus, another entry
+    assert len(list(tmp_path.glob("*.npy"))) == 2
 
 
 @pytest.mark.parametrize(
