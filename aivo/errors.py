@@ -62,3 +62,9 @@ class Overloaded(AivoError):
 
 class GenerationTimeout(AivoError):
     status, code = 504, "timeout"
+
+
+class ServiceUnavailable(AivoError):
+    """A part of the graph crashed and is being replaced: nothing was answered; retry."""
+
+    status, code = 503, "service_unavailable"

@@ -44,6 +44,12 @@ CACHE_EVENTS = Counter(
     ["event"],
     registry=REGISTRY,
 )
+UPSTREAM_RETRIES = Counter(
+    "aivo_upstream_retries_total",
+    "Calls retried because the replica serving them died, by deployment.",
+    ["deployment"],
+    registry=REGISTRY,
+)
 CACHE_HIT_RATIO = Gauge(
     "aivo_cache_hit_ratio", "Hits over hits plus misses since start.", registry=REGISTRY
 )

@@ -26,7 +26,7 @@ from aivo.cache import (
 from aivo.config import AppConfig
 from aivo.curriculum.pipeline import PROMPT_VERSION, PreparedPrompt
 from aivo.engine.generation import Generation
-from aivo.errors import AivoError, InvalidRequest, RateLimited
+from aivo.errors import AivoError, InvalidRequest, RateLimited, ServiceUnavailable
 from aivo.observability import GENERATED_TOKENS
 from aivo.safety.output import check_output
 from aivo.schemas import (
@@ -42,6 +42,9 @@ from aivo.schemas import (
 )
 from aivo.security.keys import Principal, load_keyring
 from aivo.security.limits import RateLimiter
+from deployments import calls
+
+READY_TIMEOUT_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,7 @@ class Ingress:
             )
         admitted = await self._admit(request, principal)
         hit = await self.cache.get(admitted.key) if admitted.key else None
-        prepared = None if hit else await self.preprocessor.prepare.remote(request)
+        prepared = None if hit else await calls.call(self.preprocessor.prepare, request)
         return self._events(admitted, hit, prepared, request_id, principal)
 
     async def _events(
@@ -122,13 +125,14 @@ class Ingress:
                 return
             assert prepared is not None
             request, so_far, generation = admitted.request, "", None
-            chunks = self._inference(admitted, stream=True).stream.remote(
+            chunks = calls.stream(
+                self._inference(admitted, stream=True).stream,
                 prepared.messages,
                 request.max_tokens,
                 request.temperature,
                 *self._adapter_args(admitted),
             )
-            async for item in chunks:  # type: ignore[union-attr]
+            async for item in chunks:
                 if isinstance(item, Generation):
                     generation = item
                 elif not check_output(so_far + item).flagged:  # unsafe text is never streamed
@@ -188,8 +192,9 @@ class Ingress:
 
     async def _answer(self, admitted: Admitted) -> dict[str, Any]:
         request = admitted.request
-        prepared = await self.preprocessor.prepare.remote(request)
-        generation = await self._inference(admitted).generate.remote(
+        prepared = await calls.call(self.preprocessor.prepare, request)
+        generation = await calls.call(
+            self._inference(admitted).generate,
             prepared.messages,
             request.max_tokens,
             request.temperature,
@@ -201,8 +206,8 @@ class Ingress:
         self, admitted: Admitted, prepared: PreparedPrompt, generation: Generation
     ) -> dict[str, Any]:
         """The cacheable part of a response: nothing per-request, no student id."""
-        finished = await self.preprocessor.finish.remote(
-            admitted.request, generation.completion.text
+        finished = await calls.call(
+            self.preprocessor.finish, admitted.request, generation.completion.text
         )
         GENERATED_TOKENS.inc(generation.completion.completion_tokens)
         return {
@@ -238,7 +243,11 @@ class Ingress:
         )
 
     async def readiness(self) -> dict[str, Any]:
-        inference = await self.inference.status.remote()
+        try:  # while a replica restarts, Serve holds calls until one is up: do not wait
+            async with asyncio.timeout(READY_TIMEOUT_S):
+                inference = await calls.call(self.inference.status)
+        except (TimeoutError, ServiceUnavailable):
+            inference = {"ready": False, "reason": "no inference replica answers (restarting?)"}
         # A degraded cache costs latency, not answers: the service stays ready.
         return {
             "ready": bool(inference["ready"]),
