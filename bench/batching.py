@@ -2,7 +2,8 @@
 
     python -m bench.batching [--max-tokens 32] [--students 208] [--lru 32]
 
-Figures, all bf16 (the bundled model's dtype here) on both sides of every ratio:
+Figures, in the dtype `dtype: auto` picks (fp32 on this Intel Xeon: `python -m bench.cpu_dtype`),
+the same on both sides of every ratio:
 - 16 concurrent requests over 8 adapters: the batcher against one request at a time with PEFT
   `set_adapter` + `generate` (what a plain PEFT service does);
 - mixed-adapter batches against base-model-only batches of the same size;

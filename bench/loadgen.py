@@ -31,11 +31,14 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[index]
 
 
-def summarise(latencies_s: list[float], tokens: int, errors: int, wall_s: float) -> dict[str, Any]:
+def summarise(
+    latencies_s: list[float], tokens: int, errors: dict[str, int], wall_s: float
+) -> dict[str, Any]:
     ms = [x * 1000 for x in latencies_s] or [float("nan")]
     return {
-        "requests": len(latencies_s) + errors,
-        "errors": errors,
+        "requests": len(latencies_s) + sum(errors.values()),
+        "errors": sum(errors.values()),
+        "errors_by_code": errors,
         "p50_ms": round(percentile(ms, 50), 2),
         "p90_ms": round(percentile(ms, 90), 2),
         "p99_ms": round(percentile(ms, 99), 2),
@@ -57,7 +60,7 @@ async def run_load(
     """Send `total` requests from `concurrency` clients; request i carries body_for(i)."""
     latencies: list[float] = []
     tokens = 0
-    errors = 0
+    errors: dict[str, int] = {}  # the error code of each failed answer, counted
     next_index = 0
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
 
@@ -71,7 +74,8 @@ async def run_load(
                 latencies.append(time.perf_counter() - started)
                 tokens += r.json().get("usage", {}).get("completion_tokens", 0)
             else:
-                errors += 1
+                key = error_key(r)
+                errors[key] = errors.get(key, 0) + 1
 
     async with httpx.AsyncClient(
         base_url=url, timeout=300, limits=limits, headers=headers
@@ -80,6 +84,15 @@ async def run_load(
         await asyncio.gather(*(client_loop(client) for _ in range(concurrency)))
         wall = time.perf_counter() - started
     return summarise(latencies, tokens, errors, wall)
+
+
+def error_key(response: httpx.Response) -> str:
+    """A failed answer's status and error code, e.g. `504 generation_timeout`."""
+    try:
+        code = response.json()["error"]["code"]
+    except (ValueError, KeyError, TypeError):
+        code = ""
+    return f"{response.status_code} {code}".strip()
 
 
 def bearer(token_file: Path) -> dict[str, str]:

@@ -1,0 +1,204 @@
+"""Tokens/s through HTTP with 16 concurrent clients over 8 student adapters, against a plain PEFT
+service (one request at a time: `set_adapter` + `generate`), in one run.
+
+    python -m bench.http_throughput [--requests 48] [--baseline-requests 16] [--max-tokens 32]
+
+The whole graph (ingress, preprocessor, inference replica) runs on a local Ray cluster from the
+local config, with 8 students' adapters published to a local adapter store. Every request has
+its own prompt, so the response cache never answers. The baseline then runs in this process,
+after the cluster is gone, on the very prompts the preprocessor builds for those requests, with
+the same adapters, dtype and max_tokens; so does the ContinuousBatcher without Serve and HTTP,
+which splits the gap to the target between batching and the graph around it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import ray
+import torch
+from ray import serve
+
+from aivo.adapters import LocalAdapterStore
+from aivo.config import AppConfig, load_serve_config, parse_config
+from aivo.curriculum.pipeline import CurriculumPipeline
+from aivo.engine.adapters import (
+    PLACEHOLDER_ADAPTER,
+    load_adapter,
+    read_adapter,
+    wrap_for_adapters,
+)
+from aivo.engine.batching import ContinuousBatcher
+from aivo.engine.device import pick_device, pick_dtype
+from aivo.engine.loader import load_model
+from aivo.schemas import GenerateRequest
+from bench.batching import (
+    ADAPTERS,
+    CLIENTS,
+    QUESTIONS,
+    Job,
+    add_adapters,
+    batcher_serve,
+    cpu_stall_us,
+    peft_generate_serve,
+    run_clients,
+)
+from bench.graph_overhead import CONFIG, free_port
+from bench.loadgen import bearer, run_load, write_result
+from deployments.builder import build_app
+
+
+def request_body(i: int, max_tokens: int) -> dict[str, Any]:
+    """Request i: its own prompt (a cache miss) and one of the 8 students."""
+    return {
+        "prompt": f"{QUESTIONS[i % len(QUESTIONS)]} (question {i})",
+        "grade_level": "5",
+        "subject": "science",
+        "max_tokens": max_tokens,
+        "student_id": f"student{i % ADAPTERS}",
+    }
+
+
+def bench_config(store: Path, dtype: str) -> AppConfig:
+    """The local default with the bench's adapter store, one dtype for both sides, and the
+    per-key limits lifted (this measures throughput; the limiter still counts every request)."""
+    args = load_serve_config(CONFIG).model_dump(mode="json")
+    args["engine"]["models"][0]["dtype"] = dtype
+    args["storage"]["adapter_root"] = str(store)
+    args["security"]["requests_per_minute"] = 10**9
+    args["security"]["tokens_per_minute"] = 10**9
+    return parse_config(args)
+
+
+def publish_students(config: AppConfig, work: Path) -> dict[str, Path]:
+    """8 random LoRA adapters published as student0..7; their folders by student id."""
+    loaded = wrap_for_adapters(load_model(config.engine.models[0], config.engine))
+    names = add_adapters(loaded, work / "adapters")
+    store = LocalAdapterStore(Path(config.storage.adapter_root))
+    folders = {f"student{i}": work / "adapters" / name for i, name in enumerate(names)}
+    for student, folder in folders.items():
+        store.publish(student, folder)
+    return folders
+
+
+def through_http(config: AppConfig, requests: int, max_tokens: int) -> dict[str, Any]:
+    ray.init(include_dashboard=False, log_to_driver=False)
+    port = free_port()
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    try:
+        serve.run(build_app(config), name="aivo", route_prefix="/")
+        url = f"http://127.0.0.1:{port}"
+        assert config.security.dev_key_file is not None
+        headers = bearer(config.security.dev_key_file)
+        # warm-up: each student's adapter becomes resident (prompts unlike the measured ones)
+        warm = asyncio.run(
+            run_load(url, lambda i: request_body(-1 - i, 4), ADAPTERS, ADAPTERS, headers=headers)
+        )
+        if warm["errors"]:
+            raise RuntimeError(f"the warm-up failed ({warm['errors_by_code']}): is the CPU busy?")
+        started, stall = time.perf_counter(), cpu_stall_us()
+        result = asyncio.run(
+            run_load(url, lambda i: request_body(i, max_tokens), CLIENTS, requests, headers=headers)
+        )
+        result["cpu_stall"] = stall_share(stall, time.perf_counter() - started)
+        result["load_average"] = os.getloadavg()
+        return result
+    finally:
+        serve.shutdown()
+        ray.shutdown()
+
+
+def stall_share(stall_at_start: int | None, wall_s: float) -> float | None:
+    stall_at_end = cpu_stall_us()
+    if stall_at_start is None or stall_at_end is None:
+        return None
+    return round((stall_at_end - stall_at_start) / 1e6 / wall_s, 2)
+
+
+async def in_process(
+    config: AppConfig,
+    folders: dict[str, Path],
+    requests: int,
+    baseline_requests: int,
+    max_tokens: int,
+) -> dict[str, Any]:
+    """On the preprocessor's own prompts for the same requests: the baseline (PEFT set_adapter +
+    generate, one request at a time), and the ContinuousBatcher without Serve or HTTP (what the
+    graph could reach if it cost nothing)."""
+    torch.set_num_threads(config.engine.torch_threads or os.cpu_count() or 1)
+    loaded = wrap_for_adapters(load_model(config.engine.models[0], config.engine))
+    for student, folder in folders.items():
+        load_adapter(loaded.model, read_adapter(folder), student)
+    pipeline = CurriculumPipeline(config.curriculum)
+    jobs, prepare_s = [], []
+    for i in range(requests):
+        body = request_body(i, max_tokens)
+        started = time.perf_counter()
+        prepared = pipeline.prepare(GenerateRequest.model_validate(body))
+        prepare_s.append(time.perf_counter() - started)
+        jobs.append(Job(loaded.chat_prompt_ids(prepared.messages), max_tokens, body["student_id"]))
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        serve_one = peft_generate_serve(loaded, worker)
+        await run_clients("peft warm-up", jobs[:1], serve_one, clients=1)
+        baseline = await run_clients(
+            "peft set_adapter+generate", jobs[:baseline_requests], serve_one
+        )
+    loaded.model.set_adapter(PLACEHOLDER_ADAPTER)
+    batcher = ContinuousBatcher(loaded, max_batch_size=config.engine.max_batch_size)
+    try:
+        batched = await run_clients("batcher in-process", jobs, batcher_serve(batcher))
+    finally:
+        batcher.close()
+    return {
+        "dtype": str(loaded.dtype),
+        "prompt_tokens_mean": round(statistics.fmean(len(j.prompt) for j in jobs), 1),
+        "preprocess_ms_mean": round(statistics.fmean(prepare_s) * 1000, 1),
+        "peft_set_adapter_generate": {"load_average": os.getloadavg(), **baseline.figures()},
+        "batcher": {"load_average": os.getloadavg(), **batched.figures()},
+    }
+
+
+def main(requests: int, baseline_requests: int, max_tokens: int, work: Path) -> dict[str, Any]:
+    dtype = str(pick_dtype("auto", pick_device("auto"))).removeprefix("torch.")
+    config = bench_config(work / "store", dtype)
+    folders = publish_students(config, work)
+    http = through_http(config, requests, max_tokens)
+    print(f"{'http, 16 clients':>28}: {http}", flush=True)
+    local = asyncio.run(in_process(config, folders, requests, baseline_requests, max_tokens))
+    baseline_tps = local["peft_set_adapter_generate"]["tokens_per_s"]
+    return {
+        "dtype": dtype,
+        "max_tokens": max_tokens,
+        "clients": CLIENTS,
+        "students": ADAPTERS,
+        "cpu_count": os.cpu_count(),
+        "http": http,
+        **local,
+        "speedup": round(http["generated_tokens_per_s"] / baseline_tps, 2),
+        "target": 6.0,
+        "batcher_in_process_over_baseline": round(
+            local["batcher"]["tokens_per_s"] / baseline_tps, 2
+        ),
+        "http_over_batcher_in_process": round(
+            http["generated_tokens_per_s"] / local["batcher"]["tokens_per_s"], 2
+        ),
+    }
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=48)
+    parser.add_argument("--baseline-requests", type=int, default=16)
+    parser.add_argument("--max-tokens", type=int, default=32)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="aivo-bench-") as work:
+        result = main(args.requests, args.baseline_requests, args.max_tokens, Path(work))
+    write_result("http_throughput", result)
