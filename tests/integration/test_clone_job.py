@@ -30,6 +30,7 @@ from aivo.observability import pseudonym
 from aivo.training.cloner import training_spec
 from aivo.training.dataset import StudentProfile, system_message, tagged_question
 from aivo.training.results import parse_clone_results
+from tests.fixtures.adapters import make_adapter
 from tests.fixtures.datasets import PROFILE, student_dataset
 from tests.fixtures.s3_server import (  # noqa: F401
     S3_TEST_ENV,
@@ -151,16 +152,32 @@ def submit(
     credentials: bool = True,
 ) -> tuple[str, str]:
     """Run the clone job to its end; (final status, logs)."""
-    from ray.job_submission import JobStatus, JobSubmissionClient
+    return wait_for_job(address, start_job(address, arguments, env, credentials=credentials))
 
-    client = JobSubmissionClient(address)
+
+def start_job(
+    address: str,
+    arguments: list[str],
+    env: dict[str, str] | None = None,
+    *,
+    credentials: bool = True,
+) -> str:
+    from ray.job_submission import JobSubmissionClient
+
     # the cluster was started without them: the runtime_env is the only way in
     aws = {k: v for k, v in S3_TEST_ENV.items() if k.startswith("AWS_")} if credentials else {}
     env_vars = aws | (env or {})
-    job_id = client.submit_job(
+    return JobSubmissionClient(address).submit_job(
         entrypoint="python jobs/clone_student.py " + " ".join(arguments),
         runtime_env={"working_dir": str(REPO), "excludes": EXCLUDES, "env_vars": env_vars},
     )
+
+
+def wait_for_job(address: str, job_id: str) -> tuple[str, str]:
+    """(final status, logs) of a submitted job."""
+    from ray.job_submission import JobStatus, JobSubmissionClient
+
+    client = JobSubmissionClient(address)
     deadline = time.monotonic() + JOB_TIMEOUT_S
     while (status := client.get_job_status(job_id)) not in {
         JobStatus.SUCCEEDED,
@@ -281,3 +298,75 @@ def test_without_credentials_in_the_runtime_env_the_job_fails_in_one_line(
     assert summary["error_code"] == "dataset_unavailable"
     assert "NoCredentialsError" in summary["reason"]
     assert "Traceback" not in logs
+
+
+def test_an_s3_outage_during_a_clone_never_leaves_a_half_written_adapter(
+    ray_dashboard: str,
+    s3_bucket: S3Bucket,  # noqa: F811
+    bundled_model: LoadedModel,
+    tmp_path: Path,
+) -> None:
+    """The S3 endpoint stops (SIGSTOP: it holds connections and answers nothing) from the first
+    training step until the job's publish has been waiting on it for a while, then continues.
+    The job retries and publishes, or fails in one line; either way the live version is whole
+    and the one before it was never touched."""
+    from ray.job_submission import JobSubmissionClient
+
+    root = f"s3://{s3_bucket.name}/adapters"
+    endpoint = s3_bucket.server.endpoint_url
+    store = open_store(StorageConfig(adapter_root=root, s3_endpoint_url=endpoint))
+    student = "stu-outage"
+    store.publish(student, make_adapter(bundled_model.model, tmp_path / "v1", seed=3))
+    s3_bucket.client.put_object(Bucket=s3_bucket.name, Key="o.jsonl", Body=student_dataset(16))
+    arguments = ["--student-id", student, "--dataset", f"s3://{s3_bucket.name}/o.jsonl"]
+    arguments += ["--adapter-root", root, "--s3-endpoint-url", endpoint, "--steps", "4"]
+    arguments += ["--learning-rate", "0.003"]
+    port = int(endpoint.rsplit(":", 1)[1])
+
+    job_id = start_job(ray_dashboard, arguments)
+    client = JobSubmissionClient(ray_dashboard)
+    wait_until(lambda: "step 1/4" in client.get_job_logs(job_id), "training starts")
+    os.kill(s3_bucket.server.pid, signal.SIGSTOP)
+    try:  # the publish's first request reaches the stopped server and waits in its socket
+        wait_until(lambda: unread_bytes(port) > 0, "the job's publish meets the outage", 300)
+        time.sleep(OUTAGE_HOLD_S)
+    finally:
+        os.kill(s3_bucket.server.pid, signal.SIGCONT)
+    status, logs = wait_for_job(ray_dashboard, job_id)
+
+    (summary,) = parse_clone_results(logs)
+    assert "Traceback" not in logs
+    if summary["status"] == "published":  # the client waited and retried through the outage
+        assert status == "SUCCEEDED" and summary["version"] == 2, (status, summary)
+        assert summary["durations_s"]["publish"] >= OUTAGE_HOLD_S
+    else:  # a clear one-line failure, and nothing new is live
+        assert status == "FAILED" and summary["status"] == "failed", (status, summary)
+        assert summary["error_code"] and summary["reason"], summary
+    live = store.live_version(student)
+    assert live == (2 if summary["status"] == "published" else 1)
+    fetched = store.fetch(student, tmp_path / "live")  # checks every file's sha256
+    assert fetched.version == live and (fetched.path / "adapter_model.safetensors").is_file()
+
+
+OUTAGE_HOLD_S = 5.0
+
+
+def wait_until(condition: Any, what: str, timeout_s: float = 300) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting until {what}")
+        time.sleep(0.2)
+
+
+def unread_bytes(port: int) -> int:
+    """Bytes that arrived on loopback connections to `port` and that no one has read yet (the
+    receive queues of the server's sockets, from /proc/net/tcp)."""
+    total = 0
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local_port = int(fields[1].split(":")[1], 16)
+        rx_queue = int(fields[4].split(":")[1], 16)
+        if local_port == port:
+            total += rx_queue
+    return total
