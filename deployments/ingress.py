@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
+import weakref
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -97,16 +98,37 @@ class Ingress:
     ) -> AsyncIterator[str]:
         """Checks run before the first byte (so they answer with a status code); then SSE
         events: `chunk` per text piece, then `done` with the full response, or `error`."""
-        open_streams = self.open_streams.get(principal.key_id, 0)
+        release = self._open_stream(principal.key_id)
+        try:
+            admitted = await self._admit(request, principal)
+            hit = await self.cache.get(admitted.key) if admitted.key else None
+            prepared = None if hit else await calls.call(self.preprocessor.prepare, request)
+        except BaseException:
+            release()
+            raise
+        events = self._events(admitted, hit, prepared, request_id, principal, release)
+        weakref.finalize(events, release)  # a body that never starts still frees its slot
+        return events
+
+    def _open_stream(self, key_id: str) -> Callable[[], None]:
+        """Counts a stream against its key's cap from the moment it is asked for (so a burst
+        cannot slip past the check); returns its release, which is safe to call twice."""
+        open_streams = self.open_streams.get(key_id, 0)
         if open_streams >= self.config.security.max_concurrent_streams:
             raise RateLimited(
                 f"this API key already has {open_streams} streams open; retry when one ends",
                 retry_after_s=1,
             )
-        admitted = await self._admit(request, principal)
-        hit = await self.cache.get(admitted.key) if admitted.key else None
-        prepared = None if hit else await calls.call(self.preprocessor.prepare, request)
-        return self._events(admitted, hit, prepared, request_id, principal)
+        self.open_streams[key_id] = open_streams + 1
+        released = False
+
+        def release() -> None:
+            nonlocal released
+            if not released:
+                released = True
+                self.open_streams[key_id] -= 1
+
+        return release
 
     async def _events(
         self,
@@ -115,9 +137,8 @@ class Ingress:
         prepared: PreparedPrompt | None,
         request_id: str,
         principal: Principal,
+        release: Callable[[], None],
     ) -> AsyncIterator[str]:
-        key_id = principal.key_id
-        self.open_streams[key_id] = self.open_streams.get(key_id, 0) + 1
         try:
             if hit is not None:
                 yield _event("chunk", {"text": hit["text"]})
@@ -147,7 +168,7 @@ class Ingress:
         except AivoError as error:
             yield _event("error", {"error": {"code": error.code, "message": error.message}})
         finally:
-            self.open_streams[key_id] -= 1
+            release()
 
     async def _admit(self, request: GenerateRequest, principal: Principal) -> Admitted:
         started = time.perf_counter()
