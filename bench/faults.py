@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import re
 import signal
 import tempfile
 import time
@@ -52,6 +53,7 @@ class Outcome:
 @dataclass
 class FaultRun:
     name: str
+    retried_calls: int = 0  # calls the ingress retried after a replica died (its /metrics)
     fault_at: float = 0.0
     healed_at: float | None = None  # when the fault's own cause was removed (Redis restarted)
     outcomes: list[Outcome] = field(default_factory=list)
@@ -73,6 +75,7 @@ class FaultRun:
             "failed_unclear": unclear,
             "lost": lost,
             "failed_share": round((len(self.outcomes) - answered) / len(self.outcomes), 4),
+            "retried_calls": self.retried_calls,
             "by_status": {str(s): n for s, n in sorted(statuses.items())},
             "error_codes": dict(Counter(o.code for o in self.outcomes if o.code)),
             "answer_p50_s": round(percentile(latencies, 50), 3) if latencies else None,
@@ -128,6 +131,13 @@ def _is_json(r: httpx.Response) -> bool:
     return r.headers.get("content-type", "").startswith("application/json")
 
 
+async def retried_calls(client: httpx.AsyncClient) -> int:
+    """The ingress's count of calls retried after a crash, summed over deployments."""
+    text = (await client.get("/metrics")).text
+    found = re.findall(r"^aivo_upstream_retries_total\{[^}]*\} (\S+)$", text, re.M)
+    return int(sum(float(value) for value in found))
+
+
 async def healthy(client: httpx.AsyncClient) -> bool:
     try:
         r = await client.get("/ready", timeout=10)
@@ -146,6 +156,7 @@ async def under_fault(
     """`requests` requests at `rate` per second; `fault` runs a quarter of the way in; then
     /ready is watched until it is fully healthy (or the limit passes)."""
     run = FaultRun(name)
+    retries_before = await retried_calls(client)
     in_flight: set[asyncio.Task[None]] = set()
     watching = True
 
@@ -174,6 +185,7 @@ async def under_fault(
         await asyncio.sleep(READY_POLL_S)
     watching = False
     await watcher
+    run.retried_calls = await retried_calls(client) - retries_before
     report = run.report()
     print(report)
     return report
