@@ -36,12 +36,14 @@ BATCHES = (1, 16)
 
 
 @torch.inference_mode()
-def step_seconds(loaded: LoadedModel, batch: int, steps: int) -> float:
-    """Mean seconds of one decoding step of `batch` rows, after their prefill."""
-    prompts = [loaded.chat_prompt_ids([{"role": "user", "content": q}]) for q in QUESTIONS]
-    ids, mask, positions = left_padded(prompts[:batch], 0, loaded.device)
+def prefill_and_step_seconds(
+    loaded: LoadedModel, prompts: list[list[int]], adapters: list[str], steps: int
+) -> tuple[float, float]:
+    """Seconds of the prompts' prefill as one batch, and the mean of one decoding step after it;
+    row i runs adapter `adapters[i]` (BASE_ADAPTER: none)."""
+    ids, mask, positions = left_padded(prompts, 0, loaded.device)
     cache = DynamicCache(config=loaded.model.config)
-    adapters = [BASE_ADAPTER] * batch
+    started = time.perf_counter()
     output = loaded.model(
         input_ids=ids,
         attention_mask=mask,
@@ -51,6 +53,7 @@ def step_seconds(loaded: LoadedModel, batch: int, steps: int) -> float:
         logits_to_keep=1,
         adapter_names=adapters,
     )
+    prefill_s = time.perf_counter() - started
     rows = BatchCache(cache, mask)
     started = time.perf_counter()
     for _ in range(steps):
@@ -64,7 +67,13 @@ def step_seconds(loaded: LoadedModel, batch: int, steps: int) -> float:
             use_cache=True,
             adapter_names=adapters,
         )
-    return (time.perf_counter() - started) / steps
+    return prefill_s, (time.perf_counter() - started) / steps
+
+
+def step_seconds(loaded: LoadedModel, batch: int, steps: int) -> float:
+    """Mean seconds of one decoding step of `batch` base-model rows, after their prefill."""
+    prompts = [loaded.chat_prompt_ids([{"role": "user", "content": q}]) for q in QUESTIONS]
+    return prefill_and_step_seconds(loaded, prompts[:batch], [BASE_ADAPTER] * batch, steps)[1]
 
 
 def main(rounds: int, steps: int) -> dict[str, Any]:

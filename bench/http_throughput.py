@@ -8,7 +8,9 @@ local config, with 8 students' adapters published to a local adapter store. Ever
 its own prompt, so the response cache never answers. The baseline then runs in this process,
 after the cluster is gone, on the very prompts the preprocessor builds for those requests, with
 the same adapters, dtype and max_tokens; so does the ContinuousBatcher without Serve and HTTP,
-which splits the gap to the target between batching and the graph around it.
+which splits the gap to the target between batching and the graph around it. Last, the model's
+own costs on those prompts (prefill and decoding step, one row alone against 16 in a mixed batch)
+give the speedup that batching can reach here at all.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from aivo.adapters import LocalAdapterStore
 from aivo.config import AppConfig, load_serve_config, parse_config
 from aivo.curriculum.pipeline import CurriculumPipeline
 from aivo.engine.adapters import (
+    BASE_ADAPTER,
     PLACEHOLDER_ADAPTER,
     load_adapter,
     read_adapter,
@@ -38,7 +41,7 @@ from aivo.engine.adapters import (
 )
 from aivo.engine.batching import ContinuousBatcher
 from aivo.engine.device import pick_device, pick_dtype
-from aivo.engine.loader import load_model
+from aivo.engine.loader import LoadedModel, load_model
 from aivo.schemas import GenerateRequest
 from bench.batching import (
     ADAPTERS,
@@ -51,6 +54,7 @@ from bench.batching import (
     peft_generate_serve,
     run_clients,
 )
+from bench.cpu_dtype import prefill_and_step_seconds
 from bench.graph_overhead import CONFIG, free_port
 from bench.loadgen import bearer, run_load, write_result
 from deployments.builder import build_app
@@ -159,10 +163,36 @@ async def in_process(
         batcher.close()
     return {
         "dtype": str(loaded.dtype),
+        "model_costs": model_costs(loaded, jobs[:CLIENTS], max_tokens),
         "prompt_tokens_mean": round(statistics.fmean(len(j.prompt) for j in jobs), 1),
         "preprocess_ms_mean": round(statistics.fmean(prepare_s) * 1000, 1),
         "peft_set_adapter_generate": {"load_average": os.getloadavg(), **baseline.figures()},
         "batcher": {"load_average": os.getloadavg(), **batched.figures()},
+    }
+
+
+def model_costs(loaded: LoadedModel, jobs: list[Job], max_tokens: int) -> dict[str, float]:
+    """Where the gap to the target comes from: prefill and decoding step of these prompts, one
+    row with its adapter against all rows in one mixed batch (median of 3 after a warm-up), and
+    the speedup they allow at `max_tokens` (prefill once, then max_tokens - 1 steps)."""
+    prompts, adapters = [j.prompt for j in jobs], [j.adapter or BASE_ADAPTER for j in jobs]
+    solo, batch = [], []
+    for _ in range(4):
+        solo.append(prefill_and_step_seconds(loaded, prompts[:1], adapters[:1], 8))
+        batch.append(prefill_and_step_seconds(loaded, prompts, adapters, 8))
+    solo_prefill, solo_step = (statistics.median(run[k] for run in solo[1:]) for k in (0, 1))
+    batch_prefill, batch_step = (statistics.median(run[k] for run in batch[1:]) for k in (0, 1))
+    rows, steps = len(jobs), max_tokens - 1
+    return {
+        "solo_prefill_ms": round(solo_prefill * 1000, 1),
+        "solo_step_ms": round(solo_step * 1000, 1),
+        f"batch_{rows}_prefill_ms": round(batch_prefill * 1000, 1),
+        f"batch_{rows}_step_ms": round(batch_step * 1000, 1),
+        "prefill_gain": round(rows * solo_prefill / batch_prefill, 2),
+        "decode_gain": round(rows * solo_step / batch_step, 2),
+        "speedup_these_costs_allow": round(
+            rows * (solo_prefill + steps * solo_step) / (batch_prefill + steps * batch_step), 2
+        ),
     }
 
 
