@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import requests
 from ray._private.ray_constants import DASHBOARD_ADDRESS, KV_NAMESPACE_DASHBOARD
 from ray.experimental.internal_kv import _internal_kv_get
 from ray.job_submission import JobStatus, JobSubmissionClient
@@ -19,8 +20,8 @@ from ray.job_submission import JobStatus, JobSubmissionClient
 from aivo.adapters import open_store
 from aivo.adapters.layout import checked_student_id
 from aivo.config import AppConfig
-from aivo.errors import ModelUnavailable, NotFound
-from aivo.observability import pseudonym
+from aivo.errors import ModelUnavailable, NotFound, ServiceUnavailable
+from aivo.observability import get_logger, log_event, pseudonym
 from aivo.training.dataset import parse_dataset
 from aivo.training.dataset_store import open_dataset_store
 from aivo.training.results import parse_clone_results
@@ -28,6 +29,10 @@ from aivo.training.results import parse_clone_results
 REPOSITORY = Path(__file__).resolve().parents[1]
 JOB_MARK = "aivo-clone"
 RUNNING = {JobStatus.PENDING, JobStatus.RUNNING}
+NO_AGENT = "No available agent to submit job"  # the job API's answer while its agent starts
+SUBMIT_ATTEMPTS = 5
+
+log = get_logger("aivo.clone")
 
 
 class CloneCoordinator:
@@ -73,8 +78,7 @@ class CloneCoordinator:
         if self.config.clone.training_steps is not None:
             command += ["--steps", str(self.config.clone.training_steps)]
         job_id = f"{JOB_MARK}-{uuid.uuid4().hex[:12]}"
-        await asyncio.to_thread(
-            self.client().submit_job,
+        await self._submit(
             entrypoint=shlex.join(command),
             submission_id=job_id,
             runtime_env={
@@ -119,6 +123,21 @@ class CloneCoordinator:
                 await asyncio.to_thread(self.client().stop_job, job_id)
             jobs = int(await asyncio.to_thread(self.client().delete_job, job_id))
         return {"training_datasets": datasets, "job_records": jobs}
+
+    async def _submit(self, **job: Any) -> None:
+        """Submit, waiting out a job API that is still starting (a new head's job agent comes up
+        after its dashboard): then 503, which the caller may retry."""
+        for attempt in range(SUBMIT_ATTEMPTS):
+            try:
+                await asyncio.to_thread(self.client().submit_job, **job)
+                return
+            except (RuntimeError, requests.ConnectionError) as error:
+                transient = isinstance(error, requests.ConnectionError) or NO_AGENT in str(error)
+                if not transient:
+                    raise
+                log_event(log, "job API not ready", attempt=attempt + 1)
+                await asyncio.sleep(2.0 * (attempt + 1))
+        raise ServiceUnavailable("the Ray job API is not ready; retry shortly", retry_after_s=10)
 
     async def _status(self, job_id: str) -> JobStatus:
         try:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from ray import serve
 
-from aivo.adapters import open_store
+from aivo.adapters import LiveAdapter, open_store
 from aivo.adapters.residency import AdapterLease, AdapterResidency
 from aivo.config import AppConfig
 from aivo.engine.adapters import wrap_for_adapters
@@ -82,11 +82,9 @@ class InferenceReplica:
         max_tokens: int,
         temperature: float,
         student_id: str | None = None,
-        adapter_version: int | None = None,
+        adapter: LiveAdapter | None = None,
     ) -> Generation:
-        async for item in self.stream(
-            messages, max_tokens, temperature, student_id, adapter_version
-        ):
+        async for item in self.stream(messages, max_tokens, temperature, student_id, adapter):
             if isinstance(item, Generation):
                 return item
         raise AssertionError("a stream always ends with its Generation")
@@ -97,7 +95,7 @@ class InferenceReplica:
         max_tokens: int,
         temperature: float,
         student_id: str | None = None,
-        adapter_version: int | None = None,
+        adapter: LiveAdapter | None = None,
     ) -> AsyncIterator[str | Generation]:
         """Text chunks as they are produced, then the Generation. A caller that goes away (or
         the timeout) cancels the request, which frees its batch row at the next step."""
@@ -108,11 +106,11 @@ class InferenceReplica:
         prompt_ids = server.loaded.chat_prompt_ids(messages)
         lease: AdapterLease | None = None
         if student_id is not None:
-            lease = await server.residency.resolve(student_id, adapter_version)
+            lease = await server.residency.resolve(student_id, adapter)
         request = None
         try:
-            adapter = lease.choice.adapter_name if lease else None
-            request = server.batcher.submit(prompt_ids, max_tokens, temperature, adapter)
+            slot = lease.choice.adapter_name if lease else None
+            request = server.batcher.submit(prompt_ids, max_tokens, temperature, slot)
             async with asyncio.timeout(self.config.request_timeout_s):
                 async for chunk in request:
                     yield chunk

@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import FastAPI
 from ray.serve.handle import DeploymentHandle
 
-from aivo.adapters import open_store
+from aivo.adapters import LiveAdapter, open_store
 from aivo.api.app import create_api
 from aivo.cache import (
     SingleFlight,
@@ -53,7 +53,7 @@ class Admitted:
     """A request past its checks: the adapter version to serve and its cache key (if any)."""
 
     request: GenerateRequest
-    adapter_version: int | None
+    adapter: LiveAdapter | None  # the student's live adapter, read for this request
     key: str | None
     started: float
 
@@ -174,20 +174,18 @@ class Ingress:
         started = time.perf_counter()
         self._within_caps(request)
         await self.limits.admit(principal)
-        adapter_version = None
+        adapter = None
         if request.student_id is not None:  # read fresh: a new version must never meet old answers
-            adapter_version = await asyncio.to_thread(
-                self.adapters.live_version, request.student_id
-            )
+            adapter = await asyncio.to_thread(self.adapters.live, request.student_id)
         key = None
         if is_cacheable(request, self.config.cache):
             key = cache_key(
                 request,
                 model=self.config.engine.models[0].name,
                 prompt_version=PROMPT_VERSION,
-                adapter_version=adapter_version,
+                adapter=adapter.tag if adapter else None,
             )
-        return Admitted(request, adapter_version, key, started)
+        return Admitted(request, adapter, key, started)
 
     def _within_caps(self, request: GenerateRequest) -> None:
         caps = self.config.security
@@ -206,10 +204,10 @@ class Ingress:
         return self.inference.options(stream=stream, multiplexed_model_id=student_id)
 
     @staticmethod
-    def _adapter_args(admitted: Admitted) -> tuple[str | None, int | None]:
-        if admitted.adapter_version is None:  # no live adapter: the base model serves
+    def _adapter_args(admitted: Admitted) -> tuple[str | None, LiveAdapter | None]:
+        if admitted.adapter is None:  # no live adapter: the base model serves
             return None, None
-        return admitted.request.student_id, admitted.adapter_version
+        return admitted.request.student_id, admitted.adapter
 
     async def _answer(self, admitted: Admitted) -> dict[str, Any]:
         request = admitted.request

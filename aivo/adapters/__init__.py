@@ -11,7 +11,7 @@ from aivo.adapters.errors import (
 from aivo.adapters.local_store import LocalAdapterStore
 from aivo.adapters.manifest import FileDigest, Manifest, VersionRecord
 from aivo.adapters.s3_store import S3AdapterStore
-from aivo.adapters.store import AdapterStore, FetchedAdapter
+from aivo.adapters.store import AdapterStore, FetchedAdapter, LiveAdapter
 
 __all__ = [
     "AdapterConflict",
@@ -22,6 +22,7 @@ __all__ = [
     "FetchedAdapter",
     "FileDigest",
     "InvalidAdapter",
+    "LiveAdapter",
     "LocalAdapterStore",
     "Manifest",
     "S3AdapterStore",

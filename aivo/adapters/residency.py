@@ -1,6 +1,6 @@
 """The student adapters loaded in this replica's PeftModel: an LRU bounded by count and by bytes.
 
-`resolve(student_id, version)` answers with a pinned lease on a resident adapter, loading it from
+`resolve(student_id, live)` answers with a pinned lease on a resident adapter, loading it from
 the AdapterStore first when needed (once, however many requests ask at the same time). Adapters
 live in slots, PEFT adapters named `slot_NNNNNN` (never a path a user sent). A new adapter takes
 the least recently used slot when the LRU is full and their tensor layouts match, by PEFT's hot
@@ -9,8 +9,10 @@ removes one. Model changes run on the batcher's thread between forward passes: n
 
 A pinned slot is never evicted or swapped: when every slot is pinned the LRU grows past its bounds
 and shrinks back as leases are released. A student without an adapter, or whose adapter cannot be
-fetched or loaded, gets the base model and the reason. Loading a version of a student makes its
-older versions evictable at once (as soon as nothing pins them).
+fetched or loaded, gets the base model and the reason. Loading a version of a student makes the
+student's other versions evictable at once (as soon as nothing pins them). Adapters are known by
+version and weights sha256: a student deleted and created again starts at version 1 again, and
+must never meet the weights the old version 1 left resident here.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aivo.adapters.errors import AdapterCorrupt, AdapterNotFound, AdapterStoreUnavailable
-from aivo.adapters.layout import checked_student_id
-from aivo.adapters.store import AdapterStore
+from aivo.adapters.layout import ADAPTER_WEIGHTS, checked_student_id
+from aivo.adapters.manifest import digest_file
+from aivo.adapters.store import AdapterStore, LiveAdapter
 from aivo.engine.adapters import (
     AdapterWeights,
     delete_adapters,
@@ -42,6 +45,7 @@ log = get_logger("aivo.adapters.residency")
 
 STORE_FAILURES = (AdapterNotFound, AdapterCorrupt, AdapterStoreUnavailable)
 
+StudentAdapter = tuple[str, LiveAdapter]
 StudentVersion = tuple[str, int]
 
 
@@ -74,7 +78,8 @@ class _Slot:
     name: str
     nbytes: int
     shape: AdapterWeights  # what the slot was created from: a swap needs the same layout
-    holder: StudentVersion | None = None  # None: free, its weights are stale
+    holder: StudentAdapter | None = None  # None: free, its weights are stale
+    placed: int = 0  # when the holder was placed: the latest of a student supersedes the rest
     pins: int = 0
     busy: bool = False  # a swap into it is under way
 
@@ -100,23 +105,25 @@ class AdapterResidency:
         self.max_adapters = max_adapters
         self.max_bytes = max_bytes
         self._slots: OrderedDict[str, _Slot] = OrderedDict()  # least recently used first
-        self._holders: dict[StudentVersion, _Slot] = {}
-        self._loading: dict[StudentVersion, asyncio.Task[None]] = {}
+        self._holders: dict[StudentAdapter, _Slot] = {}
+        self._loading: dict[StudentAdapter, asyncio.Task[None]] = {}
+        self._placements = itertools.count(1)
         self._shrinking: set[asyncio.Task[None]] = set()
         # fixed width: PEFT's hot swap finds a slot's tensors by substring of the adapter name
         self._names = (f"slot_{n:06d}" for n in itertools.count())
 
-    async def resolve(self, student_id: str, version: int | None = None) -> AdapterLease:
-        """A pinned lease on the student's adapter: `version`, or the live one when None."""
+    async def resolve(self, student_id: str, live: LiveAdapter | None = None) -> AdapterLease:
+        """A pinned lease on the student's adapter: `live` (as the caller read it from the
+        store), or the store's live one when None."""
         student_id = checked_student_id(student_id)
-        if version is None:
+        if live is None:
             try:
-                version = await asyncio.to_thread(self._store.live_version, student_id)
+                live = await asyncio.to_thread(self._store.live, student_id)
             except STORE_FAILURES as error:
                 return self._base(student_id, None, error.message)
-            if version is None:
+            if live is None:
                 return self._base(student_id, None, "the student has no adapter")
-        key = (student_id, version)
+        key, version = (student_id, live), live.version
         while (slot := self._holders.get(key)) is None:
             task = self._loading.get(key)
             if task is None:
@@ -132,10 +139,10 @@ class AdapterResidency:
 
     @asynccontextmanager
     async def use(
-        self, student_id: str, version: int | None = None
+        self, student_id: str, live: LiveAdapter | None = None
     ) -> AsyncIterator[AdapterChoice]:
         """`resolve`, then `release` after the block (which runs the request to its end)."""
-        lease = await self.resolve(student_id, version)
+        lease = await self.resolve(student_id, live)
         try:
             yield lease.choice
         finally:
@@ -143,7 +150,11 @@ class AdapterResidency:
 
     def resident(self) -> list[StudentVersion]:
         """The adapters that can serve now, least recently used first."""
-        return [slot.holder for slot in self._slots.values() if slot.holder is not None]
+        return [
+            (slot.holder[0], slot.holder[1].version)
+            for slot in self._slots.values()
+            if slot.holder is not None
+        ]
 
     @property
     def slots(self) -> int:
@@ -165,7 +176,7 @@ class AdapterResidency:
         log_event(log, "adapter fallback", student=pseudonym(student_id), reason=reason[:200])
         return AdapterLease(AdapterChoice(student_id, version, None, reason), None)
 
-    async def _load(self, key: StudentVersion) -> None:
+    async def _load(self, key: StudentAdapter) -> None:
         try:
             staging = Path(await asyncio.to_thread(tempfile.mkdtemp, None, ".fetch-", self._cache))
             try:
@@ -176,29 +187,32 @@ class AdapterResidency:
         finally:
             del self._loading[key]
 
-    async def _place(self, key: StudentVersion, adapter: AdapterWeights) -> None:
+    async def _place(self, key: StudentAdapter, adapter: AdapterWeights) -> None:
         """Into a slot: swapped into a reusable one, or loaded into a new one."""
         slot = self._swappable(adapter)
         if slot is None:
             slot = await self._new_slot(adapter)
         else:
             await self._swap(slot, adapter)
-        slot.holder = key
+        slot.holder, slot.placed = key, next(self._placements)
         self._holders[key] = slot
         self._slots.move_to_end(slot.name)
-        student_id, version = key
-        for (student, older), held in list(self._holders.items()):
-            if student == student_id and older < version and not held.pins:
+        student_id, live = key
+        for (student, _), held in list(self._holders.items()):
+            if student == student_id and held is not slot and not held.pins:
                 self._free(held)
-        log_event(log, "adapter loaded", student=pseudonym(student_id), version=version)
+        log_event(log, "adapter loaded", student=pseudonym(student_id), version=live.version)
         self._shrink_soon(keep=slot)
 
-    def _fetch(self, key: StudentVersion, folder: Path) -> AdapterWeights:
+    def _fetch(self, key: StudentAdapter, folder: Path) -> AdapterWeights:
         """Off the event loop: the verified files from the store, read as a PEFT adapter."""
+        student_id, live = key
         try:
-            self._store.fetch(key[0], folder, key[1])
+            self._store.fetch(student_id, folder, live.version)
         except STORE_FAILURES as error:
             raise _LoadFailed(error.message) from error
+        if digest_file(folder / ADAPTER_WEIGHTS).sha256 != live.weights_sha256:
+            raise _LoadFailed("the student's adapter was replaced while it loaded")
         try:
             return read_adapter(folder)
         except Exception as error:  # anything PEFT or safetensors say about the files
@@ -261,9 +275,9 @@ class AdapterResidency:
         slot.pins -= 1
         if slot.pins or slot.holder is None:
             return
-        student_id, version = slot.holder
-        if any(s == student_id and v > version for s, v in self._holders):
-            self._free(slot)  # a newer version of the student is resident
+        student_id = slot.holder[0]
+        if any(s == student_id and h.placed > slot.placed for (s, _), h in self._holders.items()):
+            self._free(slot)  # a later adapter of the student is resident
         self._shrink_soon()
 
     def _shrink_soon(self, keep: _Slot | None = None) -> None:

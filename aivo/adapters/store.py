@@ -25,12 +25,28 @@ from typing import Any
 from aivo.adapters.errors import AdapterConflict, AdapterCorrupt, AdapterNotFound, InvalidAdapter
 from aivo.adapters.layout import (
     ADAPTER_CONFIG,
+    ADAPTER_WEIGHTS,
     METADATA,
     REQUIRED_FILES,
     checked_student_id,
     checked_version,
 )
 from aivo.adapters.manifest import FileDigest, Manifest, VersionRecord, digest_file
+
+
+@dataclass(frozen=True)
+class LiveAdapter:
+    """A student's live version as its manifest names it: the number, and the sha256 of its
+    weights, which tells a re-created student's version 1 from a deleted student's version 1
+    (version numbers start again after a deletion; a replica may still hold the old weights)."""
+
+    version: int
+    weights_sha256: str
+
+    @property
+    def tag(self) -> str:
+        """What identifies these weights in cache keys."""
+        return f"{self.version}:{self.weights_sha256}"
 
 
 @dataclass(frozen=True)
@@ -104,10 +120,16 @@ class AdapterStore(ABC):
         state = self._load_manifest(checked_student_id(student_id))
         return state.manifest if state else None
 
-    def live_version(self, student_id: str) -> int | None:
-        """The live version, from the manifest alone: cheap enough to poll every few seconds."""
+    def live(self, student_id: str) -> LiveAdapter | None:
+        """The live version, from the manifest alone: cheap enough to read on every request."""
         manifest = self.manifest(student_id)
-        return manifest.live_version if manifest else None
+        if manifest is None:
+            return None
+        return LiveAdapter(manifest.live_version, manifest.live.files[ADAPTER_WEIGHTS].sha256)
+
+    def live_version(self, student_id: str) -> int | None:
+        live = self.live(student_id)
+        return live.version if live else None
 
     def versions(self, student_id: str) -> list[int]:
         manifest = self.manifest(student_id)

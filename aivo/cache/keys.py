@@ -33,19 +33,20 @@ def student_prefix(student_id: str) -> str:
 
 
 def cache_key(
-    request: GenerateRequest, *, model: str, prompt_version: str, adapter_version: int | None
+    request: GenerateRequest, *, model: str, prompt_version: str, adapter: str | None
 ) -> str:
     """The key of the answer to `request`; personalised requests are scoped by student.
 
-    `adapter_version` is the student's live adapter version (None: no adapter), so an answer of
-    an older adapter is never found once a new one is live.
+    `adapter` tags the student's live adapter (version and weights digest; None: no adapter), so
+    an answer of another adapter is never found once a new one is live, nor after a student was
+    deleted and created again.
     """
     fields = request.model_dump(mode="json", include=_ANSWER_FIELDS)
     fields.update(
         prompt=" ".join(request.prompt.split()),
         model=model,
         prompt_version=prompt_version,
-        adapter_version=adapter_version,
+        adapter=adapter,
     )
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     digest = hashlib.sha256(canonical.encode()).hexdigest()

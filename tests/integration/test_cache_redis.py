@@ -90,8 +90,8 @@ def question(
     return GenerateRequest(prompt=prompt, grade_level="4", subject="science", student_id=student_id)
 
 
-def key_of(req: GenerateRequest, adapter_version: int | None = None) -> str:
-    return cache_key(req, model="bundled", prompt_version="p1", adapter_version=adapter_version)
+def key_of(req: GenerateRequest, adapter: str | None = None) -> str:
+    return cache_key(req, model="bundled", prompt_version="p1", adapter=adapter)
 
 
 def answer(text: str = "Sunlight scatters.") -> dict[str, Any]:
@@ -169,8 +169,8 @@ async def test_invalidate_all(open_cache: OpenCache) -> None:
 async def test_a_new_adapter_version_is_a_miss(open_cache: OpenCache) -> None:
     cache = open_cache()
     req = question(student_id="alice-smith")
-    await cache.set(key_of(req, adapter_version=1), answer("from adapter v1"))
-    assert await cache.get(key_of(req, adapter_version=2)) is None
+    await cache.set(key_of(req, adapter="1:" + "a" * 64), answer("from adapter v1"))
+    assert await cache.get(key_of(req, adapter="2:" + "b" * 64)) is None
 
 
 async def test_stored_keys_hold_no_prompt_text_or_student_id(

@@ -25,13 +25,13 @@ def key(
     request: dict[str, Any],
     model: str = "m",
     prompt_version: str = "p1",
-    adapter_version: int | None = None,
+    adapter: str | None = None,
 ) -> str:
     return cache_key(
         GenerateRequest(**request),
         model=model,
         prompt_version=prompt_version,
-        adapter_version=adapter_version,
+        adapter=adapter,
     )
 
 
@@ -77,15 +77,20 @@ def test_each_request_field_changes_the_key(variant: dict[str, Any]) -> None:
 
 @pytest.mark.parametrize(
     "context",
-    [{"model": "other"}, {"prompt_version": "p2"}, {"adapter_version": 3}],
+    [
+        {"model": "other"},
+        {"prompt_version": "p2"},
+        {"adapter": "3:" + "a" * 64},
+        {"adapter": "1:" + "b" * 64},  # a re-created student's version 1: other weights
+    ],
 )
-def test_model_prompt_version_and_adapter_version_change_the_key(context: dict[str, Any]) -> None:
+def test_model_prompt_version_and_adapter_change_the_key(context: dict[str, Any]) -> None:
     assert key(BASE, **context) != key(BASE)
 
 
 def test_keys_are_scoped_by_a_student_pseudonym_and_hold_nothing_in_clear() -> None:
-    alice = key({**BASE, "student_id": "alice-smith"}, adapter_version=1)
-    bob = key({**BASE, "student_id": "bob-jones"}, adapter_version=1)
+    alice = key({**BASE, "student_id": "alice-smith"}, adapter="1:" + "a" * 64)
+    bob = key({**BASE, "student_id": "bob-jones"}, adapter="1:" + "a" * 64)
     anonymous = key(BASE)
     assert student_tag("alice-smith") in alice
     assert student_tag("alice-smith") not in bob

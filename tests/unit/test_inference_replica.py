@@ -19,6 +19,8 @@ from tests.fixtures.models import mismatched_model
 
 pytestmark = pytest.mark.anyio
 MESSAGES = [{"role": "user", "content": "What is the capital of France?"}]
+# an answer that outlasts the test's polling (a short one may end before it is seen running)
+LONG = [{"role": "user", "content": "Count from 1 to 300, separated by commas."}]
 
 
 @pytest.fixture
@@ -83,7 +85,7 @@ async def test_past_the_queue_bound_requests_get_503_with_retry_after(
     replica: Callable[[dict[str, Any]], InferenceReplica],
 ) -> None:
     inference = replica({"max_batch_size": 1, "max_queued_requests": 1})
-    running = [asyncio.create_task(inference.generate(MESSAGES, 200, 0.0)) for _ in range(2)]
+    running = [asyncio.create_task(inference.generate(LONG, 200, 0.0)) for _ in range(2)]
     await until(lambda: BUNDLED_MODEL in inference.servers)
     batcher = inference.servers[BUNDLED_MODEL].batcher
     await until(lambda: batcher.active_rows == 1 and batcher.waiting_requests == 1)

@@ -221,6 +221,31 @@ async def test_broken_adapters_fall_back_to_the_base_model(
     assert await serve(residency, batcher, "ann", prompt) == base.text
 
 
+async def test_a_student_deleted_and_created_again_never_meets_the_old_weights(
+    residency: AdapterResidency,
+    store: CountingStore,
+    adapter_dirs: list[Path],
+    batcher: ContinuousBatcher,
+    prompt: list[int],
+) -> None:
+    publish(store, adapter_dirs[1:], "bob")
+    bobs = await serve(residency, batcher, "bob", prompt)
+    publish(store, adapter_dirs, "ann")
+    old = await serve(residency, batcher, "ann", prompt)
+    assert old != bobs  # the two adapters answer differently: the comparison below can fail
+    store.delete_student("ann")
+    store.publish("ann", adapter_dirs[1])  # bob's weights, as ann's version 1 again
+    live = store.live("ann")
+    assert live is not None and live.version == 1
+
+    again = await serve(residency, batcher, "ann", prompt)
+
+    assert again == bobs
+    await residency.wait_idle()
+    assert sorted(residency.resident()) == [("ann", 1), ("bob", 1)]  # the old weights are gone
+    assert store.fetches == 3
+
+
 async def test_a_new_version_replaces_the_old(
     residency: AdapterResidency, store: CountingStore, adapter_dirs: list[Path]
 ) -> None:
