@@ -37,8 +37,11 @@ async def call(method: Any, *args: Any) -> Any:
     raise AssertionError("unreachable: the last attempt raises")
 
 
-async def retry_or_give_up(method: Any, attempt: int, error: BaseException) -> None:
-    """Wait before attempt `attempt + 1`, or raise ServiceUnavailable after the last one."""
+async def retry_or_give_up(
+    method: Any, attempt: int, error: BaseException, *, retryable: bool = True
+) -> None:
+    """Wait before attempt `attempt + 1`, or raise ServiceUnavailable after the last one (or
+    at once when the call cannot be repeated)."""
     deployment = getattr(method, "deployment_name", "unknown")
     log_event(
         log,
@@ -47,7 +50,7 @@ async def retry_or_give_up(method: Any, attempt: int, error: BaseException) -> N
         attempt=attempt + 1,
         error=type(error).__name__,
     )
-    if attempt + 1 >= ATTEMPTS:
+    if not retryable or attempt + 1 >= ATTEMPTS:
         raise ServiceUnavailable(
             f"{deployment} is restarting; retry shortly", retry_after_s=RETRY_AFTER_S
         ) from None
@@ -66,4 +69,4 @@ async def stream(method: Any, *args: Any) -> AsyncIterator[Any]:
                 yield item
             return
         except CRASHES as error:
-            await retry_or_give_up(method, ATTEMPTS - 1 if started else attempt, error)
+            await retry_or_give_up(method, attempt, error, retryable=not started)

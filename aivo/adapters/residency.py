@@ -28,8 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aivo.adapters.errors import AdapterCorrupt, AdapterNotFound, AdapterStoreUnavailable
-from aivo.adapters.layout import ADAPTER_WEIGHTS, checked_student_id
-from aivo.adapters.manifest import digest_file
+from aivo.adapters.layout import checked_student_id
 from aivo.adapters.store import AdapterStore, LiveAdapter
 from aivo.engine.adapters import (
     AdapterWeights,
@@ -208,10 +207,10 @@ class AdapterResidency:
         """Off the event loop: the verified files from the store, read as a PEFT adapter."""
         student_id, live = key
         try:
-            self._store.fetch(student_id, folder, live.version)
+            fetched = self._store.fetch(student_id, folder, live.version)
         except STORE_FAILURES as error:
             raise _LoadFailed(error.message) from error
-        if digest_file(folder / ADAPTER_WEIGHTS).sha256 != live.weights_sha256:
+        if fetched.weights_sha256 != live.weights_sha256:
             raise _LoadFailed("the student's adapter was replaced while it loaded")
         try:
             return read_adapter(folder)

@@ -57,6 +57,7 @@ class FetchedAdapter:
     version: int
     path: Path
     metadata: dict[str, Any]
+    weights_sha256: str  # as verified against the manifest while fetching
 
 
 @dataclass(frozen=True)
@@ -154,7 +155,8 @@ class AdapterStore(ABC):
         except BaseException:
             shutil.rmtree(partial, ignore_errors=True)
             raise
-        return FetchedAdapter(student_id, wanted, dest_dir, metadata)
+        weights = record.files[ADAPTER_WEIGHTS].sha256
+        return FetchedAdapter(student_id, wanted, dest_dir, metadata, weights)
 
     def metadata(self, student_id: str, version: int | None = None) -> dict[str, Any]:
         """A version's published metadata (default: the live one's), checksum verified."""
