@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 BUNDLED_MODEL = "bundled:smollm2-135m-instruct"
 DEFAULT_CACHE_DIR = Path(os.path.expanduser("~/.cache/aivo"))
+# Pins what `dtype: auto` means on this machine (a node pool's CPU kind; the test suite per dtype).
+DTYPE_ENV = "AIVO_DTYPE"
+Dtype = Literal["auto", "float32", "bfloat16", "float16"]
 
 
 class Strict(BaseModel):
@@ -34,9 +37,22 @@ class ModelSpec(Strict):
     quantization: Literal["none", "nf4"] = Field(
         "none", description="`nf4` loads the weights in 4 bits with bitsandbytes."
     )
-    dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(
-        "auto", description="`auto`: bf16 on CUDA and on CPUs with native bf16, else fp32."
+    dtype: Dtype = Field(
+        "auto",
+        validate_default=True,
+        description="`auto`: bf16 on CUDA, and on CPUs where it is native and measured faster, "
+        f"else fp32; the environment variable {DTYPE_ENV} pins what `auto` means.",
     )
+
+    @field_validator("dtype")
+    @classmethod
+    def _pinned_auto(cls, dtype: Dtype) -> Dtype:
+        pinned = os.environ.get(DTYPE_ENV, "auto")
+        if dtype != "auto" or pinned == "auto":
+            return dtype
+        if pinned not in ("float32", "bfloat16", "float16"):
+            raise ValueError(f"{DTYPE_ENV}={pinned!r}: use auto, float32, bfloat16 or float16")
+        return cast(Dtype, pinned)
 
 
 class EngineConfig(Strict):
@@ -229,13 +245,14 @@ class DeploymentsConfig(Strict):
 
 
 class AppConfig(Strict):
-    engine: EngineConfig = EngineConfig()
-    cache: CacheConfig = CacheConfig()
-    storage: StorageConfig = StorageConfig()
-    curriculum: CurriculumConfig = CurriculumConfig()
-    security: SecurityConfig = SecurityConfig()
-    clone: CloneConfig = CloneConfig()
-    deployments: DeploymentsConfig = DeploymentsConfig()
+    # Built per config, not at import: the defaults read the environment (AIVO_DTYPE).
+    engine: EngineConfig = Field(default_factory=EngineConfig)
+    cache: CacheConfig = Field(default_factory=CacheConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    curriculum: CurriculumConfig = Field(default_factory=CurriculumConfig)
+    security: SecurityConfig = Field(default_factory=SecurityConfig)
+    clone: CloneConfig = Field(default_factory=CloneConfig)
+    deployments: DeploymentsConfig = Field(default_factory=DeploymentsConfig)
 
     @field_validator("engine")
     @classmethod

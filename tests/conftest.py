@@ -7,7 +7,18 @@ from collections.abc import Iterator
 
 import pytest
 
-from aivo.config import BUNDLED_MODEL, EngineConfig, ModelSpec
+from aivo.config import BUNDLED_MODEL, DTYPE_ENV, EngineConfig, ModelSpec
+
+
+def pytest_report_header() -> str:
+    """`AIVO_DTYPE=bfloat16 make test` runs the suite with `dtype: auto` pinned to bf16."""
+    import os
+
+    from aivo.engine.device import pick_device, pick_dtype
+
+    spec = ModelSpec(name=BUNDLED_MODEL)
+    dtype = pick_dtype(spec.dtype, pick_device())
+    return f"aivo: dtype auto -> {dtype} ({DTYPE_ENV}={os.environ.get(DTYPE_ENV, 'unset')})"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

@@ -1,10 +1,12 @@
-"""ContinuousBatcher against the real bundled model and real PEFT adapters."""
+"""ContinuousBatcher against the real bundled model and real PEFT adapters.
+
+Batch invariance is exact in fp32, so the model here is pinned to fp32 whatever `dtype: auto`
+picks on this CPU; what holds in bf16 is tested at the end of the module.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import copy
-import dataclasses
 import functools
 from collections.abc import Callable, Iterator
 
@@ -12,10 +14,12 @@ import pytest
 import torch
 from peft import LoraConfig
 
+from aivo.config import BUNDLED_MODEL, EngineConfig, ModelSpec
 from aivo.engine.adapters import wrap_for_adapters
 from aivo.engine.batching import ContinuousBatcher
 from aivo.engine.detokenize import IncrementalDecoder
-from aivo.engine.loader import LoadedModel
+from aivo.engine.kv_cache import left_padded
+from aivo.engine.loader import LoadedModel, load_model
 from aivo.engine.rows import GenerationFailed
 from aivo.engine.streaming import RequestStream
 from aivo.errors import Overloaded
@@ -35,12 +39,10 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture(scope="module")
-def peft_model(bundled_model: LoadedModel) -> LoadedModel:
-    """A copy of the bundled model in a PeftModel with two random adapters, "kind" and "terse"."""
-    loaded = wrap_for_adapters(
-        dataclasses.replace(bundled_model, model=copy.deepcopy(bundled_model.model))
-    )
+def with_two_adapters(engine_config: EngineConfig, dtype: str) -> LoadedModel:
+    """The bundled model in `dtype`, in a PeftModel with two random adapters, "kind", "terse"."""
+    spec = ModelSpec(name=BUNDLED_MODEL, dtype=dtype)  # type: ignore[arg-type]
+    loaded = wrap_for_adapters(load_model(spec, engine_config))
     for seed, name in enumerate(["kind", "terse"]):
         torch.manual_seed(seed)
         config = LoraConfig(
@@ -49,6 +51,11 @@ def peft_model(bundled_model: LoadedModel) -> LoadedModel:
         loaded.model.add_adapter(name, config)
     loaded.model.eval()
     return loaded
+
+
+@pytest.fixture(scope="module")
+def peft_model(engine_config: EngineConfig) -> LoadedModel:
+    return with_two_adapters(engine_config, "float32")
 
 
 @pytest.fixture(scope="module")
@@ -237,3 +244,47 @@ async def test_a_failing_request_fails_alone(
         assert caught.value.status == 503
     assert (await good.result()).text == solo
     assert await answer(batcher, prompts[3], "kind", 12) == solo  # the loop still serves
+
+
+@torch.inference_mode()
+def first_logits(loaded: LoadedModel, jobs: list[tuple[list[int], str | None]]) -> torch.Tensor:
+    """Each row's next-token logits from one left-padded prefill of `jobs` as a mixed batch."""
+    ids, mask, positions = left_padded([p for p, _ in jobs], 0, loaded.device)
+    output = loaded.model(
+        input_ids=ids,
+        attention_mask=mask,
+        position_ids=positions,
+        adapter_names=[adapter or "__base__" for _, adapter in jobs],
+    )
+    return output.logits[:, -1].float()
+
+
+async def test_bf16_keeps_each_rows_adapter_and_repeats_itself(engine_config: EngineConfig) -> None:
+    """What bf16 promises instead of batch invariance: a row is computed with its own adapter
+    (its logits sit far closer to its solo logits than to another adapter's), and the same
+    requests in the same batch give the same answers."""
+    loaded = with_two_adapters(engine_config, "bfloat16")
+    prompt = loaded.chat_prompt_ids([{"role": "user", "content": QUESTIONS[0]}])
+    longer = loaded.chat_prompt_ids([{"role": "user", "content": QUESTIONS[1]}])
+    jobs: list[tuple[list[int], str | None]] = [
+        (prompt, "kind"),
+        (longer, None),
+        (prompt, "terse"),
+        (prompt, None),
+    ]
+    mixed = first_logits(loaded, jobs)
+    solo = {a: first_logits(loaded, [(prompt, a)])[0] for a in ("kind", "terse", None)}
+    for row, adapter in ((0, "kind"), (2, "terse"), (3, None)):
+        own = (mixed[row] - solo[adapter]).abs().max()
+        others = [(mixed[row] - solo[o]).abs().max() for o in solo if o != adapter]
+        assert own < 0.4 * min(others), (adapter, own, others)
+
+    batcher = ContinuousBatcher(loaded, max_batch_size=8, batch_wait_ms=50)
+    try:
+        runs = []
+        for _ in range(2):
+            streams = [batcher.submit(p, 12, 0.0, a) for p, a in jobs]
+            runs.append([(await s.result()).text for s in streams])
+        assert runs[0] == runs[1]
+    finally:
+        batcher.close()

@@ -57,3 +57,14 @@ def test_local_config_fits_two_cores() -> None:
     d = load_serve_config(CONFIGS / "serve.yaml").deployments
     reserved = [d.ingress, d.preprocessor, d.inference, d.clone_coordinator]
     assert sum(o.num_cpus for o in reserved) <= 1  # a core stays free for a clone's actor
+
+
+def test_aivo_dtype_pins_what_auto_means(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AIVO_DTYPE", "bfloat16")
+    pinned = parse_config(
+        {"engine": {"models": [{"name": "a"}, {"name": "b", "dtype": "float32"}]}}
+    )
+    assert [m.dtype for m in pinned.engine.models] == ["bfloat16", "float32"]
+    monkeypatch.setenv("AIVO_DTYPE", "fp8")
+    with pytest.raises(ConfigError, match="AIVO_DTYPE='fp8'"):
+        parse_config(None)
