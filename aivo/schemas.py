@@ -32,6 +32,25 @@ class Accommodation(StrEnum):
     anxiety = "anxiety"
 
 
+class TutoringMode(StrEnum):
+    explain = "explain"  # explain and answer (the default)
+    hint = "hint"  # guide toward the next step; never state the final answer
+    check = "check"  # judge `student_answer`; if wrong, say what to look at, not the answer
+
+
+MAX_HISTORY_TURNS = 12
+MAX_TURN_CHARS = 2000
+
+
+class Turn(BaseModel):
+    """An earlier turn of this conversation."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    role: Literal["student", "tutor"]
+    text: str = Field(min_length=1, max_length=MAX_TURN_CHARS)
+
+
 def grade_number(grade: str) -> int:
     """K is 0."""
     return 0 if grade == "K" else int(grade)
@@ -53,6 +72,19 @@ class GenerateRequest(BaseModel):
     max_tokens: int = Field(256, ge=1, le=1024)
     temperature: float = Field(0.0, ge=0.0, le=2.0)
     stream: bool = False
+    mode: TutoringMode = Field(
+        TutoringMode.explain,
+        description="`explain` (default), `hint` (never states the final answer) or `check` "
+        "(judges `student_answer`).",
+    )
+    student_answer: str | None = Field(
+        None, min_length=1, max_length=200, description="The learner's answer, for `check`."
+    )
+    history: list[Turn] = Field(
+        default_factory=list,
+        max_length=MAX_HISTORY_TURNS,
+        description="Earlier turns of this conversation, oldest first.",
+    )
 
     @field_validator("grade_level", mode="before")
     @classmethod
@@ -83,6 +115,17 @@ class GenerateRequest(BaseModel):
             raise ValueError("prompt is blank")
         return value
 
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _mode(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _answer_for_check(self) -> GenerateRequest:
+        if self.mode == TutoringMode.check and self.student_answer is None:
+            raise ValueError("mode check needs student_answer")
+        return self
+
 
 class StandardMatch(BaseModel):
     code: str
@@ -94,6 +137,18 @@ class ReadingLevel(BaseModel):
     flesch_kincaid_grade: float
     target_band: tuple[float, float]
     within_band: bool
+
+
+class Verification(BaseModel):
+    """What the math checker found; null in a response when the question is not computable."""
+
+    problem: str = Field(description="The problem as the checker read it.")
+    answer: str = Field(description="The exact answer, computed by a computer algebra system.")
+    answer_in_text: bool = Field(description="Whether the tutor's text states the answer.")
+    corrected: bool = Field(description="Whether the model's own answer was wrong or missing.")
+    student_answer_correct: bool | None = Field(
+        None, description="In `check` mode, whether the learner's answer is right."
+    )
 
 
 class AdapterRef(BaseModel):
@@ -118,6 +173,7 @@ class GenerateResponse(BaseModel):
     fallback_used: bool = False
     standards: list[StandardMatch] = Field(default_factory=list)
     reading_level: ReadingLevel | None = None
+    verification: Verification | None = None
     usage: Usage
     latency_ms: float
 

@@ -19,6 +19,9 @@ _ANSWER_FIELDS = {
     "accommodations",
     "max_tokens",
     "temperature",
+    "mode",
+    "student_answer",
+    "history",
 }
 
 

@@ -6,7 +6,7 @@ Each non-blank line is one JSON object, one of:
   {"profile": {"grade": "4", "interests": [...], "accommodations": ["dyslexia"]}}
 The profile line (at most one) applies to every example; an example may carry its own
 `profile` field instead. Examples without a system message get one built from the profile, in
-the spirit of the serving prompt, and questions are tagged as the serving prompt tags them.
+the spirit of the serving prompt, and questions are cleaned as the serving prompt cleans them.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from aivo.curriculum.prompting import ACCOMMODATION_RULES, QUESTION_CLOSE, QUESTION_OPEN, neutralise
+from aivo.curriculum.prompting import ACCOMMODATION_RULES, neutralise
 from aivo.schemas import GRADES, Accommodation
 from aivo.training.errors import DatasetError
 
@@ -133,11 +133,6 @@ def system_message(profile: StudentProfile | None) -> str:
     return "\n".join(lines)
 
 
-def tagged_question(question: str) -> str:
-    """A learner's question as the serving prompt presents it to the model."""
-    return f"{QUESTION_OPEN}\n{neutralise(question)}\n{QUESTION_CLOSE}"
-
-
 def _parse_line(raw: bytes, number: int) -> ChatExample | PairExample | ProfileLine:
     try:
         value = json.loads(raw.decode("utf-8"))
@@ -171,7 +166,7 @@ def _messages(item: ChatExample | PairExample, profile: StudentProfile | None) -
     else:
         turns = [(m.role, m.content) for m in item.messages]
     messages = [
-        {"role": role, "content": tagged_question(text) if role == "user" else text}
+        {"role": role, "content": neutralise(text) if role == "user" else text}
         for role, text in turns
     ]
     if messages[0]["role"] != "system":

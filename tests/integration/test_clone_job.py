@@ -25,10 +25,11 @@ from peft import PeftModel
 
 from aivo.adapters import open_store
 from aivo.config import EngineConfig, StorageConfig
+from aivo.curriculum.prompting import neutralise
 from aivo.engine.loader import LoadedModel, load_model
 from aivo.observability import pseudonym
 from aivo.training.cloner import training_spec
-from aivo.training.dataset import StudentProfile, system_message, tagged_question
+from aivo.training.dataset import StudentProfile, system_message
 from aivo.training.results import parse_clone_results
 from tests.fixtures.adapters import make_adapter
 from tests.fixtures.datasets import PROFILE, student_dataset
@@ -194,7 +195,7 @@ def wait_for_job(address: str, job_id: str) -> tuple[str, str]:
 def greedy_answer(model: Any, loaded: LoadedModel, question: str) -> str:
     messages = [
         {"role": "system", "content": system_message(StudentProfile(**PROFILE))},
-        {"role": "user", "content": tagged_question(question)},
+        {"role": "user", "content": neutralise(question)},
     ]
     ids = torch.tensor([loaded.chat_prompt_ids(messages)])
     with torch.no_grad():

@@ -69,6 +69,9 @@ def test_accommodation_order_does_not_change_the_key() -> None:
         {"max_tokens": 129},
         {"temperature": 0.7},
         {"student_id": "alice-42"},
+        {"mode": "hint"},
+        {"mode": "check", "student_answer": "12"},
+        {"history": [{"role": "student", "text": "I got 12"}]},
     ],
 )
 def test_each_request_field_changes_the_key(variant: dict[str, Any]) -> None:

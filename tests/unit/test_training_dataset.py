@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from aivo.config import StorageConfig
-from aivo.training.dataset import parse_dataset, system_message, tagged_question
+from aivo.curriculum.prompting import neutralise
+from aivo.training.dataset import parse_dataset, system_message
 from aivo.training.errors import DatasetError, DatasetNotFound
 from aivo.training.sources import read_dataset
 from tests.fixtures.datasets import student_dataset
@@ -37,7 +38,7 @@ def test_prompt_response_pairs_get_the_profile_system_message_and_tagged_questio
     assert "grade 3 student" in system["content"]
     assert "dinosaurs" in system["content"]
     assert "Dyslexia: short sentences" in system["content"]
-    assert user == {"role": "user", "content": tagged_question("What is 2 + 3?")}
+    assert user == {"role": "user", "content": neutralise("What is 2 + 3?")}
     assert "<student_question>" in user["content"]
     assert assistant == {"role": "assistant", "content": "2 + 3 = 5."}
     assert dataset.sha256 == hashlib.sha256(data).hexdigest()
@@ -63,7 +64,7 @@ def test_chat_examples_keep_their_own_system_message_and_every_turn() -> None:
         "assistant",
     ]
     assert example.messages[0]["content"] == "You are a tutor."
-    assert example.messages[3]["content"] == tagged_question("What is 4 x 2?")
+    assert example.messages[3]["content"] == neutralise("What is 4 x 2?")
 
 
 def test_an_example_profile_wins_over_the_dataset_profile() -> None:
