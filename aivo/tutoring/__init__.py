@@ -1,0 +1,10 @@
+"""The math checker: recognise the computable problem in a K-12 question and solve it exactly.
+
+`solve` reads a question into a `Solution` (exact answer, worked steps) or None; the answer
+functions read a tutor's or a learner's text against that solution.
+"""
+
+from aivo.tutoring.problems import solve
+from aivo.tutoring.solution import Solution
+
+__all__ = ["Solution", "solve"]
