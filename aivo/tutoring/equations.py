@@ -55,7 +55,8 @@ def solve_linear(left: Node, right: Node) -> tuple[str, sympy.Rational, tuple[st
     if simplified != problem:
         steps.append(f"Multiply out and combine like terms: {simplified}.")
     if c != 0:
-        move = f"Subtract {linear_text(c, 0, name)} from" if c > 0 else f"Add {linear_text(-c, 0, name)} to"
+        term = linear_text(abs(c), 0, name)
+        move = f"Subtract {term} from" if c > 0 else f"Add {term} to"
         a, c = a - c, sympy.Integer(0)
         steps.append(f"{move} both sides: {linear_text(a, b, name)} = {number_text(d)}.")
     if b != 0:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import sympy
 
+from aivo.tutoring.numbers import plain_operators
+
 MAX_CHARS = 200
 MAX_PAREN_DEPTH = 8
 MAX_NODES = 60
@@ -62,10 +64,9 @@ class Refused(ValueError):
 
 def normalise_symbols(text: str) -> str:
     """Unicode and caret operators to the ASCII grammar; implicit products made explicit."""
-    text = text.lower().translate(str.maketrans({"×": "*", "·": "*", "÷": "/", "−": "-", "–": "-"}))
-    text = text.replace("^", "**")
+    text = plain_operators(text.lower()).replace("^", "**")
     text = re.sub(r"√\s*(\d+(?:\.\d+)?|[a-z]\b)", r"sqrt(\1)", text).replace("√", "sqrt")
-    text = re.sub(r"(?<=[\d)])\s*(?=(?!sqrt)[a-z(])", "*", text)  # 2x, 3(x - 2), (a)(b)
+    text = re.sub(r"(?<=[\d)])\s*(?=[a-z(])", "*", text)  # 2x, 3(x - 2), (a)(b)
     text = re.sub(r"(?<=\))\s*(?=\d)", "*", text)
     return re.sub(r"(?<![a-z])([a-z])\s*\(", r"\1*(", text)  # x(x + 1); sqrt( is kept
 
@@ -103,7 +104,7 @@ def parse_equation(text: str) -> tuple[Node, Node]:
 
 def _literal(node: ast.expr, source: str) -> Num:
     written = ast.get_source_segment(source, node) or ""
-    if not re.fullmatch(r"\d{1,%d}(\.\d{1,12})?" % MAX_LITERAL_DIGITS, written):
+    if not re.fullmatch(rf"\d{{1,{MAX_LITERAL_DIGITS}}}(\.\d{{1,12}})?", written):
         raise Refused("number too long or not plain")
     return Num(sympy.Rational(written), written)
 

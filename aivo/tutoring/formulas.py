@@ -16,7 +16,9 @@ _UNITS = {
     "inches": "in", "inch": "in", "feet": "ft", "foot": "ft", "yards": "yd", "yard": "yd",
     "meter": "m", "centimeter": "cm", "units": "units", "unit": "units",
 }  # fmt: skip
-_MEASURE = re.compile(rf"(?<![\w.(,])({_NUM})\s*({'|'.join(sorted(_UNITS, key=len, reverse=True))})?\b")
+_MEASURE = re.compile(
+    rf"(?<![\w.(,])({_NUM})\s*({'|'.join(sorted(_UNITS, key=len, reverse=True))})?\b"
+)
 _POINT = re.compile(rf"\(\s*({_NUM})\s*,\s*({_NUM})\s*\)")
 
 
@@ -58,8 +60,14 @@ def _rectangle(text: str) -> Solution | None:
             f"The area of a {shape} is length × width.",
             f"{_t(length)} × {_t(width)} = {_t(answer)}, so the area is {text_answer}.",
         )
-        return Solution("area", f"area of a {_t(length)} by {_t(width)} {shape}", answer,
-                        text_answer, steps, unit_out)
+        return Solution(
+            "area",
+            f"area of a {_t(length)} by {_t(width)} {shape}",
+            answer,
+            text_answer,
+            steps,
+            unit_out,
+        )
     answer = 2 * (length + width)
     text_answer, unit_out = _with_unit(answer, unit)
     steps = (
@@ -67,8 +75,14 @@ def _rectangle(text: str) -> Solution | None:
         f"{_t(length)} + {_t(width)} + {_t(length)} + {_t(width)} = {_t(answer)}, "
         f"so the perimeter is {text_answer}.",
     )
-    return Solution("perimeter", f"perimeter of a {_t(length)} by {_t(width)} {shape}", answer,
-                    text_answer, steps, unit_out)
+    return Solution(
+        "perimeter",
+        f"perimeter of a {_t(length)} by {_t(width)} {shape}",
+        answer,
+        text_answer,
+        steps,
+        unit_out,
+    )
 
 
 def _box(text: str) -> Solution | None:
@@ -86,8 +100,14 @@ def _box(text: str) -> Solution | None:
         "The volume of a box is length × width × height.",
         f"{sides} = {_t(answer)}, so the volume is {text_answer}.",
     )
-    return Solution("volume", f"volume of a {' by '.join(_t(v) for v in values)} box", answer,
-                    text_answer, steps, unit_out)
+    return Solution(
+        "volume",
+        f"volume of a {' by '.join(_t(v) for v in values)} box",
+        answer,
+        text_answer,
+        steps,
+        unit_out,
+    )
 
 
 def _pythagoras(text: str) -> Solution | None:

@@ -7,11 +7,13 @@ from dataclasses import dataclass
 
 import sympy
 
-_ONES = (
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-    "fifteen sixteen seventeen eighteen nineteen"
-).split()
-_TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
+_ONES = [
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+    "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen",
+    "nineteen",
+]  # fmt: skip
+_TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+_PLAIN_OPERATORS = str.maketrans("×·÷−–", "**/--")
 _WORD_VALUE = {w: i for i, w in enumerate(_ONES)} | {w: 20 + 10 * i for i, w in enumerate(_TENS)}
 _SCALE = {"hundred": 100, "thousand": 1000}
 
@@ -40,6 +42,11 @@ def _words_value(phrase: str) -> int | None:
         else:
             return None
     return total + current
+
+
+def plain_operators(text: str) -> str:
+    """Unicode operators to ASCII: × and · to *, ÷ to /, minus signs and dashes to -."""
+    return text.translate(_PLAIN_OPERATORS)
 
 
 def words_to_digits(text: str) -> str:
@@ -77,11 +84,12 @@ class NumberToken:
     fraction: tuple[int, int] | None = None
 
 
-# "-$1,200.50", "3 1/2", "3/4", "50%", "2.5"; digits bounded so reading text never builds huge numbers.
+# "-$1,200.50", "3 1/2", "3/4", "50%", "2.5"; bounded digits: text never builds huge numbers.
 NUMBER = re.compile(
-    r"(?<![\w.])(?P<sign>[-−])?\$?(?:(?P<whole>\d{1,15}) (?P<mnum>\d{1,6})/(?P<mden>\d{1,6})(?![\d/])"
+    r"(?<![\w.])(?P<sign>-)?\$?(?:(?P<whole>\d{1,15}) (?P<mnum>\d{1,6})/(?P<mden>\d{1,6})(?![\d/])"
     r"|(?P<num>\d{1,6})/(?P<den>\d{1,6})(?![\d/])"
     r"|(?P<int>\d{1,3}(?:,\d{3}){1,4}|\d{1,15})(?:\.(?P<dec>\d{1,12}))?)(?P<pct>\s?(?:%|percent))?"
+    r"(?![a-z]\b)"  # 2x is a term, not a number
 )
 
 

@@ -44,8 +44,8 @@ _PHRASES = (
 _FRACTION_WORDS = {"half": 2, "third": 3, "quarter": 4, "fourth": 4, "fifth": 5, "sixth": 6}
 _FRACTION_WORDS |= {"seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10}
 _FRACTION_OF = re.compile(
-    r"\b(?:(?P<count>\d+|a|an)\s+)?(?P<part>%s)s?\s+of\s+(?P<whole>%s)\b"
-    % ("|".join(_FRACTION_WORDS) + "|halve", N)
+    rf"\b(?:(?P<count>\d+|a|an)\s+)?(?P<part>{'|'.join(_FRACTION_WORDS)}|halve)s?\s+of\s+"
+    rf"(?P<whole>{N})\b"
 )
 # "sum of 3 and 4" -> 3 + 4; the second group order says which number comes first.
 _NAMED = (
@@ -145,9 +145,7 @@ def _expression(text: str, grade: int | None) -> Solution | None:
         if "=" in run:
             problem, value, steps = solve_linear(*parse_equation(run))
             name = problem_variable(problem)
-            return Solution(
-                "equation", problem, value, f"{name} = {number_text(value)}", steps
-            )
+            return Solution("equation", problem, value, f"{name} = {number_text(value)}", steps)
         tree = parse_expression(run)
     if variables(tree) or not isinstance(tree, BinOp | Sqrt):
         return None

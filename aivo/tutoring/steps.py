@@ -43,15 +43,18 @@ def render(node: Node) -> str:
         right = f"({right})"
     if node.op == "/" and variables(node.left) and isinstance(node.right, Num):
         return f"{left}/{right}"
-    if node.op == "*" and isinstance(node.left, Num) and "/" not in left and (
-        isinstance(node.right, Var) or (right.startswith("(") and bool(variables(node.right)))
+    if (
+        node.op == "*"
+        and isinstance(node.left, Num)
+        and "/" not in left
+        and (isinstance(node.right, Var) or (right.startswith("(") and bool(variables(node.right))))
     ):
         return f"{left}{right}"  # 2x, 3(x - 2): how algebra is written
     return f"{left} {_SYMBOL[node.op]} {right}"
 
 
 def _value_node(value: sympy.Expr, decimal: bool) -> Num:
-    return Num(value, number_text(value, decimal=decimal))  # type: ignore[arg-type]
+    return Num(value, number_text(value, decimal=decimal))
 
 
 def _reason(op: str, inside_parentheses: bool, multi: bool) -> str:
@@ -79,7 +82,9 @@ def _fraction_steps(node: BinOp, result_text: str) -> list[str]:
         left, right = f"{x.p * den // x.q}/{den}", f"{y.p * den // y.q}/{den}"
         if abs(y.p) * den // y.q != y.p * den // y.q:
             right = f"({right})"
-        rewritten = [f"{n.text} = {t}" for n, t in ((a, left), (b, right)) if n.text != t.strip("()")]
+        rewritten = [
+            f"{n.text} = {t}" for n, t in ((a, left), (b, right)) if n.text != t.strip("()")
+        ]
         steps = [f"Use a common denominator of {den}: {' and '.join(rewritten)}."]
         total = x.p * den // x.q + (1 if node.op == "+" else -1) * (y.p * den // y.q)
         steps.append(f"{left} {node.op} {right} = {total}/{den}.")
@@ -87,12 +92,16 @@ def _fraction_steps(node: BinOp, result_text: str) -> list[str]:
             steps.append(f"Simplify: {total}/{den} = {result_text}.")
         return steps
     if node.op == "*":
-        return [f"Multiply the tops and the bottoms: ({x.p} × {y.p})/({x.q} × {y.q}) = "
-                f"{x.p * y.p}/{x.q * y.q} = {result_text}."]
+        return [
+            f"Multiply the tops and the bottoms: ({x.p} × {y.p})/({x.q} × {y.q}) = "
+            f"{x.p * y.p}/{x.q * y.q} = {result_text}."
+        ]
     if node.op == "/" and y != 0:
         flipped = number_text(1 / y)
-        return [f"Dividing by {b.text} is the same as multiplying by {flipped}: "
-                f"{a.text} × {flipped} = {result_text}."]
+        return [
+            f"Dividing by {b.text} is the same as multiplying by {flipped}: "
+            f"{a.text} × {flipped} = {result_text}."
+        ]
     return []
 
 
@@ -106,9 +115,12 @@ def _reduce(node: Node, decimal: bool, multi: bool, inside: bool) -> tuple[Node,
             return type(node)(done[0]), done[1]
         value = _value_node(to_sympy(node), decimal)
         if isinstance(node, Sqrt):
-            how = f"{render(node)} = {value.text}, because {value.text} × {value.text} = " \
-                f"{render(node.operand)}." if value.value.is_Rational else \
-                f"{render(node)} = {value.text}."
+            how = (
+                f"{render(node)} = {value.text}, because {value.text} × {value.text} = "
+                f"{render(node.operand)}."
+                if value.value.is_Rational
+                else f"{render(node)} = {value.text}."
+            )
             return value, [how]
         return value, []
     for side in ("left", "right"):
@@ -116,8 +128,11 @@ def _reduce(node: Node, decimal: bool, multi: bool, inside: bool) -> tuple[Node,
         child_inside = inside or f"({render(child)})" in render(node)
         done = _reduce(child, decimal, multi, child_inside)
         if done:
-            rebuilt = BinOp(node.op, done[0], node.right) if side == "left" else BinOp(
-                node.op, node.left, done[0])
+            rebuilt = (
+                BinOp(node.op, done[0], node.right)
+                if side == "left"
+                else BinOp(node.op, node.left, done[0])
+            )
             return rebuilt, done[1]
     value = _value_node(to_sympy(node), decimal)
     extra = _fraction_steps(node, value.text)

@@ -26,7 +26,9 @@ _NOT_UNITS = {"are", "is", "does", "do", "did", "will", "can", "in", "of", "more
 
 
 def _money(value: sympy.Rational) -> str:
-    text = decimal_text(value) if value.q in (1, 2, 4, 5, 10, 20, 25, 50, 100) else number_text(value)
+    text = (
+        decimal_text(value) if value.q in (1, 2, 4, 5, 10, 20, 25, 50, 100) else number_text(value)
+    )
     return f"${text}" if "." not in text or len(text.split(".")[1]) == 2 else f"${text}0"
 
 
@@ -37,9 +39,9 @@ def recognise_percent(text: str, grade: int | None) -> Solution | None:
     numbers = re.findall(_NUM, text)
     if len(numbers) != 2:
         return None
-    reverse = re.search(rf"\bwhat percent(?:age)? of \$?({_NUM}) is \$?({_NUM})", text) or re.search(
-        rf"\$?({_NUM}) is what percent(?:age)? of \$?({_NUM})", text
-    )
+    reverse = re.search(
+        rf"\bwhat percent(?:age)? of \$?({_NUM}) is \$?({_NUM})", text
+    ) or re.search(rf"\$?({_NUM}) is what percent(?:age)? of \$?({_NUM})", text)
     if reverse:
         whole, part = (sympy.Rational(g) for g in reverse.groups())
         if reverse.re.pattern.startswith(r"\$"):
@@ -69,18 +71,25 @@ def recognise_percent(text: str, grade: int | None) -> Solution | None:
     money = "$" in text
     shown = _money if money else (lambda v: number_text(v, decimal=True))
     part = rate * base / 100
-    of_step = f"{number_text(rate, decimal=True)}% of {shown(base)} is {shown(base)} × " \
+    of_step = (
+        f"{number_text(rate, decimal=True)}% of {shown(base)} is {shown(base)} × "
         f"{number_text(rate, decimal=True)} ÷ 100 = {shown(part)}."
+    )
     if re.search(r"\boff\b|\bdiscount|\bsale\b", text):
-        if re.search(r"\bsav(?:e|es|ed|ing)\b|\bhow much (?:is )?(?:the )?(?:discount|off)\b", text):
-            answer, steps = part, (of_step,)
+        if re.search(
+            r"\bsav(?:e|es|ed|ing)\b|\bhow much (?:is )?(?:the )?(?:discount|off)\b", text
+        ):
+            answer, steps = part, [of_step]
         elif re.search(r"\bprice\b|\bcost|\bpay\b", text):
             answer = base - part
-            steps = (of_step, f"Take it off the price: {shown(base)} - {shown(part)} = {shown(answer)}.")
+            taken = f"{shown(base)} - {shown(part)} = {shown(answer)}"
+            steps = [of_step, f"Take it off the price: {taken}."]
         else:
             return None
         problem = f"{number_text(rate, decimal=True)}% off {shown(base)}"
-        return Solution("percent", problem, answer, shown(answer), steps, "$" if money else None)
+        return Solution(
+            "percent", problem, answer, shown(answer), tuple(steps), "$" if money else None
+        )
     if not re.search(rf"({_NUM})\s?(?:%|percent) of \$?{_NUM}", text):
         return None
     problem = f"{number_text(rate, decimal=True)}% of {shown(base)}"
@@ -126,7 +135,7 @@ def recognise(text: str, grade: int | None) -> Solution | None:
         return None
     answer = {"+": a + b, "-": a - b, "*": a * b, "/": a / b}[op]
     unit = _unit(text, numbers[0] if op != "*" else numbers[1])
-    sa, sb, sv = number_text(a, decimal=True), number_text(b, decimal=True), number_text(answer, decimal=True)
+    sa, sb, sv = (number_text(v, decimal=True) for v in (a, b, answer))
     symbol = {"+": "+", "-": "-", "*": "×", "/": "÷"}[op]
     why = {
         "+": f"Putting {sb} more together with {sa} means adding.",
