@@ -1,0 +1,163 @@
+"""Read answers out of text: the final answer a tutor states, whether a hint gives it away, and
+whether a learner's answer is right (in any equivalent form)."""
+
+from __future__ import annotations
+
+import re
+
+import sympy
+
+from aivo.tutoring.expressions import Refused, parse_expression, to_sympy
+from aivo.tutoring.numbers import (
+    NumberToken,
+    is_terminating,
+    plain_operators,
+    read_numbers,
+    words_to_digits,
+)
+from aivo.tutoring.solution import Solution
+
+_ANSWER_CUE = re.compile(r"\banswer(?: is|:|\s*=|\s+would be|\s+will be)\s*")
+_WORD_CUE = re.compile(
+    r"\b(?:equals|equal to|is|are|makes|gives|gets|get|got|have|has|had|left with|comes to|"
+    r"total of|would be|will be)\s+(?:about |exactly |now |just |only |a total of |left )?"
+)
+_EXPLICIT = re.compile(r"(?:=|\banswer is|\banswer:|\bequals|\bis)\s*\$?$")
+
+
+def _prepare(text: str) -> str:
+    return plain_operators(words_to_digits(text))
+
+
+def _variable(solution: Solution) -> str | None:
+    found = re.match(r"([a-z]) = ", solution.answer_text) if solution.kind == "equation" else None
+    return found.group(1) if found else None
+
+
+def _value(token: NumberToken, solution: Solution) -> sympy.Rational:
+    """A token's value in the solution's terms: 50% is 1/2, except where the answer is a percent."""
+    if token.percent and solution.unit != "%":
+        return token.value / 100
+    return token.value
+
+
+def _places(text: str, token: NumberToken) -> int:
+    written = text[token.start : token.end]
+    return len(written.split(".")[1].rstrip("% percnt")) if "." in written else 0
+
+
+def _equal(value: sympy.Rational, answer: sympy.Expr, places: int) -> bool:
+    if isinstance(answer, sympy.Rational):
+        if value == answer:
+            return True
+        if is_terminating(answer) or places < 2:
+            return False  # an exact decimal answer must be stated exactly
+    # answers with no exact decimal (1/3, √2) may be rounded to the places written
+    tolerance = max(1e-9, 0.5 * 10.0**-places + 1e-12) if places >= 2 else 1e-9
+    return abs(float(answer) - float(value)) <= tolerance
+
+
+def _matches(text: str, token: NumberToken, solution: Solution) -> bool:
+    return _equal(_value(token, solution), solution.answer, _places(text, token))
+
+
+def _token_after(tokens: list[NumberToken], position: int, text: str) -> NumberToken | None:
+    for token in tokens:
+        if token.start >= position:
+            return token if re.fullmatch(r"[\s$]*", text[position : token.start]) else None
+    return None
+
+
+def _problem_values(solution: Solution) -> set[sympy.Rational]:
+    return {t.value for t in read_numbers(_prepare(solution.problem))} | {
+        sympy.Integer(n) for n in re.findall(r"\d+", solution.problem)
+    }
+
+
+def _last_cue(pattern: re.Pattern[str], text: str, tokens: list[NumberToken]) -> NumberToken | None:
+    for cue in reversed(list(pattern.finditer(text))):
+        token = _token_after(tokens, cue.end(), text)
+        if token is not None:
+            return token
+    return None
+
+
+def _final_token(text: str, solution: Solution) -> NumberToken | None:
+    tokens = read_numbers(text)
+    if not tokens:
+        return None
+    name = _variable(solution)
+    if name:  # an equation's answer is the variable's value; "2x = 8" is a step on the way
+        cues = [_ANSWER_CUE, re.compile(rf"(?<![\w.]){name}\s*(?:=|is|equals)\s*")]
+    else:
+        cues = [_ANSWER_CUE, re.compile(r"=\s*"), _WORD_CUE]
+    for cue in cues:
+        token = _last_cue(cue, text, tokens)
+        if token is not None:
+            return token
+    if name:
+        return None
+    sentences = [s for s in re.split(r"(?<=[.!?])\s+|\n+", text) if re.search(r"\d", s)]
+    if not sentences or sentences[-1].rstrip().endswith("?"):
+        return None
+    last = read_numbers(sentences[-1])[-1:]
+    if not last:
+        return None
+    offset = text.rindex(sentences[-1])
+    token = NumberToken(
+        last[0].value,
+        last[0].start + offset,
+        last[0].end + offset,
+        last[0].percent,
+        last[0].fraction,
+    )
+    if token.value in _problem_values(solution) and not _matches(text, token, solution):
+        return None  # a restated number of the question is not an answer
+    return token
+
+
+def stated_answer(text: str, solution: Solution) -> sympy.Expr | None:
+    """The final answer the text states for this problem; None when it states none."""
+    prepared = _prepare(text)
+    token = _final_token(prepared, solution)
+    return None if token is None else _value(token, solution)
+
+
+def answer_is_correct(text: str, solution: Solution) -> bool | None:
+    """Whether the text's final answer is the solution's; None when it states no final answer."""
+    prepared = _prepare(text)
+    token = _final_token(prepared, solution)
+    return None if token is None else _matches(prepared, token, solution)
+
+
+def mentions_answer(text: str, solution: Solution) -> bool:
+    """Whether the text states the answer anywhere; the question's own numbers do not count
+    unless the answer is one of them and the text states it explicitly ("= 7")."""
+    prepared = _prepare(text)
+    in_question = _problem_values(solution)
+    answer_in_question = any(_equal(v, solution.answer, 0) for v in in_question)
+    for token in read_numbers(prepared):
+        if not _matches(prepared, token, solution):
+            continue
+        if token.fraction and {sympy.Integer(n) for n in token.fraction} <= in_question:
+            continue  # "56/7" restates the question's numbers
+        if not answer_in_question or _EXPLICIT.search(prepared[: token.start]):
+            return True
+    return False
+
+
+def check_student_answer(solution: Solution, student_answer: str) -> bool | None:
+    """Whether a learner's answer is right ("56", "x = 4", "1/2", "50%", "$30", "fifty-six");
+    None when it holds no number we can read."""
+    prepared = _prepare(student_answer.strip())
+    written = re.fullmatch(r"(?:[a-z]\s*=)?\s*\$?([\d\s./()+\-*√]+?)\s*(?:[a-z]+\s*)*", prepared)
+    if written and re.search(r"[/+*√(]|\d\s*-", written.group(1)):
+        try:  # "7 / 8", "√5", "5√2": read with the safe parser, compared exactly
+            return bool(to_sympy(parse_expression(written.group(1))) == solution.answer)
+        except Refused:
+            pass
+    tokens = read_numbers(prepared)
+    if not tokens:
+        return None
+    token = _last_cue(re.compile(r"=\s*"), prepared, tokens) or tokens[-1]
+    return _matches(prepared, token, solution)

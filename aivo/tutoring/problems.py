@@ -1,0 +1,182 @@
+"""Recognise the computable problem in a question: phrases to symbols, then one exact solution."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import sympy
+
+from aivo.tutoring import formulas, word_problems
+from aivo.tutoring.equations import solve_linear
+from aivo.tutoring.expressions import (
+    BinOp,
+    Neg,
+    Node,
+    Num,
+    Refused,
+    Sqrt,
+    parse_equation,
+    parse_expression,
+    to_sympy,
+    variables,
+)
+from aivo.tutoring.numbers import number_text, words_to_digits
+from aivo.tutoring.solution import Solution
+from aivo.tutoring.steps import arithmetic_steps, render
+
+MAX_QUESTION_CHARS = 400
+N = r"-?\d+(?:\.\d+)?(?:/\d+)?"
+
+_PHRASES = (
+    (r"\bwhat's\b", "what is"),
+    (r"\b(?:the )?square root of\s*", "√"),
+    (r"\b(?:raised )?to the power of\b|\bto the\b(?= \d+(?:st|nd|rd|th)? power)", "^"),
+    (r"(?<=\d)(?:st|nd|rd|th)? power\b", ""),
+    (r"\bsquared\b", "^2"),
+    (r"\bcubed\b", "^3"),
+    (r"\bmultiplied by\b|\btimes\b", "*"),
+    (r"\bdivided by\b", "/"),
+    (r"\bplus\b", "+"),
+    (r"\bminus\b|\btake away\b", "-"),
+    (r"\bnegative\s+(?=\d)", "-"),
+)
+_FRACTION_WORDS = {"half": 2, "third": 3, "quarter": 4, "fourth": 4, "fifth": 5, "sixth": 6}
+_FRACTION_WORDS |= {"seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10}
+_FRACTION_OF = re.compile(
+    rf"\b(?:(?P<count>\d+|a|an)\s+)?(?P<part>{'|'.join(_FRACTION_WORDS)}|halve)s?\s+of\s+"
+    rf"(?P<whole>{N})\b"
+)
+# "sum of 3 and 4" -> 3 + 4; the second group order says which number comes first.
+_NAMED = (
+    (rf"\bsum of ({N}) and ({N})", "+", False),
+    (rf"\bproduct of ({N}) and ({N})", "*", False),
+    (rf"\bdifference (?:between|of) ({N}) and ({N})", "-", False),
+    (rf"\bquotient of ({N}) and ({N})", "/", False),
+    (rf"\badd ({N}) (?:and|to) ({N})", "+", False),
+    (rf"\bmultiply ({N}) (?:and|by) ({N})", "*", False),
+    (rf"\bdivide ({N}) by ({N})", "/", False),
+    (rf"\bsubtract ({N}) from ({N})", "-", True),
+    (rf"\btake ({N}) (?:away )?from ({N})", "-", True),
+)
+# A run of math: digits, operators, parentheses, `=`, roots and lone one-letter variables.
+_RUN = re.compile(r"(?:sqrt|√|[0-9.+\-*/()^=×÷·−]|[ \t]|(?<![a-z'])[a-z](?![a-z']))+")
+
+
+def to_symbols(question: str) -> str:
+    """Lower-case, number words to digits, operator words to symbols."""
+    text = words_to_digits(question)
+    for pattern, symbol in _PHRASES:
+        text = re.sub(pattern, symbol, text)
+    if "=" not in text:
+        text = re.sub(r"(?<=\d)\s*x\s*(?=[\d(-])", " * ", text)  # "7 x 8" is a product
+    return text
+
+
+def _number(text: str) -> Num:
+    return parse_expression(text) if "/" in text else Num(sympy.Rational(text), text)  # type: ignore[return-value]
+
+
+def _named_tree(text: str) -> Node | None:
+    match = _FRACTION_OF.search(text)
+    if match:
+        count = match.group("count")
+        part = _FRACTION_WORDS.get(match.group("part"), 2)
+        whole = _number(match.group("whole"))
+        if count in (None, "a", "an", "1"):
+            return BinOp("/", whole, Num(sympy.Integer(part), str(part)))
+        return BinOp("*", Num(sympy.Rational(int(count), part), f"{count}/{part}"), whole)
+    for pattern, op, swap in _NAMED:
+        found = re.search(pattern, text)
+        if found:
+            first, second = found.group(1), found.group(2)
+            if swap:
+                first, second = second, first
+            return BinOp(op, _number(first), _number(second))
+    return None
+
+
+def _math_run(text: str) -> str | None:
+    """The one run of math in the text; None when there is none or more than one."""
+    runs = []
+    for found in _RUN.finditer(text):
+        run = found.group(0).strip(" \t.")
+        run = re.sub(r"^(?:[a-z]\s+(?=[\d(√a-z]))+|(?:\s+[a-z])+$", "", run).strip()
+        has_digit = bool(re.search(r"\d", run))
+        if has_digit and re.search(r"[+\-*/^=×÷−√]|sqrt", run.lstrip("-")):
+            runs.append(run)
+    return runs[0] if len(runs) == 1 else None
+
+
+def _walk(node: Node) -> list[Node]:
+    if isinstance(node, BinOp):
+        return [node, *_walk(node.left), *_walk(node.right)]
+    if isinstance(node, Neg | Sqrt):
+        return [node, *_walk(node.operand)]
+    return [node]
+
+
+def arithmetic_solution(tree: Node, grade: int | None) -> Solution:
+    """Evaluate an expression tree exactly, with one step per operation."""
+    answer = to_sympy(tree)
+    nodes = _walk(tree)
+    decimal = any(isinstance(n, Num) and "." in n.text for n in nodes)
+    mixed = grade is not None and grade <= 5 and not decimal
+    operations = [n for n in nodes if isinstance(n, BinOp | Sqrt)]
+    if len(operations) > 1:
+        kind = "order_of_operations"
+    elif isinstance(tree, Sqrt) or (isinstance(tree, BinOp) and tree.op == "^"):
+        kind = "power"
+    else:
+        kind = "arithmetic"
+    answer_text = number_text(answer, decimal=decimal, mixed=mixed)
+    steps = arithmetic_steps(tree, decimal)
+    if answer_text != number_text(answer, decimal=decimal):
+        steps = (*steps, f"As a mixed number, {number_text(answer)} is {answer_text}.")
+    return Solution(kind, render(tree), answer, answer_text, steps)
+
+
+def _expression(text: str, grade: int | None) -> Solution | None:
+    tree = _named_tree(text)
+    if tree is None:
+        run = _math_run(text)
+        if run is None:
+            return None
+        if "=" in run:
+            problem, value, steps = solve_linear(*parse_equation(run))
+            name = problem_variable(problem)
+            return Solution("equation", problem, value, f"{name} = {number_text(value)}", steps)
+        tree = parse_expression(run)
+    if variables(tree) or not isinstance(tree, BinOp | Sqrt):
+        return None
+    return arithmetic_solution(tree, grade)
+
+
+def problem_variable(problem: str) -> str:
+    found = re.search(r"(?<![a-z])[a-z](?![a-z])", problem)
+    return found.group(0) if found else "x"
+
+
+_RECOGNISERS: tuple[Callable[[str, int | None], Solution | None], ...] = (
+    formulas.recognise,
+    word_problems.recognise_percent,
+    word_problems.recognise,
+    _expression,
+)
+
+
+def solve(question: str, grade: int | None = None) -> Solution | None:
+    """The exact solution of the math problem in a question; None unless read with confidence."""
+    if not question or len(question) > MAX_QUESTION_CHARS:
+        return None
+    text = to_symbols(question)
+    if not re.search(r"\d", text):
+        return None
+    for recognise in _RECOGNISERS:
+        try:
+            solution = recognise(text, grade)
+        except (Refused, ZeroDivisionError, ValueError):
+            return None
+        if solution is not None:
+            return solution
+    return None

@@ -1,0 +1,163 @@
+"""Worked solutions: one operation a step, in the order a learner is taught (PEMDAS)."""
+
+from __future__ import annotations
+
+import sympy
+
+from aivo.tutoring.expressions import BinOp, Neg, Node, Num, Sqrt, Var, to_sympy, variables
+from aivo.tutoring.numbers import number_text
+
+_SYMBOL = {"+": "+", "-": "-", "*": "×", "/": "÷", "^": "^"}
+_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "^": 4}
+_VERB = {"+": "Add", "-": "Subtract", "*": "Multiply", "/": "Divide", "^": "Work out the power"}
+
+
+def _precedence(node: Node) -> int:
+    if isinstance(node, BinOp):
+        return _PRECEDENCE[node.op]
+    if isinstance(node, Neg) or (isinstance(node, Num) and node.text.startswith("-")):
+        return 3
+    if isinstance(node, Num) and "/" in node.text:
+        return 2
+    return 5
+
+
+def render(node: Node) -> str:
+    """The expression as a child reads it: "3 + 4 × 2", "12 - (-5)", "(3 + 4) × 2"."""
+    if isinstance(node, Num):
+        return node.text
+    if isinstance(node, Var):
+        return node.name
+    if isinstance(node, Neg):
+        inner = render(node.operand)
+        return f"-({inner})" if _precedence(node.operand) < 5 else f"-{inner}"
+    if isinstance(node, Sqrt):
+        inner = render(node.operand)
+        return f"√{inner}" if _precedence(node.operand) == 5 else f"√({inner})"
+    mine = _PRECEDENCE[node.op]
+    left, right = render(node.left), render(node.right)
+    if _precedence(node.left) < mine or (node.op == "^" and _precedence(node.left) <= mine):
+        left = f"({left})"
+    theirs = _precedence(node.right)
+    if theirs < mine or theirs == 3 or (theirs == mine and node.op in "-/^"):
+        right = f"({right})"
+    if node.op == "/" and variables(node.left) and isinstance(node.right, Num):
+        return f"{left}/{right}"
+    if (
+        node.op == "*"
+        and isinstance(node.left, Num)
+        and "/" not in left
+        and (isinstance(node.right, Var) or (right.startswith("(") and bool(variables(node.right))))
+    ):
+        return f"{left}{right}"  # 2x, 3(x - 2): how algebra is written
+    return f"{left} {_SYMBOL[node.op]} {right}"
+
+
+def _value_node(value: sympy.Expr, decimal: bool) -> Num:
+    return Num(value, number_text(value, decimal=decimal))
+
+
+def _reason(op: str, inside_parentheses: bool, multi: bool) -> str:
+    if not multi:
+        return ""
+    if inside_parentheses:
+        return "Work inside the parentheses first. "
+    if op == "^":
+        return "Powers come before multiplying, dividing, adding and subtracting. "
+    if op in "*/":
+        return "Multiply and divide from left to right before adding and subtracting. "
+    return "Add and subtract from left to right. "
+
+
+def _fraction_steps(node: BinOp, result_text: str) -> list[str]:
+    """Extra steps when the operands are fractions: common denominators, multiply across."""
+    a, b = node.left, node.right
+    if not (isinstance(a, Num) and isinstance(b, Num)):
+        return []
+    x, y = a.value, b.value
+    if "/" not in a.text + b.text:
+        return []
+    if node.op in "+-":
+        den = sympy.ilcm(x.q, y.q)
+        left, right = f"{x.p * den // x.q}/{den}", f"{y.p * den // y.q}/{den}"
+        if abs(y.p) * den // y.q != y.p * den // y.q:
+            right = f"({right})"
+        rewritten = [
+            f"{n.text} = {t}" for n, t in ((a, left), (b, right)) if n.text != t.strip("()")
+        ]
+        steps = [f"Use a common denominator of {den}: {' and '.join(rewritten)}."]
+        total = x.p * den // x.q + (1 if node.op == "+" else -1) * (y.p * den // y.q)
+        steps.append(f"{left} {node.op} {right} = {total}/{den}.")
+        if sympy.Rational(total, den).q != den:
+            steps.append(f"Simplify: {total}/{den} = {result_text}.")
+        return steps
+    if node.op == "*":
+        return [
+            f"Multiply the tops and the bottoms: ({x.p} × {y.p})/({x.q} × {y.q}) = "
+            f"{x.p * y.p}/{x.q * y.q} = {result_text}."
+        ]
+    if node.op == "/" and y != 0:
+        flipped = number_text(1 / y)
+        return [
+            f"Dividing by {b.text} is the same as multiplying by {flipped}: "
+            f"{a.text} × {flipped} = {result_text}."
+        ]
+    return []
+
+
+def _reduce(node: Node, decimal: bool, multi: bool, inside: bool) -> tuple[Node, list[str]] | None:
+    """Carry out the first operation due (post-order, left to right); None when fully reduced."""
+    if isinstance(node, Num | Var):
+        return None
+    if isinstance(node, Neg | Sqrt):
+        done = _reduce(node.operand, decimal, multi, inside)
+        if done:
+            return type(node)(done[0]), done[1]
+        value = _value_node(to_sympy(node), decimal)
+        if isinstance(node, Sqrt):
+            how = (
+                f"{render(node)} = {value.text}, because {value.text} × {value.text} = "
+                f"{render(node.operand)}."
+                if value.value.is_Rational
+                else f"{render(node)} = {value.text}."
+            )
+            return value, [how]
+        return value, []
+    for side in ("left", "right"):
+        child = getattr(node, side)
+        child_inside = inside or f"({render(child)})" in render(node)
+        done = _reduce(child, decimal, multi, child_inside)
+        if done:
+            rebuilt = (
+                BinOp(node.op, done[0], node.right)
+                if side == "left"
+                else BinOp(node.op, node.left, done[0])
+            )
+            return rebuilt, done[1]
+    value = _value_node(to_sympy(node), decimal)
+    extra = _fraction_steps(node, value.text)
+    if extra:
+        return value, [_reason(node.op, inside, multi) + extra[0], *extra[1:]]
+    return value, [f"{_reason(node.op, inside, multi)}{render(node)} = {value.text}."]
+
+
+def arithmetic_steps(tree: Node, decimal: bool) -> tuple[str, ...]:
+    """Reduce the tree one operation at a time, showing what the problem becomes."""
+    steps: list[str] = []
+    multi = _count_ops(tree) > 1
+    while True:
+        done = _reduce(tree, decimal, multi, inside=False)
+        if done is None:
+            return tuple(steps)
+        tree, said = done
+        if said and isinstance(tree, BinOp | Neg):
+            said[-1] = said[-1].rstrip(".") + f", so now we have {render(tree)}."
+        steps.extend(said)
+
+
+def _count_ops(node: Node) -> int:
+    if isinstance(node, Num | Var):
+        return 0
+    if isinstance(node, BinOp):
+        return 1 + _count_ops(node.left) + _count_ops(node.right)
+    return 1 + _count_ops(node.operand)
