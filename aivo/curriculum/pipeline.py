@@ -4,7 +4,8 @@ Interface used by `deployments/preprocessor.py`: `CurriculumPipeline(config)`, t
 `prepare(request) -> PreparedPrompt` and `finish(request, text) -> FinishedAnswer`.
 Stateless between requests and CPU-only: construction loads the catalogue and the embedding
 model and embeds every standard and screening exemplar once; each `prepare` embeds the prompt
-once, for both screening and alignment.
+once, for both screening and alignment, and each earlier student turn once, for screening.
+A computable math question also gets a `TutorPlan` from the math checker (`aivo/tutoring/`).
 """
 
 from __future__ import annotations
@@ -18,23 +19,29 @@ from aivo.curriculum.alignment import StandardsAligner
 from aivo.curriculum.catalogue import Catalogue, load_catalogue
 from aivo.curriculum.embedding import SentenceEmbedder
 from aivo.curriculum.formatting import apply_accommodations
-from aivo.curriculum.prompting import build_messages
+from aivo.curriculum.prompting import Messages, Prompt, build_prompt
 from aivo.curriculum.readability import reading_level
 from aivo.safety.output import check_output, safe_answer
 from aivo.safety.pii import redact_pii
 from aivo.safety.screening import RESEMBLES_ATTACK, ScreeningVerdict, check_prompt, rejection
 from aivo.safety.semantic import InjectionClassifier
-from aivo.schemas import GenerateRequest, ReadingLevel, StandardMatch, grade_number
+from aivo.schemas import GenerateRequest, ReadingLevel, StandardMatch, Turn, grade_number
+from aivo.tutoring.moves import TutorPlan, plan_move
 
-PROMPT_VERSION = "2"
+PROMPT_VERSION = "3"
 
 
 @dataclass(frozen=True)
 class PreparedPrompt:
-    messages: list[dict[str, str]]
+    prompt: Prompt
     standards: list[StandardMatch] = field(default_factory=list)
+    plan: TutorPlan | None = None  # a computable question's checked solution and tutoring move
     prompt_version: str = PROMPT_VERSION
     redacted: tuple[str, ...] = ()  # kinds of personal data removed, e.g. ("email",)
+
+    @property
+    def messages(self) -> Messages:
+        return self.prompt.messages
 
 
 @dataclass(frozen=True)
@@ -59,18 +66,42 @@ class CurriculumPipeline:
         self.injections = InjectionClassifier(self.embedder)
 
     def prepare(self, request: GenerateRequest) -> PreparedPrompt:
-        """Screen, redact, align and build the messages; PromptRejected for an attack."""
-        check_prompt(request.prompt)
-        redaction = redact_pii(request.prompt)
+        """Screen, redact, align, plan and build the messages; PromptRejected for an attack in
+        the prompt, an earlier student turn or the learner's answer."""
+        question, vector, redacted = self._screened(request.prompt)
+        history = []
+        for turn in request.history:
+            if turn.role == "student":
+                text, _, kinds = self._screened(turn.text)
+                redacted += kinds
+            else:
+                text = redact_pii(turn.text).text
+            history.append(Turn(role=turn.role, text=text))
+        student_answer = None
+        if request.student_answer is not None:
+            student_answer, _, kinds = self._screened(request.student_answer)
+            redacted += kinds
+        standards = self.align(request, question, vector)
+        grade = grade_number(request.grade_level)
+        plan = plan_move(request.mode, question, grade, history, student_answer)
+        prompt = build_prompt(
+            request,
+            question,
+            standards,
+            [("user" if t.role == "student" else "assistant", t.text) for t in history],
+            list(plan.material) if plan else None,
+        )
+        return PreparedPrompt(prompt, standards, plan, redacted=tuple(dict.fromkeys(redacted)))
+
+    def _screened(self, text: str) -> tuple[str, np.ndarray, tuple[str, ...]]:
+        """The learner's text with personal data redacted, and its embedding; PromptRejected
+        for an attack."""
+        check_prompt(text)
+        redaction = redact_pii(text)
         vector = self.embedder.encode([redaction.text])[0]
         if self.injections.is_attack(vector):
             raise rejection(ScreeningVerdict(RESEMBLES_ATTACK))
-        standards = self.align(request, redaction.text, vector)
-        return PreparedPrompt(
-            messages=build_messages(request, redaction.text, standards),
-            standards=standards,
-            redacted=redaction.kinds,
-        )
+        return redaction.text, vector, redaction.kinds
 
     def align(
         self, request: GenerateRequest, text: str, vector: np.ndarray | None = None

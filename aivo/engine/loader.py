@@ -30,9 +30,15 @@ class LoadedModel:
         return {i for i in [*ids, self.tokenizer.eos_token_id] if i is not None}
 
     def chat_prompt_ids(self, messages: list[dict[str, str]]) -> list[int]:
-        """Token ids of `messages` under this model's own chat template."""
+        """Token ids of `messages` under this model's own chat template. A last message of
+        the assistant is continued, not closed: the model writes on from its text."""
+        continued = messages[-1]["role"] == "assistant"
         encoded = self.tokenizer.apply_chat_template(
-            messages, add_generation_prompt=True, tokenize=True, return_dict=True
+            messages,
+            add_generation_prompt=not continued,
+            continue_final_message=continued,
+            tokenize=True,
+            return_dict=True,
         )
         return list(encoded["input_ids"])  # type: ignore[index, call-overload, arg-type]
 

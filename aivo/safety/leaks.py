@@ -36,7 +36,7 @@ class LeakCheck:
 
     @classmethod
     def of(cls, instructions: Iterable[str], canary: str | None = None) -> LeakCheck:
-        runs = set()
+        runs: set[tuple[str, ...]] = set()
         for line in instructions:
             words = _words(line)
             runs.update(

@@ -19,7 +19,6 @@ from aivo.config import CurriculumConfig
 from aivo.curriculum.embedding import SentenceEmbedder
 from aivo.curriculum.evaluation import alignment_score, load_labelled, screening_score
 from aivo.curriculum.pipeline import CurriculumPipeline
-from aivo.curriculum.prompting import QUESTION_CLOSE, QUESTION_OPEN
 from aivo.errors import PromptRejected
 from aivo.safety.screening import screen_prompt
 from aivo.schemas import GenerateRequest
@@ -152,7 +151,7 @@ def test_prepare_redacts_personal_data_before_the_model(pipeline: CurriculumPipe
     assert "[email]" in user and "[address]" in user and "3/4 + 1/8" in user
     assert prepared.redacted == ("address", "email")
     assert prepared.messages[0]["role"] == "system"
-    assert user.startswith(QUESTION_OPEN) and user.endswith(QUESTION_CLOSE)
+    assert user.endswith("What is 3/4 + 1/8?")
 
 
 def test_prepare_rejects_attacks(pipeline: CurriculumPipeline) -> None:

@@ -1,0 +1,255 @@
+"""The answering loop: the model writes, the checks read, and only checked text reaches the learner.
+
+On a computable problem (a `TutorPlan`) the model's text is audited as it is written (every
+number, every calculation) and again when it ends (the final answer for the tutoring move). The
+first failure stops that generation at once, and the model continues from the plan's worked
+text instead (a second, constrained generation, short); what of that continuation fails the
+audit is cut, so the worked text alone remains, correct by construction. Nothing of a planned
+answer is released before it has passed.
+
+Elsewhere text is released as it comes, less a held-back window: a read-back of the prompt
+(`LeakWatch`) or unsafe text found in the window stops the generation, and what was held is
+never sent. A read-back is removed; when little is left, the model answers again from a prompt
+without instructions (nothing there to read back).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import sympy
+
+from aivo.curriculum.prompting import Messages, Prompt
+from aivo.engine.generation import Completion, Generation, GenerationStart
+from aivo.safety.leaks import LEAK_WORDS, MARKER_CHARS, LeakCheck, LeakWatch
+from aivo.safety.output import check_output
+from aivo.schemas import Verification
+from aivo.tutoring.answers import mentions_answer
+from aivo.tutoring.audit import audit_answer, audit_equations, audit_numbers, vouched_numbers
+from aivo.tutoring.moves import TutorPlan
+
+CONTINUATION_TOKENS = 48  # the constrained generation only adds a few words to the worked text
+UNSAFE_WINDOW = 80  # characters of released text the unsafe-output check also reads
+MIN_KEPT = 0.5  # a scrubbed answer shorter than this share of the original is answered again
+_SENTENCE_END = re.compile(r"[.!?\n]")
+
+# A replica's stream: its GenerationStart, text chunks, then its Generation.
+Item = str | GenerationStart | Generation
+Generate = Callable[[Messages, int], AsyncIterator[Item]]
+
+
+@dataclass(frozen=True)
+class TutoredAnswer:
+    text: str
+    generation: Generation  # the last one, with the usage of every generation summed
+    verification: Verification | None
+    leak_removed: bool = False
+
+
+@dataclass
+class _Attempt:
+    text: str = ""
+    start: GenerationStart | None = None
+    generation: Generation | None = None
+    chunks: int = 0
+    stopped: str | None = None  # why the checks stopped it early
+
+    def take(self, item: Item) -> str | None:
+        """Record a stream item; the text chunk, if it is one."""
+        if isinstance(item, GenerationStart):
+            self.start = item
+        elif isinstance(item, Generation):
+            self.generation = item
+        else:
+            self.text += item
+            self.chunks += 1
+            return item
+        return None
+
+    def result(self) -> Generation:
+        if self.generation is not None:
+            return self.generation
+        if self.start is None:
+            raise RuntimeError("a replica stream ended before it started")
+        return self.start.stopped(self.text, self.chunks)
+
+
+async def answer(
+    prompt: Prompt, plan: TutorPlan | None, generate: Generate, max_tokens: int
+) -> AsyncIterator[str | TutoredAnswer]:
+    """Checked text as it may be released, then the TutoredAnswer."""
+    leaks = LeakCheck.of(prompt.instructions, prompt.canary)
+    if plan is None:
+        async for item in _explained(prompt, leaks, generate, max_tokens):
+            yield item
+        return
+    used: list[Generation] = []
+    first = await _planned_attempt(prompt.messages, plan, leaks, generate, max_tokens, "")
+    used.append(first.result())
+    text, corrected = first.text.strip(), first.stopped is not None or not _passes(first.text, plan)
+    if corrected:
+        seeded = [*prompt.messages, {"role": "assistant", "content": plan.worked + "\n"}]
+        budget = min(CONTINUATION_TOKENS, max_tokens)
+        second = await _planned_attempt(seeded, plan, leaks, generate, budget, plan.worked + "\n")
+        used.append(second.result())
+        text = _checked_continuation(plan, leaks, second.text)
+    yield text
+    yield TutoredAnswer(text, _summed(used), _verification(plan, text, corrected))
+
+
+async def _planned_attempt(
+    messages: Messages,
+    plan: TutorPlan,
+    leaks: LeakCheck,
+    generate: Generate,
+    max_tokens: int,
+    seed: str,
+) -> _Attempt:
+    """One generation, audited at each sentence end; stopped at the first failure."""
+    attempt = _Attempt(text=seed)
+    watch = LeakWatch(leaks)
+    vouched = vouched_numbers(plan.solution, plan.question, plan.worked)
+    if not plan.may_state_answer:
+        vouched.discard(plan.solution.answer)
+    stream = generate(messages, max_tokens)
+    try:
+        async for item in stream:
+            chunk = attempt.take(item)
+            if chunk is None:
+                continue
+            if watch.feed(chunk):
+                attempt.stopped = "leak"
+            elif _SENTENCE_END.search(chunk):
+                attempt.stopped = _audit_so_far(attempt.text, plan, vouched)
+            if attempt.stopped:
+                break
+    finally:
+        await stream.aclose()  # type: ignore[attr-defined]
+    if attempt.stopped is None and watch.close():
+        attempt.stopped = "leak"
+    return attempt
+
+
+def _audit_so_far(text: str, plan: TutorPlan, vouched: set[sympy.Expr]) -> str | None:
+    """Why the text written so far already fails (a false step, an unchecked number, a hint
+    that gives the answer away), or None."""
+    finding = audit_equations(text, plan.solution, plan.worked) or audit_numbers(text, vouched)
+    if finding is not None:
+        return finding.reason
+    if not plan.may_state_answer and mentions_answer(text, plan.solution):
+        return "gives_answer"
+    return None
+
+
+def _passes(text: str, plan: TutorPlan) -> bool:
+    finding = audit_answer(
+        text,
+        plan.solution,
+        plan.question,
+        may_state_answer=plan.may_state_answer,
+        checked=plan.worked,
+    )
+    return finding is None
+
+
+def _checked_continuation(plan: TutorPlan, leaks: LeakCheck, text: str) -> str:
+    """The worked text and as many whole sentences of the model's continuation as pass."""
+    continuation = text.removeprefix(plan.worked + "\n")
+    sentences = re.split(r"(?<=[.!?])\s+", continuation.strip())
+    while sentences:
+        candidate = f"{plan.worked}\n{' '.join(sentences)}".strip()
+        if _passes(candidate, plan) and not leaks.leaks(candidate):
+            return candidate
+        sentences.pop()
+    return plan.worked
+
+
+async def _explained(
+    prompt: Prompt, leaks: LeakCheck, generate: Generate, max_tokens: int
+) -> AsyncIterator[str | TutoredAnswer]:
+    """An answer with nothing to compute: released behind a window, read-backs removed."""
+    attempt = _Attempt()
+    released = 0
+    watch = LeakWatch(leaks)
+    stream = generate(prompt.messages, max_tokens)
+    try:
+        async for item in stream:
+            chunk = attempt.take(item)
+            if chunk is None:
+                continue
+            if watch.feed(chunk):
+                attempt.stopped = "leak"
+            elif check_output(attempt.text[max(0, released - UNSAFE_WINDOW) :]).flagged:
+                attempt.stopped = "unsafe"
+            if attempt.stopped:
+                break
+            safe_until = _release_point(attempt.text, released)
+            if safe_until > released:
+                yield attempt.text[released:safe_until]
+                released = safe_until
+    finally:
+        await stream.aclose()  # type: ignore[attr-defined]
+    if attempt.stopped is None and watch.close():
+        attempt.stopped = "leak"
+    used = [attempt.result()]
+    text, removed = attempt.text, attempt.stopped == "leak"
+    if removed:
+        text = leaks.scrub(attempt.text)
+        if len(text) < MIN_KEPT * len(attempt.text):
+            retry = await _collect(generate(_without_instructions(prompt), max_tokens))
+            used.append(retry.result())
+            text = leaks.scrub(retry.text)
+    elif attempt.stopped is None and released < len(text):
+        yield text[released:]
+    yield TutoredAnswer(text.strip(), _summed(used), None, leak_removed=removed)
+
+
+def _release_point(text: str, released: int) -> int:
+    """Where released text may end: before the last LEAK_WORDS words and MARKER_CHARS chars,
+    at a word boundary."""
+    limit = len(text) - MARKER_CHARS
+    spaces = [m.start() for m in re.finditer(r"\s+", text)]
+    if len(spaces) <= LEAK_WORDS:
+        return released
+    limit = min(limit, spaces[-LEAK_WORDS])
+    boundary = max((s for s in spaces if s <= limit), default=released)
+    return max(boundary, released)
+
+
+def _without_instructions(prompt: Prompt) -> Messages:
+    """The conversation with the instructions and notes left out: nothing to read back."""
+    persona = prompt.instructions[0]
+    turns = [m for m in prompt.messages if m["role"] != "system"]
+    return [{"role": "system", "content": persona}, *turns]
+
+
+async def _collect(stream: AsyncIterator[Item]) -> _Attempt:
+    attempt = _Attempt()
+    async for item in stream:
+        attempt.take(item)
+    return attempt
+
+
+def _summed(generations: list[Generation]) -> Generation:
+    """The last generation, carrying the tokens that all of them cost."""
+    last = generations[-1]
+    completion = Completion(
+        last.completion.text,
+        sum(g.completion.prompt_tokens for g in generations),
+        sum(g.completion.completion_tokens for g in generations),
+        last.completion.finish_reason,
+    )
+    return dataclasses.replace(last, completion=completion)
+
+
+def _verification(plan: TutorPlan, text: str, corrected: bool) -> Verification:
+    return Verification(
+        problem=plan.solution.problem,
+        answer=plan.solution.answer_text,
+        answer_in_text=mentions_answer(text, plan.solution),
+        corrected=corrected,
+        student_answer_correct=plan.student_answer_correct,
+    )

@@ -1,0 +1,115 @@
+"""Every number a tutor states about a computable problem is checked against its solution.
+
+A text passes when each calculation it writes out ("7 × 8 = 56") is true, each other number it
+states is one the checker can vouch for (the question's, the worked solution's, or the result
+of a true calculation on those), and, for the tutoring move, the final answer is right (explain,
+and confirming a right answer) or never stated (hints, and a wrong answer being checked).
+Numbers 0-2 pass freely: "two numbers", "one step", "no remainder" are words, not claims.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import sympy
+
+from aivo.tutoring.answers import answer_is_correct, mentions_answer
+from aivo.tutoring.expressions import Refused, parse_expression, to_sympy
+from aivo.tutoring.numbers import plain_operators, read_numbers, words_to_digits
+from aivo.tutoring.solution import Solution
+
+FREE_NUMBERS = frozenset(sympy.Integer(n) for n in (0, 1, 2))
+_OPERAND = r"\(?-?\d[\d,]*(?:\.\d+)?(?:/\d+)?\)?"
+_CALCULATION = re.compile(rf"({_OPERAND}(?:\s*[-+*/^]\s*{_OPERAND})+)\s*=\s*(-?\$?{_OPERAND})")
+# The math on either side of an "=" in prose: numbers, operators, parentheses, lone letters.
+_SIDE = r"(?:\d+(?:\.\d+)?|(?<![a-z])[a-z](?![a-z])|[-+*/^() ])+"
+_EQUATION = re.compile(rf"({_SIDE})=({_SIDE})")
+_LIST_MARKER = re.compile(r"^\s*(?:step\s+)?\d+[.):]\s+", re.M)
+_STEP_NAME = re.compile(r"\bstep\s+\d+\b")
+
+
+@dataclass(frozen=True)
+class AuditFinding:
+    reason: str  # "false_calculation", "unchecked_number", "gives_answer", "wrong_answer", ...
+    detail: str = ""
+
+
+def plain(text: str) -> str:
+    """Lower case, number words as digits, × ÷ as * /, "7 x 8" as "7 * 8", no list markers."""
+    text = plain_operators(words_to_digits(text))
+    text = re.sub(r"(?<=\d)\s*x\s*(?=\d)", " * ", text)
+    return _STEP_NAME.sub("step", _LIST_MARKER.sub("", text))
+
+
+def vouched_numbers(solution: Solution, question: str, *checked: str) -> set[sympy.Expr]:
+    """The numbers a tutor may state freely: the question's, the worked solution's, and those
+    of `checked` texts (written from the checker's own solutions)."""
+    texts = [question, solution.problem, solution.answer_text, *solution.steps, *checked]
+    found = {token.value for text in texts for token in read_numbers(plain(text))}
+    return found | {solution.answer} | FREE_NUMBERS
+
+
+def audit_numbers(text: str, vouched: Iterable[sympy.Expr]) -> AuditFinding | None:
+    """The first false calculation or unchecked number in `text`, or None."""
+    prepared = plain(text)
+    known = set(vouched)
+    for match in _CALCULATION.finditer(prepared):
+        left, right = match.group(1), match.group(2).replace("$", "")
+        try:
+            expected = to_sympy(parse_expression(left.replace(",", "")))
+            stated = to_sympy(parse_expression(right.replace(",", "")))
+        except (Refused, ZeroDivisionError):
+            continue  # not a calculation we read; its numbers are checked one by one below
+        if expected != stated and sympy.simplify(expected - stated) != 0:
+            return AuditFinding("false_calculation", match.group(0))
+        operands = {t.value for t in read_numbers(left)}
+        if operands <= known:
+            known.add(stated)
+    for token in read_numbers(prepared):
+        value = token.value / 100 if token.percent else token.value
+        if token.value not in known and value not in known:
+            return AuditFinding("unchecked_number", prepared[token.start : token.end])
+    return None
+
+
+def audit_equations(text: str, solution: Solution, checked: str = "") -> AuditFinding | None:
+    """The first equation in `text` that the solution's value of its variable does not satisfy
+    ("2x = 4" on the way to x = 4): a false step even when the final answer is right. Equations
+    of a `checked` text (a similar problem the checker solved) are its own, not this one's."""
+    own = {m.group(0).strip() for m in _EQUATION.finditer(plain(checked))}
+    name = re.match(r"([a-z]) = ", solution.answer_text)
+    if solution.kind != "equation" or name is None:
+        return None
+    variable = sympy.Symbol(name.group(1))
+    for match in _EQUATION.finditer(plain(text)):
+        letters = re.findall(r"(?<![a-z])[a-z](?![a-z])", match.group(0))
+        if name.group(1) not in letters or match.group(0).strip() in own:
+            continue
+        try:
+            left, right = (to_sympy(parse_expression(side)) for side in match.groups())
+        except (Refused, ZeroDivisionError):
+            continue
+        if sympy.simplify((left - right).subs(variable, solution.answer)) != 0:
+            return AuditFinding("false_step", match.group(0).strip())
+    return None
+
+
+def audit_answer(
+    text: str, solution: Solution, question: str, *, may_state_answer: bool, checked: str = ""
+) -> AuditFinding | None:
+    """The whole answer: its numbers, then its final answer as the tutoring move needs."""
+    vouched = vouched_numbers(solution, question, checked)
+    if not may_state_answer:
+        if solution.answer not in {t.value for t in read_numbers(plain(question))}:
+            vouched.discard(solution.answer)
+        if mentions_answer(text, solution):
+            return AuditFinding("gives_answer")
+    finding = audit_equations(text, solution, checked) or audit_numbers(text, vouched)
+    if finding is not None or not may_state_answer:
+        return finding
+    correct = answer_is_correct(text, solution)
+    if correct is None:
+        return AuditFinding("no_answer")
+    return None if correct else AuditFinding("wrong_answer")

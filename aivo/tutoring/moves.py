@@ -1,0 +1,177 @@
+"""Tutoring moves on a checked problem: what the model is given, and what it must say.
+
+For each move the preprocessor builds a `TutorPlan`: the material that grounds the model (the
+worked solution to explain, the next step to hint at, the verdict on a learner's answer) and a
+`worked` text, written from the checker's steps, that is correct by construction. The answering
+loop (`aivo/tutoring/answering.py`) lets the model write first; if what it writes fails the
+audit, the model continues from `worked` instead, and if that continuation fails too, `worked`
+alone is the answer.
+
+Hints climb a ladder over the conversation: a nudge toward the first step, then each next step
+with its result left for the learner, then a worked example of a similar problem (its numbers
+changed, solved by the checker), never the final answer.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import sympy
+
+from aivo.schemas import Turn, TutoringMode
+from aivo.tutoring import check_student_answer, likely_mistake, mentions_answer, solve
+from aivo.tutoring.numbers import read_numbers
+from aivo.tutoring.solution import Solution
+
+
+@dataclass(frozen=True)
+class TutorPlan:
+    mode: TutoringMode
+    question: str  # as the checker read the learner's text (screened and redacted)
+    solution: Solution
+    material: tuple[str, ...]  # lines for the model's prompt
+    worked: str  # correct by construction: the answer when the model's own text fails
+    may_state_answer: bool
+    student_answer_correct: bool | None = None
+
+
+def plan_move(
+    mode: TutoringMode,
+    question: str,
+    grade: int,
+    history: list[Turn],
+    student_answer: str | None,
+) -> TutorPlan | None:
+    """The plan for a computable question (or a computable problem in the recent turns)."""
+    solved = _solve_in_conversation(question, history, grade)
+    if solved is None:
+        return None
+    asked, solution = solved
+    if mode == TutoringMode.hint:
+        tutor_turns = sum(1 for turn in history if turn.role == "tutor")
+        hint = hint_text(solution, asked, grade, tutor_turns)
+        return TutorPlan(mode, asked, solution, (f"Hint to give: {hint}",), hint, False)
+    if mode == TutoringMode.check and student_answer is not None:
+        return _check_plan(asked, solution, student_answer)
+    steps = "\n".join(f"{i}. {step}" for i, step in enumerate(solution.steps, 1))
+    material = (
+        f"Checked solution of {solution.problem}:\n{steps}",
+        f"Answer: {solution.answer_text}",
+    )
+    worked = f"Let's work it out step by step.\n{steps}\nSo the answer is {solution.answer_text}."
+    return TutorPlan(mode, asked, solution, material, worked, True)
+
+
+def _solve_in_conversation(
+    question: str, history: list[Turn], grade: int
+) -> tuple[str, Solution] | None:
+    """The learner's question, else the newest earlier student turn that holds a problem."""
+    for text in [question, *(t.text for t in reversed(history) if t.role == "student")]:
+        solution = solve(text, grade)
+        if solution is not None:
+            return text, solution
+    return None
+
+
+def _check_plan(question: str, solution: Solution, student_answer: str) -> TutorPlan:
+    correct = check_student_answer(solution, student_answer)
+    if correct is None:
+        verdict = f"The student's answer, {student_answer!r}, holds no number to check."
+        worked = "I could not find a number in your answer. What number did you get?"
+        return TutorPlan(TutoringMode.check, question, solution, (verdict,), worked, False)
+    if correct:
+        steps = " ".join(solution.steps)
+        worked = f"Yes, {solution.answer_text} is right! Here is why: {steps}"
+        verdict = f"The student's answer {student_answer!r} is right."
+        return TutorPlan(
+            TutoringMode.check, question, solution, (verdict, f"Why: {steps}"), worked, True, True
+        )
+    mistake = _mistake(solution, student_answer)
+    look = hint_text(solution, question, 0, 0).replace("Start with this step", "Look again at")
+    worked = " ".join(
+        ["Not quite yet.", *([mistake] if mistake else []), look, "Try it once more!"]
+    )
+    verdict = f"The student's answer {student_answer!r} is wrong. Do not give the right answer."
+    material = (verdict, *([f"Likely mistake: {mistake}"] if mistake else []), look)
+    return TutorPlan(TutoringMode.check, question, solution, material, worked, False, False)
+
+
+def _mistake(solution: Solution, student_answer: str) -> str | None:
+    tokens = read_numbers(student_answer.lower())
+    return likely_mistake(solution, tokens[-1].value) if tokens else None
+
+
+def without_result(step: str) -> str:
+    """A step with the result it states left for the learner: "2x = 8." -> "2x = ?"."""
+    step = step.rstrip(".")
+    if "=" not in step:
+        return step
+    head, result = step.rsplit("=", 1)
+    return f"{head.strip()} = ?" if re.search(r"\d", result) else step
+
+
+def strategy(solution: Solution) -> str | None:
+    """A way in for one operation on two whole numbers ("7 × 8": 7 groups of 8)."""
+    found = re.fullmatch(r"(\d+) ([+\-×÷]) (\d+)", solution.problem)
+    if found is None:
+        return None
+    a, op, b = found.groups()
+    return {
+        "+": f"Start at {a} and count on {b} more.",
+        "-": f"Start at {a} and count back {b}.",
+        "×": f"Think of {a} groups of {b}, or count by {b}s {a} times.",
+        "÷": f"Ask yourself: how many groups of {b} make {a}?",
+    }[op]
+
+
+def hint_text(solution: Solution, question: str, grade: int, earlier_hints: int) -> str:
+    """The hint at rung `earlier_hints` of the ladder."""
+    steps = [without_result(s) for s in solution.steps if not s.startswith("Check:")]
+    if earlier_hints < len(steps):
+        lead = "Start with this step" if earlier_hints == 0 else "Next step"
+        way_in = strategy(solution) if earlier_hints == 0 else None
+        return " ".join(filter(None, [f"{lead}: {_ask(steps[earlier_hints])}", way_in]))
+    example = similar_problem(question, solution, grade)
+    if example is None:
+        return f"Go back to the first step: {_ask(steps[0])}"
+    worked = " ".join(example.steps)
+    return f"Here is a similar problem, {example.problem}: {worked} Now try yours the same way."
+
+
+def _ask(step: str) -> str:
+    if step.endswith("?"):
+        return step
+    return f"{step}. What do you get?" if re.search(r"\d", step) else f"{step}."
+
+
+def similar_problem(question: str, solution: Solution, grade: int) -> Solution | None:
+    """The same problem with its numbers changed and solved, with an answer of its own (a whole
+    number when the learner's is one)."""
+    for changed in _renumbered(question):
+        example = solve(changed, grade)
+        if example is None or example.kind != solution.kind:
+            continue
+        whole = not isinstance(solution.answer, sympy.Integer) or isinstance(
+            example.answer, sympy.Integer
+        )
+        shown = " ".join([example.problem, *example.steps])
+        if whole and not mentions_answer(shown, solution):
+            return example
+    return None
+
+
+def _renumbered(question: str) -> list[str]:
+    """The question with its numbers changed: the last one moved first (the problem stays most
+    alike), then all of them."""
+    numbers = list(re.finditer(r"\d+", question))
+    if not numbers:
+        return []
+    last = numbers[-1]
+    variants = [
+        f"{question[: last.start()]}{int(last.group(0)) + k}{question[last.end() :]}"
+        for k in range(1, 7)
+    ]
+    for shift, scale in ((1, 1), (2, 1), (3, 1), (0, 2)):
+        variants.append(re.sub(r"\d+", lambda m: str(scale * int(m.group(0)) + shift), question))  # noqa: B023
+    return variants

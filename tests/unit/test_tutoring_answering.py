@@ -1,0 +1,151 @@
+"""The answering loop over a scripted replica stream: what is released, stopped and corrected.
+
+The replica here is a small real object that streams given texts word by word, in the shape
+the inference replica streams (start, chunks, generation); the loop against the real model
+is tested over HTTP in tests/integration/test_tutoring_http.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+
+from aivo.curriculum.prompting import Messages, Prompt, build_prompt
+from aivo.engine.generation import Completion, Generation, GenerationStart
+from aivo.schemas import GenerateRequest, TutoringMode
+from aivo.tutoring.answering import TutoredAnswer, answer
+from aivo.tutoring.moves import TutorPlan, plan_move
+
+
+class ScriptedReplica:
+    """Streams its scripts in turn, one word a chunk; remembers what it was asked and how far
+    each stream was read."""
+
+    def __init__(self, *scripts: str) -> None:
+        self.scripts = list(scripts)
+        self.calls: list[tuple[Messages, int]] = []
+        self.words_sent: list[int] = []
+
+    async def stream(self, messages: Messages, max_tokens: int) -> AsyncIterator[object]:
+        self.calls.append((messages, max_tokens))
+        words = self.scripts.pop(0).split(" ")[:max_tokens]
+        self.words_sent.append(0)
+        yield GenerationStart("scripted", False, None, None, prompt_tokens=40)
+        for i, word in enumerate(words):
+            self.words_sent[-1] += 1
+            yield word if i == 0 else " " + word
+        completion = Completion(" ".join(words), 40, len(words), "stop")
+        yield Generation(completion, "scripted", False, None)
+
+
+def setup(question: str, mode: str = "explain", **fields: object) -> tuple[Prompt, TutorPlan | None]:
+    request = GenerateRequest(prompt=question, grade_level="4", subject="math", mode=mode, **fields)  # type: ignore[arg-type]
+    plan = plan_move(request.mode, question, 4, [], request.student_answer)
+    prompt = build_prompt(request, question, [], None, list(plan.material) if plan else None)
+    return prompt, plan
+
+
+async def run(
+    prompt: Prompt, plan: TutorPlan | None, replica: ScriptedReplica, max_tokens: int = 200
+) -> tuple[list[str], TutoredAnswer]:
+    released: list[str] = []
+    async for item in answer(prompt, plan, replica.stream, max_tokens):  # type: ignore[arg-type]
+        if isinstance(item, TutoredAnswer):
+            return released, item
+        released.append(item)
+    raise AssertionError("no answer")
+
+
+def go(coroutine):  # type: ignore[no-untyped-def]
+    return asyncio.run(coroutine)
+
+
+def test_a_right_explanation_is_kept() -> None:
+    prompt, plan = setup("What is 7 times 8?")
+    replica = ScriptedReplica("7 groups of 8 make 56. So 7 × 8 = 56.")
+    released, result = go(run(prompt, plan, replica))
+    assert result.text == "7 groups of 8 make 56. So 7 × 8 = 56."
+    assert "".join(released) == result.text
+    assert result.verification is not None
+    assert not result.verification.corrected and result.verification.answer_in_text
+    assert len(replica.calls) == 1
+
+
+def test_wrong_arithmetic_is_stopped_at_once_and_corrected() -> None:
+    prompt, plan = setup("What is 7 times 8?")
+    assert plan is not None
+    wrong = "7 × 8 = 54. " + "That is a lot of fun facts to learn today. " * 10
+    replica = ScriptedReplica(wrong, "Great job working it out!")
+    released, result = go(run(prompt, plan, replica))
+    assert replica.words_sent[0] < 8  # stopped at the first sentence, not at max_tokens
+    assert "54" not in "".join(released) and "54" not in result.text
+    assert result.text == plan.worked + "\nGreat job working it out!"
+    seeded = replica.calls[1][0]
+    assert seeded[-1] == {"role": "assistant", "content": plan.worked + "\n"}
+    assert replica.calls[1][1] <= 48
+    assert result.verification is not None and result.verification.corrected
+    assert result.verification.answer == "56" and result.verification.answer_in_text
+    assert result.generation.completion.completion_tokens == replica.words_sent[0] + 5
+    assert result.generation.completion.prompt_tokens == 80
+
+
+def test_a_continuation_that_fails_the_audit_is_cut() -> None:
+    prompt, plan = setup("What is 7 times 8?")
+    assert plan is not None
+    replica = ScriptedReplica("I think 7 × 8 is 48.", "Well done! Also 6 × 9 = 54 is fun.")
+    _, result = go(run(prompt, plan, replica))
+    assert result.text == plan.worked + "\nWell done!"
+
+
+def test_a_missing_final_answer_is_corrected() -> None:
+    prompt, plan = setup("How do I solve 2x + 3 = 11?")
+    assert plan is not None
+    replica = ScriptedReplica("First subtract 3 from both sides.", "")
+    _, result = go(run(prompt, plan, replica))
+    assert result.text == plan.worked
+    assert result.verification is not None and result.verification.corrected
+
+
+@pytest.mark.parametrize("mode", ["hint", "check"])
+def test_hints_and_wrong_answers_checked_never_get_the_answer(mode: str) -> None:
+    extra = {"student_answer": "54"} if mode == "check" else {}
+    prompt, plan = setup("What is 7 times 8?", mode, **extra)
+    assert plan is not None and not plan.may_state_answer
+    replica = ScriptedReplica("Think of 7 groups of 8. That makes 56!", "Keep going!")
+    released, result = go(run(prompt, plan, replica))
+    assert "56" not in result.text and "56" not in "".join(released)
+    assert result.verification is not None and not result.verification.answer_in_text
+    assert result.verification.student_answer_correct is (False if mode == "check" else None)
+    assert result.text.startswith(plan.worked)
+
+
+def test_an_explanation_streams_behind_a_window_and_never_sends_a_read_back() -> None:
+    prompt, _ = setup("Why do we need a common denominator?")
+    leak = prompt.instructions[0]
+    text = "Fractions need the same size parts before you add them. " * 3 + leak + " More."
+    replica = ScriptedReplica(text)
+    released, result = go(run(prompt, None, replica))
+    assert len(released) > 3  # it streamed
+    assert "patient tutor" not in "".join(released) and "patient tutor" not in result.text
+    assert result.leak_removed and result.text.startswith("Fractions need the same size")
+    assert len(replica.calls) == 1
+
+
+def test_an_answer_that_is_mostly_a_read_back_is_answered_again_without_instructions() -> None:
+    prompt, _ = setup("What do you do?")
+    replica = ScriptedReplica(" ".join(prompt.instructions), "I help you learn math, step by step.")
+    released, result = go(run(prompt, None, replica))
+    assert released == []
+    assert result.text == "I help you learn math, step by step."
+    retry_messages = replica.calls[1][0]
+    assert retry_messages[0]["content"] == prompt.instructions[0]
+    assert [m["role"] for m in retry_messages] == ["system", "user"]
+
+
+def test_plain_answers_pass_through_whole() -> None:
+    prompt, _ = setup("Why do we need a common denominator?")
+    text = "You can only add parts that are the same size. A common denominator makes them so."
+    released, result = go(run(prompt, None, ScriptedReplica(text)))
+    assert "".join(released) == result.text == text and result.verification is None

@@ -1,0 +1,130 @@
+"""Tutoring moves and the number audit on real checker solutions: no model needed."""
+
+from __future__ import annotations
+
+import pytest
+
+from aivo.schemas import Turn, TutoringMode
+from aivo.tutoring import mentions_answer, solve
+from aivo.tutoring.audit import audit_answer
+from aivo.tutoring.moves import TutorPlan, plan_move
+
+QUESTIONS = [
+    "What is 7 times 8?",
+    "How do I solve 2x + 3 = 11?",
+    "What is 15% of 80?",
+    "A right triangle has legs 6 and 8. How long is the hypotenuse?",
+    "Sam has 12 apples and gives away 5. How many are left?",
+    "What is 3/4 + 1/8?",
+    "Find the slope between (1, 2) and (3, 8).",
+    "A box is 2 cm by 3 cm by 4 cm. What is its volume?",
+]
+
+
+def plan(mode: TutoringMode, question: str, **kw: object) -> TutorPlan:
+    made = plan_move(mode, question, 6, kw.get("history", []), kw.get("answer"))  # type: ignore[arg-type]
+    assert made is not None
+    return made
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_the_worked_solution_passes_its_own_audit(question: str) -> None:
+    explain = plan(TutoringMode.explain, question)
+    assert explain.may_state_answer and mentions_answer(explain.worked, explain.solution)
+    assert audit_answer(explain.worked, explain.solution, question, may_state_answer=True) is None
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+@pytest.mark.parametrize("rung", range(5))
+def test_no_rung_of_the_hint_ladder_gives_the_answer(question: str, rung: int) -> None:
+    history = [Turn(role="student", text=question), Turn(role="tutor", text="Try again.")] * rung
+    hint = plan(TutoringMode.hint, question, history=history)
+    assert not hint.may_state_answer
+    assert not mentions_answer(hint.worked, hint.solution), hint.worked
+    finding = audit_answer(
+        hint.worked, hint.solution, question, may_state_answer=False, checked=hint.worked
+    )
+    assert finding is None
+
+
+def test_the_ladder_climbs_to_a_similar_worked_example() -> None:
+    question = "How do I solve 2x + 3 = 11?"
+    rungs = [
+        plan(TutoringMode.hint, question, history=[Turn(role="tutor", text="hint")] * n).worked
+        for n in range(3)
+    ]
+    assert rungs[0].startswith("Start with this step: Subtract 3 from both sides")
+    assert rungs[1].startswith("Next step: Divide both sides by 2")
+    assert "similar problem" in rungs[2] and "11" not in rungs[2].split(":")[0]
+
+
+def test_a_follow_up_finds_the_problem_in_the_conversation() -> None:
+    history = [Turn(role="student", text="What is 7 times 8?"), Turn(role="tutor", text="Hmm")]
+    hint = plan(TutoringMode.hint, "I don't get it, can you give me a hint?", history=history)
+    assert hint.solution.problem == "7 × 8"
+
+
+@pytest.mark.parametrize(
+    ("question", "answer", "right"),
+    [
+        ("What is 7 times 8?", "56", True),
+        ("What is 7 times 8?", "fifty-six", True),
+        ("What is 7 times 8?", "54", False),
+        ("What is 7 times 8?", "15", False),
+        ("How do I solve 2x + 3 = 11?", "x = 4", True),
+        ("How do I solve 2x + 3 = 11?", "7", False),
+        ("What is 3/4 + 1/8?", "0.875", True),
+        ("What is 3/4 + 1/8?", "4/12", False),
+    ],
+)
+def test_check_mode_judges_and_never_gives_a_wrong_answer_the_answer(
+    question: str, answer: str, right: bool
+) -> None:
+    checked = plan(TutoringMode.check, question, answer=answer)
+    assert checked.student_answer_correct is right
+    assert checked.may_state_answer is right
+    assert mentions_answer(checked.worked, checked.solution) is right
+    assert checked.worked.startswith("Yes" if right else "Not quite")
+
+
+def test_a_likely_mistake_is_named() -> None:
+    checked = plan(TutoringMode.check, "What is 7 times 8?", answer="15")
+    assert "added" in checked.worked
+
+
+def test_an_answer_without_a_number_is_asked_for() -> None:
+    checked = plan(TutoringMode.check, "What is 7 times 8?", answer="I don't know")
+    assert checked.student_answer_correct is None and "number" in checked.worked
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("7 × 8 = 54.", "false_calculation"),
+        ("7 x 8 is 56 because 10 * 9 = 90.", "unchecked_number"),
+        ("Think of 7 groups of 8.", "no_answer"),
+        ("So the answer is 54.", "unchecked_number"),
+        ("7 × 8 = 56, and 56 - 2 = 54, so the answer is 54.", "wrong_answer"),
+        ("7 times 8 equals 56.", None),
+        ("Seven eights make fifty-six.", None),
+    ],
+)
+def test_every_number_in_an_explanation_is_checked(text: str, reason: str | None) -> None:
+    solution = solve("What is 7 times 8?")
+    assert solution is not None
+    finding = audit_answer(text, solution, "What is 7 times 8?", may_state_answer=True)
+    assert (finding.reason if finding else None) == reason
+
+
+def test_a_false_step_fails_even_when_the_final_answer_is_right() -> None:
+    question = "How do I solve 2x + 3 = 11?"
+    solution = solve(question)
+    assert solution is not None
+    text = "Subtract 3: 2x = 4. Divide by 2: x = 4."
+    finding = audit_answer(text, solution, question, may_state_answer=True)
+    assert finding is not None and finding.reason == "false_step"
+
+
+def test_questions_without_a_computable_problem_get_no_plan() -> None:
+    for question in ["Why is the sky blue?", "Explain photosynthesis", "Who was Lincoln?"]:
+        assert plan_move(TutoringMode.explain, question, 5, [], None) is None
