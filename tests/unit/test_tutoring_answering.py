@@ -14,7 +14,7 @@ import pytest
 
 from aivo.curriculum.prompting import Messages, Prompt, build_prompt
 from aivo.engine.generation import Completion, Generation, GenerationStart
-from aivo.schemas import GenerateRequest, TutoringMode
+from aivo.schemas import GenerateRequest
 from aivo.tutoring.answering import TutoredAnswer, answer
 from aivo.tutoring.moves import TutorPlan, plan_move
 
@@ -40,7 +40,9 @@ class ScriptedReplica:
         yield Generation(completion, "scripted", False, None)
 
 
-def setup(question: str, mode: str = "explain", **fields: object) -> tuple[Prompt, TutorPlan | None]:
+def setup(
+    question: str, mode: str = "explain", **fields: object
+) -> tuple[Prompt, TutorPlan | None]:
     request = GenerateRequest(prompt=question, grade_level="4", subject="math", mode=mode, **fields)  # type: ignore[arg-type]
     plan = plan_move(request.mode, question, 4, [], request.student_answer)
     prompt = build_prompt(request, question, [], None, list(plan.material) if plan else None)
