@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from ray import serve
 
-from aivo.adapters import LiveAdapter, open_store
+from aivo.adapters import AdapterStore, LiveAdapter, open_store
 from aivo.adapters.residency import AdapterLease, AdapterResidency
 from aivo.config import AppConfig
 from aivo.engine.adapters import wrap_for_adapters
@@ -38,12 +38,18 @@ class ModelServer:
 
 
 class InferenceReplica:
-    def __init__(self, config: AppConfig) -> None:
+    def __init__(
+        self,
+        config: AppConfig,
+        *,
+        chain: ModelChain | None = None,
+        store: AdapterStore | None = None,
+    ) -> None:
         # Ray sets OMP_NUM_THREADS from num_cpus; a fractional replica would run on one thread.
         torch.set_num_threads(config.engine.torch_threads or os.cpu_count() or 1)
         self.config = config.engine
-        self.store = open_store(config.storage)
-        self.chain = ModelChain(config.engine)
+        self.store = store if store is not None else open_store(config.storage)
+        self.chain = chain if chain is not None else ModelChain(config.engine)
         self.servers: dict[str, ModelServer] = {}
 
     def _server(self, loaded: LoadedModel) -> ModelServer:
