@@ -16,10 +16,10 @@ import pytest
 import torch
 
 from aivo.config import CurriculumConfig
-from aivo.curriculum.embedding import SentenceEmbedder
 from aivo.curriculum.evaluation import alignment_score, load_labelled, screening_score
 from aivo.curriculum.pipeline import CurriculumPipeline
 from aivo.curriculum.prompting import QUESTION_CLOSE, QUESTION_OPEN
+from aivo.embedding import SentenceEmbedder
 from aivo.errors import PromptRejected
 from aivo.safety.screening import screen_prompt
 from aivo.schemas import GenerateRequest
