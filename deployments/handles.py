@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from ray.serve.handle import DeploymentHandle
 
-from aivo.adapters import LiveAdapter
+from aivo.adapters import StudentAdapter
 from aivo.curriculum.pipeline import FinishedAnswer, PreparedPrompt
 from aivo.engine.generation import Generation
 from aivo.schemas import AdapterInfo, CloneJob, GenerateRequest, JobReport
@@ -44,7 +44,7 @@ class InferenceHandle:
         max_tokens: int,
         temperature: float,
         student_id: str | None = None,
-        adapter: LiveAdapter | None = None,
+        adapter: StudentAdapter | None = None,
     ) -> Generation:
         generation: Generation = await calls.call(
             self._routed(student_id, stream=False).generate,
@@ -62,7 +62,7 @@ class InferenceHandle:
         max_tokens: int,
         temperature: float,
         student_id: str | None = None,
-        adapter: LiveAdapter | None = None,
+        adapter: StudentAdapter | None = None,
     ) -> AsyncIterator[str | Generation]:
         return calls.stream(
             self._routed(student_id, stream=True).stream,

@@ -12,14 +12,14 @@ from dataclasses import dataclass
 import torch
 from ray import serve
 
-from aivo.adapters import AdapterStore, LiveAdapter, open_store
-from aivo.adapters.residency import AdapterLease, AdapterResidency
+from aivo.adapters import AdapterStore, StudentAdapter, open_store
 from aivo.config import AppConfig
-from aivo.engine.adapters import wrap_for_adapters
 from aivo.engine.batching import ContinuousBatcher
 from aivo.engine.fallback import ModelChain
 from aivo.engine.generation import Generation
 from aivo.engine.loader import LoadedModel
+from aivo.engine.lora import wrap_for_adapters
+from aivo.engine.residency import AdapterLease, AdapterResidency
 from aivo.engine.rows import GenerationFailed
 from aivo.errors import GenerationTimeout
 
@@ -88,7 +88,7 @@ class InferenceReplica:
         max_tokens: int,
         temperature: float,
         student_id: str | None = None,
-        adapter: LiveAdapter | None = None,
+        adapter: StudentAdapter | None = None,
     ) -> Generation:
         async for item in self.stream(messages, max_tokens, temperature, student_id, adapter):
             if isinstance(item, Generation):
@@ -101,7 +101,7 @@ class InferenceReplica:
         max_tokens: int,
         temperature: float,
         student_id: str | None = None,
-        adapter: LiveAdapter | None = None,
+        adapter: StudentAdapter | None = None,
     ) -> AsyncIterator[str | Generation]:
         """Text chunks as they are produced, then the Generation. A caller that goes away (or
         the timeout) cancels the request, which frees its batch row at the next step."""

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Protocol
 
-from aivo.adapters import LiveAdapter
+from aivo.adapters import StudentAdapter
 from aivo.curriculum.pipeline import FinishedAnswer, PreparedPrompt
 from aivo.engine.generation import Generation
 from aivo.schemas import AdapterInfo, CloneJob, GenerateRequest, JobReport
@@ -29,7 +29,7 @@ class Inference(Protocol):
         max_tokens: int,
         temperature: float,
         student_id: str | None = None,
-        adapter: LiveAdapter | None = None,
+        adapter: StudentAdapter | None = None,
     ) -> Generation: ...
 
     def stream(
@@ -38,7 +38,7 @@ class Inference(Protocol):
         max_tokens: int,
         temperature: float,
         student_id: str | None = None,
-        adapter: LiveAdapter | None = None,
+        adapter: StudentAdapter | None = None,
     ) -> AsyncIterator[str | Generation]:
         """Text chunks as they are produced, then the Generation."""
         ...

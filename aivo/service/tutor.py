@@ -15,7 +15,7 @@ import weakref
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-from aivo.adapters import AdapterStore, LiveAdapter, open_store
+from aivo.adapters import AdapterStore, StudentAdapter, open_store
 from aivo.cache import CacheAside, CachedAnswer, ResponseCache, cache_key, is_cacheable, make_cache
 from aivo.config import AppConfig
 from aivo.curriculum.pipeline import PROMPT_VERSION, PreparedPrompt
@@ -50,7 +50,7 @@ class Admitted:
     """A request past its checks: the adapter version to serve and its cache key (if any)."""
 
     request: GenerateRequest
-    adapter: LiveAdapter | None  # the student's live adapter, read for this request
+    adapter: StudentAdapter | None  # the student's live adapter, read for this request
     key: str | None
     started: float
 

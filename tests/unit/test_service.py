@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from aivo.adapters import LiveAdapter, LocalAdapterStore
+from aivo.adapters import LocalAdapterStore, StudentAdapter
 from aivo.adapters.layout import ADAPTER_CONFIG, ADAPTER_WEIGHTS
 from aivo.cache import InProcessCache
 from aivo.config import AppConfig, parse_config
@@ -57,7 +57,7 @@ class EchoModel:
         self.word_s = 0.0  # time to write each word
         self.gate = asyncio.Event()
         self.gate.set()
-        self.adapters: list[LiveAdapter | None] = []
+        self.adapters: list[StudentAdapter | None] = []
 
     async def generate(
         self,
@@ -65,7 +65,7 @@ class EchoModel:
         max_tokens: int,
         temperature: float,
         student_id: str | None = None,
-        adapter: LiveAdapter | None = None,
+        adapter: StudentAdapter | None = None,
     ) -> Generation:
         async for item in self.stream(messages, max_tokens, temperature, student_id, adapter):
             if isinstance(item, Generation):
@@ -78,7 +78,7 @@ class EchoModel:
         max_tokens: int,
         temperature: float,
         student_id: str | None = None,
-        adapter: LiveAdapter | None = None,
+        adapter: StudentAdapter | None = None,
     ) -> AsyncIterator[str | Generation]:
         self.runs += 1
         self.adapters.append(adapter)
