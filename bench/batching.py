@@ -33,11 +33,11 @@ import torch
 from peft import LoraConfig
 
 from aivo.adapters import LocalAdapterStore
-from aivo.adapters.residency import AdapterResidency
 from aivo.config import EngineConfig
-from aivo.engine.adapters import wrap_for_adapters
 from aivo.engine.batching import ContinuousBatcher
 from aivo.engine.loader import LoadedModel, load_model
+from aivo.engine.lora import wrap_for_adapters
+from aivo.engine.residency import AdapterResidency
 from aivo.engine.streaming import RequestStream
 from bench.loadgen import percentile, write_result
 
@@ -192,7 +192,7 @@ def add_adapters(loaded: LoadedModel, folder: Path) -> list[str]:
 
 async def main(max_tokens: int, students: int, lru: int, work: Path) -> dict[str, Any]:
     """Every figure; adapters and the store go under `work`."""
-    logging.getLogger("aivo.adapters.residency").setLevel(logging.WARNING)  # one line per load
+    logging.getLogger("aivo.engine.residency").setLevel(logging.WARNING)  # one line per load
     config = EngineConfig()
     torch.set_num_threads(config.torch_threads or os.cpu_count() or 1)
     loaded = wrap_for_adapters(load_model(config.models[0], config))

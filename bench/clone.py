@@ -33,8 +33,8 @@ from botocore.config import Config
 
 from aivo.adapters import open_store
 from aivo.config import StorageConfig, load_serve_config
-from aivo.engine.adapters import wrap_for_adapters
 from aivo.engine.loader import load_model
+from aivo.engine.lora import wrap_for_adapters
 from aivo.training.results import parse_clone_results
 from bench.loadgen import write_result
 from tests.fixtures.datasets import student_dataset

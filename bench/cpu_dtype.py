@@ -19,7 +19,6 @@ import torch
 from transformers import DynamicCache
 
 from aivo.config import BUNDLED_MODEL, EngineConfig, ModelSpec
-from aivo.engine.adapters import BASE_ADAPTER, wrap_for_adapters
 from aivo.engine.device import (
     PROBE_SHAPE,
     cpu_has_native_bf16,
@@ -28,6 +27,7 @@ from aivo.engine.device import (
 )
 from aivo.engine.kv_cache import BatchCache, left_padded
 from aivo.engine.loader import LoadedModel, load_model
+from aivo.engine.lora import BASE_ADAPTER, wrap_for_adapters
 from bench.batching import QUESTIONS, cpu_stall_us
 from bench.loadgen import write_result
 

@@ -21,9 +21,9 @@ from ray import serve
 
 from aivo.config import load_serve_config
 from aivo.curriculum.pipeline import CurriculumPipeline
-from aivo.engine.adapters import wrap_for_adapters
 from aivo.engine.batching import ContinuousBatcher
 from aivo.engine.loader import load_model
+from aivo.engine.lora import wrap_for_adapters
 from aivo.schemas import GenerateRequest
 from bench.loadgen import DEFAULT_BODY, bearer, run_load, write_result
 from deployments.builder import build_app

@@ -32,16 +32,16 @@ from ray import serve
 from aivo.adapters import LocalAdapterStore
 from aivo.config import AppConfig, load_serve_config, parse_config
 from aivo.curriculum.pipeline import CurriculumPipeline
-from aivo.engine.adapters import (
+from aivo.engine.batching import ContinuousBatcher
+from aivo.engine.device import pick_device, pick_dtype
+from aivo.engine.loader import LoadedModel, load_model
+from aivo.engine.lora import (
     BASE_ADAPTER,
     PLACEHOLDER_ADAPTER,
     load_adapter,
     read_adapter,
     wrap_for_adapters,
 )
-from aivo.engine.batching import ContinuousBatcher
-from aivo.engine.device import pick_device, pick_dtype
-from aivo.engine.loader import LoadedModel, load_model
 from aivo.schemas import GenerateRequest
 from bench.batching import (
     ADAPTERS,

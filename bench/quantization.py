@@ -24,10 +24,10 @@ from typing import Any
 import torch
 
 from aivo.config import BUNDLED_MODEL, EngineConfig, ModelSpec
-from aivo.engine.adapters import wrap_for_adapters
 from aivo.engine.batching import ContinuousBatcher
 from aivo.engine.device import pick_device, pick_dtype
 from aivo.engine.loader import load_model
+from aivo.engine.lora import wrap_for_adapters
 from bench.batching import (
     ADAPTERS,
     CLIENTS,

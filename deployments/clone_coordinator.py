@@ -17,13 +17,15 @@ from ray._private.ray_constants import DASHBOARD_ADDRESS, KV_NAMESPACE_DASHBOARD
 from ray.experimental.internal_kv import _internal_kv_get
 from ray.job_submission import JobStatus, JobSubmissionClient
 
-from aivo.adapters import open_store
+from aivo.adapters import AdapterStore, open_store
 from aivo.adapters.layout import checked_student_id
 from aivo.config import AppConfig
 from aivo.errors import ModelUnavailable, NotFound, ServiceUnavailable
 from aivo.observability import get_logger, log_event, pseudonym
+from aivo.schemas import AdapterInfo, CloneJob, JobReport
+from aivo.service import ForgottenClones
 from aivo.training.dataset import parse_dataset
-from aivo.training.dataset_store import open_dataset_store
+from aivo.training.dataset_store import DatasetStore, open_dataset_store
 from aivo.training.results import parse_clone_results
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -36,12 +38,19 @@ log = get_logger("aivo.clone")
 
 
 class CloneCoordinator:
-    def __init__(self, config: AppConfig) -> None:
+    def __init__(
+        self,
+        config: AppConfig,
+        *,
+        store: AdapterStore | None = None,
+        datasets: DatasetStore | None = None,
+        client: JobSubmissionClient | None = None,
+    ) -> None:
         self.config = config
-        self.store = open_store(config.storage)
-        self.datasets = open_dataset_store(config.storage)
+        self.store = store if store is not None else open_store(config.storage)
+        self.datasets = datasets if datasets is not None else open_dataset_store(config.storage)
         self.running: dict[str, str] = {}  # student id -> job id, while it runs
-        self._client: JobSubmissionClient | None = None
+        self._client = client  # None: this cluster's job API, found on first use
         self._expired_at = 0.0
 
     def client(self) -> JobSubmissionClient:
@@ -52,11 +61,11 @@ class CloneCoordinator:
             self._client = JobSubmissionClient(address)
         return self._client
 
-    async def clone(self, student_id: str, dataset: bytes) -> dict[str, Any]:
+    async def clone(self, student_id: str, dataset: bytes) -> CloneJob:
         student_id = checked_student_id(student_id)
         job_id = self.running.get(student_id)
         if job_id is not None and await self._status(job_id) in RUNNING:
-            return {"job_id": job_id, "student_id": student_id, "status": "RUNNING"}
+            return CloneJob(job_id=job_id, student_id=student_id, status="RUNNING")
         parse_dataset(dataset)  # a bad line answers 422 here, not minutes later in the job
         await self._expire_datasets()
         uri = await asyncio.to_thread(self.datasets.save, student_id, dataset)
@@ -89,31 +98,31 @@ class CloneCoordinator:
             metadata={"aivo": JOB_MARK, "student": pseudonym(student_id) or ""},
         )
         self.running[student_id] = job_id
-        return {"job_id": job_id, "student_id": student_id, "status": "PENDING"}
+        return CloneJob(job_id=job_id, student_id=student_id, status="PENDING")
 
-    async def job(self, job_id: str) -> dict[str, Any]:
+    async def job(self, job_id: str) -> JobReport:
         if not job_id.startswith(f"{JOB_MARK}-"):  # other jobs on the cluster are not ours to show
             raise NotFound(f"no clone job {job_id}")
         status = await self._status(job_id)
-        answer: dict[str, Any] = {"job_id": job_id, "status": status.value}
+        results = None
         if status.is_terminal():
             logs = await asyncio.to_thread(self.client().get_job_logs, job_id)
-            answer["results"] = parse_clone_results(logs)
-        return answer
+            results = parse_clone_results(logs)
+        return JobReport(job_id=job_id, status=status.value, results=results)
 
-    async def adapter(self, student_id: str) -> dict[str, Any]:
+    async def adapter(self, student_id: str) -> AdapterInfo:
         manifest = await asyncio.to_thread(self.store.manifest, student_id)
         if manifest is None:
             raise NotFound(f"student {student_id} has no adapter")
         metadata = await asyncio.to_thread(self.store.metadata, student_id)
-        return {
-            "student_id": student_id,
-            "live_version": manifest.live_version,
-            "versions": manifest.version_numbers,
-            "metadata": metadata,
-        }
+        return AdapterInfo(
+            student_id=student_id,
+            live_version=manifest.live_version,
+            versions=manifest.version_numbers,
+            metadata=metadata,
+        )
 
-    async def forget(self, student_id: str) -> dict[str, int]:
+    async def forget(self, student_id: str) -> ForgottenClones:
         """Removes the student's stored training data and job records (what DELETE reports)."""
         datasets = await asyncio.to_thread(self.datasets.delete_student, student_id)
         job_id = self.running.pop(student_id, None)
@@ -122,7 +131,7 @@ class CloneCoordinator:
             if await self._status(job_id) in RUNNING:
                 await asyncio.to_thread(self.client().stop_job, job_id)
             jobs = int(await asyncio.to_thread(self.client().delete_job, job_id))
-        return {"training_datasets": datasets, "job_records": jobs}
+        return ForgottenClones(training_datasets=datasets, job_records=jobs)
 
     async def _submit(self, **job: Any) -> None:
         """Submit, waiting out a job API that is still starting (a new head's job agent comes up

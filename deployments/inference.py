@@ -12,14 +12,14 @@ from dataclasses import dataclass
 import torch
 from ray import serve
 
-from aivo.adapters import LiveAdapter, open_store
-from aivo.adapters.residency import AdapterLease, AdapterResidency
+from aivo.adapters import AdapterStore, StudentAdapter, open_store
 from aivo.config import AppConfig
-from aivo.engine.adapters import wrap_for_adapters
 from aivo.engine.batching import ContinuousBatcher
 from aivo.engine.fallback import ModelChain
 from aivo.engine.generation import Generation
 from aivo.engine.loader import LoadedModel
+from aivo.engine.lora import wrap_for_adapters
+from aivo.engine.residency import AdapterLease, AdapterResidency
 from aivo.engine.rows import GenerationFailed
 from aivo.errors import GenerationTimeout
 
@@ -38,12 +38,18 @@ class ModelServer:
 
 
 class InferenceReplica:
-    def __init__(self, config: AppConfig) -> None:
+    def __init__(
+        self,
+        config: AppConfig,
+        *,
+        chain: ModelChain | None = None,
+        store: AdapterStore | None = None,
+    ) -> None:
         # Ray sets OMP_NUM_THREADS from num_cpus; a fractional replica would run on one thread.
         torch.set_num_threads(config.engine.torch_threads or os.cpu_count() or 1)
         self.config = config.engine
-        self.store = open_store(config.storage)
-        self.chain = ModelChain(config.engine)
+        self.store = store if store is not None else open_store(config.storage)
+        self.chain = chain if chain is not None else ModelChain(config.engine)
         self.servers: dict[str, ModelServer] = {}
 
     def _server(self, loaded: LoadedModel) -> ModelServer:
@@ -82,7 +88,7 @@ class InferenceReplica:
         max_tokens: int,
         temperature: float,
         student_id: str | None = None,
-        adapter: LiveAdapter | None = None,
+        adapter: StudentAdapter | None = None,
     ) -> Generation:
         async for item in self.stream(messages, max_tokens, temperature, student_id, adapter):
             if isinstance(item, Generation):
@@ -95,7 +101,7 @@ class InferenceReplica:
         max_tokens: int,
         temperature: float,
         student_id: str | None = None,
-        adapter: LiveAdapter | None = None,
+        adapter: StudentAdapter | None = None,
     ) -> AsyncIterator[str | Generation]:
         """Text chunks as they are produced, then the Generation. A caller that goes away (or
         the timeout) cancels the request, which frees its batch row at the next step."""

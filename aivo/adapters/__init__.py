@@ -11,7 +11,7 @@ from aivo.adapters.errors import (
 from aivo.adapters.local_store import LocalAdapterStore
 from aivo.adapters.manifest import FileDigest, Manifest, VersionRecord
 from aivo.adapters.s3_store import S3AdapterStore
-from aivo.adapters.store import AdapterStore, FetchedAdapter, LiveAdapter
+from aivo.adapters.store import AdapterStore, FetchedAdapter, StudentAdapter
 
 __all__ = [
     "AdapterConflict",
@@ -22,10 +22,10 @@ __all__ = [
     "FetchedAdapter",
     "FileDigest",
     "InvalidAdapter",
-    "LiveAdapter",
     "LocalAdapterStore",
     "Manifest",
     "S3AdapterStore",
+    "StudentAdapter",
     "VersionRecord",
     "open_store",
 ]

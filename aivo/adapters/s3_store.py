@@ -9,77 +9,30 @@ boto3's standard chain.
 from __future__ import annotations
 
 import base64
-import re
 from collections.abc import Iterator, Mapping
-from contextlib import closing, contextmanager
-from dataclasses import dataclass
+from contextlib import AbstractContextManager, closing
 from pathlib import Path
-from typing import Any, Literal
-from urllib.parse import urlsplit
+from typing import Any
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from aivo.adapters.errors import AdapterCorrupt, AdapterStoreUnavailable
 from aivo.adapters.layout import CHUNK_SIZE, MANIFEST, student_path, version_path
 from aivo.adapters.manifest import FileDigest, Manifest
 from aivo.adapters.store import AdapterStore, ManifestChanged, ManifestState
-from aivo.config import ConfigError, StorageConfig
+from aivo.config import StorageConfig
+from aivo.infra.s3 import (
+    MISSING,
+    S3ClientSettings,
+    S3Location,
+    delete_keys,
+    error_code,
+    list_keys,
+    translated,
+)
 
-_BUCKET = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
-_MISSING = {"NoSuchKey", "404", "NotFound"}
 # 409 is what AWS answers while another conditional write to the same key is in flight
 _CONFLICT = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
-_DELETE_BATCH = 1000  # DeleteObjects' limit
-
-
-@dataclass(frozen=True)
-class S3Location:
-    bucket: str
-    prefix: str  # without leading or trailing slash; "" for the bucket's root
-
-    @classmethod
-    def parse(cls, uri: str) -> S3Location:
-        parts = urlsplit(uri)
-        segments = [s for s in parts.path.split("/") if s]
-        if (
-            parts.scheme != "s3"
-            or not _BUCKET.fullmatch(parts.netloc)
-            or parts.query
-            or parts.fragment
-            or any(s in (".", "..") for s in segments)
-        ):
-            raise ConfigError(f"adapter_root {uri!r} is not s3://bucket/prefix")
-        return cls(parts.netloc, "/".join(segments))
-
-    def key(self, path: str) -> str:
-        return f"{self.prefix}/{path}" if self.prefix else path
-
-
-@dataclass(frozen=True)
-class S3ClientSettings:
-    endpoint_url: str | None = None
-    region: str | None = None
-    retry_mode: Literal["standard", "adaptive"] = "standard"
-    max_attempts: int = 5
-    connect_timeout_s: float = 5.0
-    read_timeout_s: float = 60.0
-
-    def client(self) -> Any:
-        config = Config(
-            retries={"mode": self.retry_mode, "max_attempts": self.max_attempts},
-            connect_timeout=self.connect_timeout_s,
-            read_timeout=self.read_timeout_s,
-            # MinIO and older S3-compatible servers reject the SDK's default CRC checksums
-            request_checksum_calculation="when_required",
-            response_checksum_validation="when_required",
-            # a custom endpoint (MinIO, a test server) is rarely reachable as bucket.host
-            s3={"addressing_style": "path" if self.endpoint_url else "auto"},
-        )
-        return boto3.session.Session().client(
-            "s3", endpoint_url=self.endpoint_url, region_name=self.region, config=config
-        )
 
 
 class S3AdapterStore(AdapterStore):
@@ -89,8 +42,7 @@ class S3AdapterStore(AdapterStore):
 
     @classmethod
     def from_config(cls, config: StorageConfig) -> S3AdapterStore:
-        settings = S3ClientSettings(endpoint_url=config.s3_endpoint_url, region=config.s3_region)
-        return cls(settings.client(), S3Location.parse(config.adapter_root))
+        return cls(S3ClientSettings.of(config).client(), S3Location.parse(config.adapter_root))
 
     def _load_manifest(self, student_id: str) -> ManifestState | None:
         with _translated("reading a manifest"):
@@ -99,7 +51,7 @@ class S3AdapterStore(AdapterStore):
                     Bucket=self.location.bucket, Key=self._manifest_key(student_id)
                 )
             except ClientError as error:
-                if _code(error) in _MISSING:
+                if error_code(error) in MISSING:
                     return None
                 raise
             with closing(response["Body"]) as body:
@@ -119,7 +71,7 @@ class S3AdapterStore(AdapterStore):
                 )
             except ClientError as error:
                 # a missing key under If-Match: the manifest was deleted since it was read
-                if _code(error) in _CONFLICT | _MISSING:
+                if error_code(error) in _CONFLICT | MISSING:
                     raise ManifestChanged from error
                 raise
 
@@ -136,7 +88,7 @@ class S3AdapterStore(AdapterStore):
             try:
                 self._upload(folder, claim, claim_path, digests[claim], IfNoneMatch="*")
             except ClientError as error:
-                if _code(error) in _CONFLICT:
+                if error_code(error) in _CONFLICT:
                     return False
                 raise
             for name, path in rest:
@@ -152,7 +104,7 @@ class S3AdapterStore(AdapterStore):
             try:
                 body = self.client.get_object(Bucket=self.location.bucket, Key=key)["Body"]
             except ClientError as error:
-                if _code(error) in _MISSING:
+                if error_code(error) in MISSING:
                     message = f"{name} of {student_id} v{version} is missing"
                     raise AdapterCorrupt(name, message) from None
                 raise
@@ -183,37 +135,17 @@ class S3AdapterStore(AdapterStore):
         """Delete every object under `path`, the one named `first` before the others."""
         prefix, bucket = self.location.key(path), self.location.bucket
         with _translated("deleting adapters"):
-            pages = self.client.get_paginator("list_objects_v2").paginate(
-                Bucket=bucket, Prefix=prefix
-            )
-            keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
+            keys = list_keys(self.client, bucket, prefix)
             rest = keys
             if first is not None and f"{prefix}{first}" in keys:
                 # readers stop seeing the student before any of its files disappears
                 self.client.delete_object(Bucket=bucket, Key=f"{prefix}{first}")
                 rest = [key for key in keys if key != f"{prefix}{first}"]
-            for start in range(0, len(rest), _DELETE_BATCH):
-                batch = rest[start : start + _DELETE_BATCH]
-                response = self.client.delete_objects(
-                    Bucket=bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True}
-                )
-                if response.get("Errors"):
-                    raise AdapterStoreUnavailable(
-                        f"S3 refused to delete {len(response['Errors'])} adapter objects"
-                    )
+            refused = delete_keys(self.client, bucket, rest)
+            if refused:
+                raise AdapterStoreUnavailable(f"S3 refused to delete {refused} adapter objects")
         return len(keys)
 
 
-def _code(error: ClientError) -> str:
-    return str(error.response.get("Error", {}).get("Code", ""))
-
-
-@contextmanager
-def _translated(action: str) -> Iterator[None]:
-    """Turn botocore's failures into the store's typed error."""
-    try:
-        yield
-    except ClientError as error:
-        raise AdapterStoreUnavailable(f"S3 failed {action}: {_code(error)}") from error
-    except BotoCoreError as error:
-        raise AdapterStoreUnavailable(f"S3 failed {action}: {error}") from error
+def _translated(action: str) -> AbstractContextManager[None]:
+    return translated(action, AdapterStoreUnavailable)

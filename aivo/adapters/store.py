@@ -35,11 +35,13 @@ from aivo.adapters.manifest import FileDigest, Manifest, VersionRecord, digest_f
 
 
 @dataclass(frozen=True)
-class LiveAdapter:
-    """A student's live version as its manifest names it: the number, and the sha256 of its
-    weights, which tells a re-created student's version 1 from a deleted student's version 1
-    (version numbers start again after a deletion; a replica may still hold the old weights)."""
+class StudentAdapter:
+    """This student's adapter at this version with these weights: what a request names and a
+    replica keeps resident (as vLLM's LoRARequest). The sha256 tells a re-created student's
+    version 1 from a deleted student's version 1 (version numbers start again after a deletion;
+    a replica may still hold the old weights)."""
 
+    student_id: str
     version: int
     weights_sha256: str
 
@@ -53,11 +55,9 @@ class LiveAdapter:
 class FetchedAdapter:
     """A verified copy of one adapter version in a local folder PEFT can load."""
 
-    student_id: str
-    version: int
+    adapter: StudentAdapter  # its weights' sha256 as verified against the manifest
     path: Path
     metadata: dict[str, Any]
-    weights_sha256: str  # as verified against the manifest while fetching
 
 
 @dataclass(frozen=True)
@@ -121,12 +121,13 @@ class AdapterStore(ABC):
         state = self._load_manifest(checked_student_id(student_id))
         return state.manifest if state else None
 
-    def live(self, student_id: str) -> LiveAdapter | None:
+    def live(self, student_id: str) -> StudentAdapter | None:
         """The live version, from the manifest alone: cheap enough to read on every request."""
         manifest = self.manifest(student_id)
         if manifest is None:
             return None
-        return LiveAdapter(manifest.live_version, manifest.live.files[ADAPTER_WEIGHTS].sha256)
+        weights = manifest.live.files[ADAPTER_WEIGHTS].sha256
+        return StudentAdapter(manifest.student_id, manifest.live_version, weights)
 
     def live_version(self, student_id: str) -> int | None:
         live = self.live(student_id)
@@ -155,8 +156,8 @@ class AdapterStore(ABC):
         except BaseException:
             shutil.rmtree(partial, ignore_errors=True)
             raise
-        weights = record.files[ADAPTER_WEIGHTS].sha256
-        return FetchedAdapter(student_id, wanted, dest_dir, metadata, weights)
+        adapter = StudentAdapter(student_id, wanted, record.files[ADAPTER_WEIGHTS].sha256)
+        return FetchedAdapter(adapter, dest_dir, metadata)
 
     def metadata(self, student_id: str, version: int | None = None) -> dict[str, Any]:
         """A version's published metadata (default: the live one's), checksum verified."""

@@ -37,7 +37,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-class TutorService(Protocol):
+class Service(Protocol):
+    """What the routes call; `aivo.service.TutorService` implements it."""
+
     async def generate(
         self, request: GenerateRequest, request_id: str, principal: Principal
     ) -> GenerateResponse: ...
@@ -59,7 +61,7 @@ class TutorService(Protocol):
     async def adapter(self, student_id: str) -> AdapterInfo: ...
 
 
-def create_api(service: TutorService, security: SecurityConfig, keys: KeyRing) -> FastAPI:
+def create_api(service: Service, security: SecurityConfig, keys: KeyRing) -> FastAPI:
     app = FastAPI(
         title="AIVO brain",
         version="1",

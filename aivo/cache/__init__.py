@@ -1,12 +1,12 @@
 """Response cache: cache-aside at the ingress, never stale, never a single point of failure.
 
-The ingress computes `cache_key(...)` for requests that pass `is_cacheable(...)` and answers
-through `get_or_generate(cache, flights, key, generate)`; `make_cache(config)` picks the backend.
+The tutor service computes `cache_key(...)` for requests that pass `is_cacheable(...)` and answers
+through `CacheAside(cache)`; `make_cache(config)` picks the backend.
 """
 
 from __future__ import annotations
 
-from aivo.cache.cache_aside import get_or_generate, storable
+from aivo.cache.cache_aside import CacheAside, CachedAnswer
 from aivo.cache.in_process import InProcessCache
 from aivo.cache.interface import CacheState, CacheUnavailable, ResponseCache
 from aivo.cache.keys import cache_key, is_cacheable
@@ -23,15 +23,15 @@ def make_cache(config: CacheConfig) -> ResponseCache:
 
 
 __all__ = [
+    "CacheAside",
     "CacheState",
     "CacheUnavailable",
+    "CachedAnswer",
     "InProcessCache",
     "RedisCache",
     "ResponseCache",
     "SingleFlight",
     "cache_key",
-    "get_or_generate",
     "is_cacheable",
     "make_cache",
-    "storable",
 ]

@@ -12,26 +12,19 @@ import json
 from collections.abc import Awaitable
 from typing import Any, TypeVar
 
-from redis.asyncio import ConnectionPool, Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from aivo.cache.breaker import CircuitBreaker
 from aivo.cache.in_process import TtlLru
 from aivo.cache.interface import CacheState, CacheUnavailable
 from aivo.cache.keys import KEY_PREFIX, student_prefix
 from aivo.config import CacheConfig
+from aivo.infra.redis import GuardedRedis, RedisUnreachable
 from aivo.observability import record_cache_event
 
 T = TypeVar("T")
 
 # Each message is a key prefix whose entries every hot tier drops.
 INVALIDATION_CHANNEL = "aivo:answer:invalidations"
-# Failures that mean "Redis cannot be reached"; other RedisErrors (e.g. OOM) are per command.
-_UNREACHABLE = (RedisConnectionError, RedisTimeoutError, TimeoutError, OSError)
 _SCAN_BATCH = 500
 
 
@@ -44,20 +37,10 @@ class RedisCache:
     """
 
     def __init__(self, config: CacheConfig) -> None:
-        if config.redis_url is None:
-            raise ValueError("RedisCache needs cache.redis_url")
         self._ttl_s = config.ttl_s
         self._retry_s = config.breaker_reset_s
-        self._deadline_s = config.connect_timeout_s + config.socket_timeout_s
-        pool = ConnectionPool.from_url(
-            config.redis_url,
-            socket_connect_timeout=config.connect_timeout_s,
-            socket_timeout=config.socket_timeout_s,
-            retry=Retry(NoBackoff(), 0),  # a retry would double the delay a request may pay
-            decode_responses=True,
-        )
-        self._client = Redis.from_pool(pool)
-        self._breaker = CircuitBreaker(config.breaker_failures, config.breaker_reset_s, self._ping)
+        self._redis = GuardedRedis(config)
+        self._client = self._redis.client
         self._hot = TtlLru(config.hot_entries) if config.hot_entries else None
         self._hot_live = False
         self._hot_epoch = 0  # bumped by every drop from the hot tier
@@ -65,12 +48,12 @@ class RedisCache:
 
     @property
     def state(self) -> CacheState:
-        return "ok" if self._breaker.closed else "degraded"
+        return "ok" if self._redis.healthy else "degraded"
 
     async def get(self, key: str) -> dict[str, Any] | None:
         raw = self._hot_get(key)
         if raw is None:
-            if not self._breaker.closed:
+            if not self._redis.healthy:
                 record_cache_event("bypass")
                 return None
             epoch = self._hot_epoch
@@ -94,7 +77,7 @@ class RedisCache:
 
     async def set(self, key: str, value: dict[str, Any]) -> None:
         raw = json.dumps(value, separators=(",", ":"))
-        if not self._breaker.closed:
+        if not self._redis.healthy:
             return
         epoch = self._hot_epoch
         try:
@@ -115,8 +98,7 @@ class RedisCache:
             self._listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._listener
-        await self._breaker.close()
-        await self._client.aclose()
+        await self._redis.close()
 
     async def _invalidate(self, prefix: str) -> int:
         """Tried even while the circuit is open: an answer that must go is worth a timeout."""
@@ -140,22 +122,13 @@ class RedisCache:
         """One round trip within the deadline; unreachable Redis feeds the breaker."""
         self._start_listener()
         try:
-            # the outer bound also covers waits that socket timeouts do not (pool, DNS)
-            async with asyncio.timeout(self._deadline_s):
-                result = await command
-        except _UNREACHABLE as error:
-            self._breaker.record_failure()
+            return await self._redis.call(command)
+        except RedisUnreachable as error:
             raise CacheUnavailable("the response cache is unreachable") from error
-        self._breaker.record_success()
-        return result
-
-    async def _ping(self) -> None:
-        async with asyncio.timeout(self._deadline_s):
-            await self._client.ping()
 
     def _hot_get(self, key: str) -> str | None:
         # an open circuit bypasses the hot tier too: degraded means no cache at all
-        if self._hot is None or not self._hot_live or not self._breaker.closed:
+        if self._hot is None or not self._hot_live or not self._redis.healthy:
             return None
         return self._hot.get(key)
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from aivo.curriculum.catalogue import Catalogue, Standard
-from aivo.curriculum.embedding import SentenceEmbedder
 from aivo.curriculum.lexical import LexicalIndex
+from aivo.embedding import SentenceEmbedder
 from aivo.schemas import Subject
 
 SEMANTIC_WEIGHT = 0.75

@@ -17,10 +17,10 @@ import numpy as np
 from aivo.config import CurriculumConfig
 from aivo.curriculum.alignment import StandardsAligner
 from aivo.curriculum.catalogue import Catalogue, load_catalogue
-from aivo.curriculum.embedding import SentenceEmbedder
 from aivo.curriculum.formatting import apply_accommodations
 from aivo.curriculum.prompting import Messages, Prompt, build_prompt
 from aivo.curriculum.readability import reading_level
+from aivo.embedding import SentenceEmbedder
 from aivo.safety.output import check_output, safe_answer
 from aivo.safety.pii import redact_pii
 from aivo.safety.screening import RESEMBLES_ATTACK, ScreeningVerdict, check_prompt, rejection

@@ -19,10 +19,10 @@ import torch
 from peft import PeftModel
 from transformers import DynamicCache
 
-from aivo.engine.adapters import BASE_ADAPTER
 from aivo.engine.detokenize import IncrementalDecoder
 from aivo.engine.kv_cache import BatchCache, left_padded
 from aivo.engine.loader import LoadedModel
+from aivo.engine.lora import BASE_ADAPTER
 from aivo.engine.rows import BatchRow, GenerationFailed
 from aivo.engine.sampling import next_tokens, row_generator, samples
 from aivo.engine.streaming import RequestStream

@@ -24,6 +24,10 @@ Loader = Callable[[ModelSpec, EngineConfig], LoadedModel]
 
 
 class ModelBreaker:
+    """A model's circuit: open for `reset_s` after `failures` in a row, then one request is its
+    trial (a model cannot be probed without a generation; network dependencies use
+    `aivo.infra.breaker.ProbingBreaker`)."""
+
     def __init__(self, failures: int, reset_s: float) -> None:
         self.threshold = failures
         self.reset_s = reset_s

@@ -2,7 +2,7 @@
 ordinary questions? Phrase rules miss paraphrases ("put your rules on hold"); nearest
 neighbours in sentence-embedding space catch many of them.
 
-The exemplars (`aivo/curriculum/data/screening_exemplars.jsonl`, kept with the package data)
+The exemplars (`aivo/safety/data/screening_exemplars.jsonl`, kept with the package data)
 are written apart from the labelled evaluation set in `bench/data/`, so the benchmark measures
 generalisation, not recall of its own strings.
 """
@@ -14,9 +14,9 @@ from pathlib import Path
 
 import numpy as np
 
-from aivo.curriculum.embedding import SentenceEmbedder
+from aivo.embedding import SentenceEmbedder
 
-EXEMPLARS_FILE = Path(__file__).parents[1] / "curriculum" / "data" / "screening_exemplars.jsonl"
+EXEMPLARS_FILE = Path(__file__).parent / "data" / "screening_exemplars.jsonl"
 NEIGHBOURS = 3  # per class: the mean of the k closest attack and the k closest benign exemplars
 MARGIN = 0.10  # attack-side similarity must exceed the benign side by this much
 MIN_SIMILARITY = 0.45  # and be this close to some attack in absolute terms

@@ -6,16 +6,14 @@ is unreachable the replica counts on its own (limits hold per replica) instead o
 
 from __future__ import annotations
 
-import asyncio
 import time
 from typing import Protocol
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from aivo.cache.breaker import CircuitBreaker
 from aivo.config import CacheConfig, SecurityConfig
 from aivo.errors import RateLimited
+from aivo.infra.redis import GuardedRedis
 from aivo.security.keys import Principal
 
 WINDOW_S = 60
@@ -44,36 +42,22 @@ class LocalCounters:
 
 class RedisCounters:
     def __init__(self, config: CacheConfig) -> None:
-        assert config.redis_url is not None
-        self._client = Redis.from_url(
-            config.redis_url,
-            socket_connect_timeout=config.connect_timeout_s,
-            socket_timeout=config.socket_timeout_s,
-        )
-        self._deadline_s = config.connect_timeout_s + config.socket_timeout_s
-        self._breaker = CircuitBreaker(config.breaker_failures, config.breaker_reset_s, self._ping)
+        self._redis = GuardedRedis(config)
         self._fallback = LocalCounters()
 
-    async def _ping(self) -> None:
-        async with asyncio.timeout(self._deadline_s):
-            await self._client.ping()
-
     async def add(self, amounts: dict[str, int]) -> dict[str, int]:
-        if not self._breaker.closed:
+        if not self._redis.healthy:
             return await self._fallback.add(amounts)
         window = int(time.time() // WINDOW_S)
+        pipeline = self._redis.client.pipeline(transaction=False)
+        for name, amount in amounts.items():  # one round trip for every counter
+            key = f"aivo:limits:{name}:{window}"
+            pipeline.incrby(key, amount)
+            pipeline.expire(key, 2 * WINDOW_S)
         try:
-            async with asyncio.timeout(self._deadline_s):
-                pipeline = self._client.pipeline(transaction=False)
-                for name, amount in amounts.items():  # one round trip for every counter
-                    key = f"aivo:limits:{name}:{window}"
-                    pipeline.incrby(key, amount)
-                    pipeline.expire(key, 2 * WINDOW_S)
-                replies = await pipeline.execute()
-        except (RedisError, OSError, TimeoutError):
-            self._breaker.record_failure()
+            replies = await self._redis.call(pipeline.execute())
+        except RedisError:
             return await self._fallback.add(amounts)
-        self._breaker.record_success()
         return {name: int(total) for name, total in zip(amounts, replies[::2], strict=True)}
 
 

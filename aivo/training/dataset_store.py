@@ -1,7 +1,7 @@
 """Training data that apps send with a clone request, kept where the clone job can read it.
 
 `{dataset_root}/students/{student_id}/{unix time}-{sha256[:12]}.jsonl`, in a local folder or an
-S3 prefix (the adapter store's client settings). It is a child's data: deleting a student
+S3 prefix (the shared S3 client, `aivo.infra.s3`). It is a child's data: deleting a student
 removes it, and `expire` removes what is older than the retention setting.
 """
 
@@ -13,8 +13,8 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 
 from aivo.adapters.layout import checked_student_id
-from aivo.adapters.s3_store import S3ClientSettings, S3Location
 from aivo.config import StorageConfig
+from aivo.infra.s3 import S3ClientSettings, S3Location, delete_keys, list_keys
 
 
 def _name(content: bytes) -> str:
@@ -72,18 +72,13 @@ class LocalDatasetStore(DatasetStore):
 class S3DatasetStore(DatasetStore):
     def __init__(self, config: StorageConfig) -> None:
         self.location = S3Location.parse(config.dataset_root)
-        self.client = S3ClientSettings(config.s3_endpoint_url, config.s3_region).client()
+        self.client = S3ClientSettings.of(config).client()
 
     def _keys(self, prefix: str) -> list[str]:
-        pages = self.client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.location.bucket, Prefix=self.location.key(prefix)
-        )
-        return [item["Key"] for page in pages for item in page.get("Contents", [])]
+        return list_keys(self.client, self.location.bucket, self.location.key(prefix))
 
     def _delete(self, keys: list[str]) -> int:
-        for start in range(0, len(keys), 1000):  # DeleteObjects takes 1000 keys at most
-            batch = [{"Key": k} for k in keys[start : start + 1000]]
-            self.client.delete_objects(Bucket=self.location.bucket, Delete={"Objects": batch})
+        delete_keys(self.client, self.location.bucket, keys)
         return len(keys)
 
     def save(self, student_id: str, content: bytes) -> str:

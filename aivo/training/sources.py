@@ -1,8 +1,7 @@
 """Where a dataset is read from: `s3://bucket/key` (boto3, MinIO via an endpoint) or a local path.
 
-The S3 client is the adapter store's (`S3ClientSettings`), so credentials, endpoint, region and
-retries work the same way for both; with no endpoint configured boto3 still honours
-`AWS_ENDPOINT_URL_S3` / `AWS_ENDPOINT_URL` from the environment.
+The S3 client is the shared one (`aivo.infra.s3`), so credentials, endpoint, region and retries
+work as they do for the adapter store.
 """
 
 from __future__ import annotations
@@ -13,12 +12,11 @@ from urllib.parse import unquote, urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from aivo.adapters.s3_store import S3ClientSettings
 from aivo.config import StorageConfig
+from aivo.infra.s3 import MISSING, S3ClientSettings, error_code
 from aivo.training.errors import DatasetNotFound, DatasetUnavailable
 
 MAX_DATASET_BYTES = 256 << 20  # far above a student's history; stops a wrong URI filling memory
-_MISSING = {"NoSuchKey", "NoSuchBucket", "404", "NotFound"}
 
 
 def read_dataset(uri: str, storage: StorageConfig) -> bytes:
@@ -42,9 +40,7 @@ def _read_local(path: Path) -> bytes:
 def _read_s3(bucket: str, key: str, storage: StorageConfig) -> bytes:
     if not bucket or not key:
         raise DatasetNotFound("an S3 dataset is named s3://bucket/key")
-    client = S3ClientSettings(
-        endpoint_url=storage.s3_endpoint_url, region=storage.s3_region, max_attempts=3
-    ).client()
+    client = S3ClientSettings.of(storage, max_attempts=3).client()
     where = f"s3://{bucket}/{key}"
     try:
         response = client.get_object(Bucket=bucket, Key=key)
@@ -53,8 +49,8 @@ def _read_s3(bucket: str, key: str, storage: StorageConfig) -> bytes:
         with closing(response["Body"]) as body:
             return bytes(body.read())
     except ClientError as error:
-        code = str(error.response.get("Error", {}).get("Code", ""))
-        if code in _MISSING:
+        code = error_code(error)
+        if code in MISSING | {"NoSuchBucket"}:
             raise DatasetNotFound(f"dataset {where} does not exist") from None
         raise DatasetUnavailable(f"reading dataset {where} failed: {code}") from None
     except BotoCoreError as error:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from aivo.adapters import AdapterStore, AdapterStoreUnavailable, S3AdapterStore, open_store
-from aivo.adapters.s3_store import S3ClientSettings, S3Location
 from aivo.config import StorageConfig
+from aivo.infra.s3 import S3ClientSettings, S3Location
 from tests.fixtures.s3_server import S3Bucket, S3Server, free_port
 from tests.unit.test_adapter_store import (  # noqa: F401
     WEIGHTS,

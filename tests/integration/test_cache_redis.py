@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 
 from aivo.cache import (
+    CacheAside,
+    CachedAnswer,
     CacheUnavailable,
     RedisCache,
     ResponseCache,
-    SingleFlight,
     cache_key,
-    get_or_generate,
     make_cache,
 )
 from aivo.cache.redis_cache import INVALIDATION_CHANNEL
@@ -188,39 +188,43 @@ async def test_stored_keys_hold_no_prompt_text_or_student_id(
         assert not any(clear in key.lower() for key in keys)
 
 
+def cached_answer(text: str = "Sunlight scatters.", **fields: Any) -> CachedAnswer:
+    usage = {"prompt_tokens": 5, "completion_tokens": 3}
+    return CachedAnswer(text=text, model="bundled", usage=usage, **fields)
+
+
 async def test_concurrent_identical_misses_share_one_generation(open_cache: OpenCache) -> None:
-    cache, flights, generations = open_cache(), SingleFlight(), 0
+    answers, generations = CacheAside(open_cache()), 0
     key = key_of(question())
 
-    async def generate() -> dict[str, Any]:
+    async def generate() -> CachedAnswer:
         nonlocal generations
         generations += 1
         await asyncio.sleep(0.1)
-        return answer()
+        return cached_answer()
 
-    results = await asyncio.gather(
-        *(get_or_generate(cache, flights, key, generate) for _ in range(10))
-    )
+    results = await asyncio.gather(*(answers.get_or_generate(key, generate) for _ in range(10)))
     assert generations == 1
-    assert results == [(answer(), False)] * 10
-    assert await get_or_generate(cache, flights, key, generate) == (answer(), True)
+    assert results == [(cached_answer(), False)] * 10
+    assert await answers.get_or_generate(key, generate) == (cached_answer(), True)
     assert generations == 1
 
 
 async def test_a_failed_generation_reaches_every_waiter_and_is_not_cached(
     open_cache: OpenCache,
 ) -> None:
-    cache, flights, generations = open_cache(), SingleFlight(), 0
+    cache, generations = open_cache(), 0
+    answers = CacheAside(cache)
     key = key_of(question())
 
-    async def generate() -> dict[str, Any]:
+    async def generate() -> CachedAnswer:
         nonlocal generations
         generations += 1
         await asyncio.sleep(0.05)
         raise RuntimeError("model exploded")
 
     results = await asyncio.gather(
-        *(get_or_generate(cache, flights, key, generate) for _ in range(5)),
+        *(answers.get_or_generate(key, generate) for _ in range(5)),
         return_exceptions=True,
     )
     assert generations == 1
@@ -231,16 +235,17 @@ async def test_a_failed_generation_reaches_every_waiter_and_is_not_cached(
 async def test_fallback_answers_and_uncacheable_requests_are_not_stored(
     open_cache: OpenCache,
 ) -> None:
-    cache, flights = open_cache(), SingleFlight()
+    cache = open_cache()
+    answers = CacheAside(cache)
     key = key_of(question())
 
-    async def fallback() -> dict[str, Any]:
-        return {**answer("degraded"), "fallback_used": True}
+    async def fallback() -> CachedAnswer:
+        return cached_answer("degraded", fallback_used=True)
 
-    await get_or_generate(cache, flights, key, fallback)
+    await answers.get_or_generate(key, fallback)
     assert await cache.get(key) is None
     before = events()
-    assert await get_or_generate(cache, flights, None, fallback) == (await fallback(), False)
+    assert await answers.get_or_generate(None, fallback) == (await fallback(), False)
     assert delta(before) == {"bypass": 1}
 
 

@@ -346,7 +346,8 @@ def test_an_s3_outage_during_a_clone_never_leaves_a_half_written_adapter(
     live = store.live_version(student)
     assert live == (2 if summary["status"] == "published" else 1)
     fetched = store.fetch(student, tmp_path / "live")  # checks every file's sha256
-    assert fetched.version == live and (fetched.path / "adapter_model.safetensors").is_file()
+    assert fetched.adapter.version == live
+    assert (fetched.path / "adapter_model.safetensors").is_file()
 
 
 OUTAGE_HOLD_S = 5.0

@@ -95,7 +95,7 @@ class AdapterStoreContract:
     ) -> None:
         assert store.publish("s1", adapters[0], {"eval_loss": 1.25}) == 1
         fetched = store.fetch("s1", tmp_path / "out")
-        assert (fetched.version, fetched.path) == (1, tmp_path / "out")
+        assert (fetched.adapter.version, fetched.path) == (1, tmp_path / "out")
         assert fetched.metadata == {"eval_loss": 1.25}
         assert same_files(fetched.path, adapters[0])
         assert sorted(p.name for p in fetched.path.iterdir()) == [CONFIG, WEIGHTS, "metadata.json"]

@@ -22,9 +22,9 @@ from aivo.adapters import (
 )
 from aivo.adapters.layout import checked_student_id, version_path
 from aivo.adapters.local_store import local_root
-from aivo.adapters.s3_store import S3Location
 from aivo.config import ConfigError, StorageConfig
 from aivo.errors import InvalidRequest
+from aivo.infra.s3 import S3Location
 
 DIGEST = FileDigest(sha256="0" * 64, size=3)
 FILES = {"adapter_config.json": DIGEST, "adapter_model.safetensors": DIGEST}

@@ -15,11 +15,11 @@ import torch
 from peft import LoraConfig
 
 from aivo.config import BUNDLED_MODEL, EngineConfig, ModelSpec
-from aivo.engine.adapters import wrap_for_adapters
 from aivo.engine.batching import ContinuousBatcher
 from aivo.engine.detokenize import IncrementalDecoder
 from aivo.engine.kv_cache import left_padded
 from aivo.engine.loader import LoadedModel, load_model
+from aivo.engine.lora import wrap_for_adapters
 from aivo.engine.rows import GenerationFailed
 from aivo.engine.streaming import RequestStream
 from aivo.errors import Overloaded

@@ -16,9 +16,9 @@ import pytest
 import torch
 
 from aivo.config import CurriculumConfig
-from aivo.curriculum.embedding import SentenceEmbedder
 from aivo.curriculum.evaluation import alignment_score, load_labelled, screening_score
 from aivo.curriculum.pipeline import CurriculumPipeline
+from aivo.embedding import SentenceEmbedder
 from aivo.errors import PromptRejected
 from aivo.safety.screening import screen_prompt
 from aivo.schemas import GenerateRequest

@@ -15,11 +15,11 @@ from bitsandbytes.nn import Linear4bit
 from peft.tuners.lora.bnb import Linear4bit as LoraLinear4bit
 
 from aivo.adapters import LocalAdapterStore
-from aivo.adapters.residency import AdapterResidency
 from aivo.config import BUNDLED_MODEL, EngineConfig, ModelSpec
-from aivo.engine.adapters import wrap_for_adapters
 from aivo.engine.batching import ContinuousBatcher
 from aivo.engine.loader import LoadedModel, load_model
+from aivo.engine.lora import wrap_for_adapters
+from aivo.engine.residency import AdapterResidency
 from tests.fixtures.adapters import make_adapter
 
 pytestmark = pytest.mark.anyio

@@ -14,11 +14,11 @@ from peft import LoraConfig
 
 from aivo.adapters import LocalAdapterStore
 from aivo.adapters.layout import ADAPTER_WEIGHTS, version_path
-from aivo.adapters.residency import AdapterResidency
 from aivo.adapters.store import FetchedAdapter
-from aivo.engine.adapters import wrap_for_adapters
 from aivo.engine.batching import ContinuousBatcher
 from aivo.engine.loader import LoadedModel
+from aivo.engine.lora import wrap_for_adapters
+from aivo.engine.residency import AdapterResidency
 
 pytestmark = pytest.mark.anyio
 

@@ -1,4 +1,6 @@
-"""A circuit breaker that stops calling a dependency while it is down and probes for its return."""
+"""The circuit breaker of a network dependency (Redis): stops calling it while it is down and
+probes for its return in the background. (A model's breaker, `aivo.engine.fallback.ModelBreaker`,
+lets one request through as its trial instead: a model cannot be probed without a generation.)"""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ class BreakerState(StrEnum):
     half_open = "half_open"
 
 
-class CircuitBreaker:
+class ProbingBreaker:
     """Opens after `failures` consecutive failures; then only `probe` calls the dependency.
 
     While open, a background task runs `probe` every `reset_s` (half-open while it runs) and

@@ -1,6 +1,6 @@
 """The student adapters loaded in this replica's PeftModel: an LRU bounded by count and by bytes.
 
-`resolve(student_id, live)` answers with a pinned lease on a resident adapter, loading it from
+`resolve(student_id, adapter)` answers with a pinned lease on a resident adapter, loading it from
 the AdapterStore first when needed (once, however many requests ask at the same time). Adapters
 live in slots, PEFT adapters named `slot_NNNNNN` (never a path a user sent). A new adapter takes
 the least recently used slot when the LRU is full and their tensor layouts match, by PEFT's hot
@@ -29,23 +29,20 @@ from pathlib import Path
 
 from aivo.adapters.errors import AdapterCorrupt, AdapterNotFound, AdapterStoreUnavailable
 from aivo.adapters.layout import checked_student_id
-from aivo.adapters.store import AdapterStore, LiveAdapter
-from aivo.engine.adapters import (
+from aivo.adapters.store import AdapterStore, StudentAdapter
+from aivo.engine.batching import ContinuousBatcher
+from aivo.engine.lora import (
     AdapterWeights,
     delete_adapters,
     load_adapter,
     read_adapter,
     swap_adapter,
 )
-from aivo.engine.batching import ContinuousBatcher
 from aivo.observability import get_logger, log_event, pseudonym
 
-log = get_logger("aivo.adapters.residency")
+log = get_logger("aivo.engine.residency")
 
 STORE_FAILURES = (AdapterNotFound, AdapterCorrupt, AdapterStoreUnavailable)
-
-StudentAdapter = tuple[str, LiveAdapter]
-StudentVersion = tuple[str, int]
 
 
 @dataclass(frozen=True)
@@ -111,18 +108,18 @@ class AdapterResidency:
         # fixed width: PEFT's hot swap finds a slot's tensors by substring of the adapter name
         self._names = (f"slot_{n:06d}" for n in itertools.count())
 
-    async def resolve(self, student_id: str, live: LiveAdapter | None = None) -> AdapterLease:
-        """A pinned lease on the student's adapter: `live` (as the caller read it from the
+    async def resolve(self, student_id: str, adapter: StudentAdapter | None = None) -> AdapterLease:
+        """A pinned lease on the student's adapter: `adapter` (as the caller read it from the
         store), or the store's live one when None."""
         student_id = checked_student_id(student_id)
-        if live is None:
+        if adapter is None:
             try:
-                live = await asyncio.to_thread(self._store.live, student_id)
+                adapter = await asyncio.to_thread(self._store.live, student_id)
             except STORE_FAILURES as error:
                 return self._base(student_id, None, error.message)
-            if live is None:
+            if adapter is None:
                 return self._base(student_id, None, "the student has no adapter")
-        key, version = (student_id, live), live.version
+        key, version = adapter, adapter.version
         while (slot := self._holders.get(key)) is None:
             task = self._loading.get(key)
             if task is None:
@@ -138,19 +135,19 @@ class AdapterResidency:
 
     @asynccontextmanager
     async def use(
-        self, student_id: str, live: LiveAdapter | None = None
+        self, student_id: str, adapter: StudentAdapter | None = None
     ) -> AsyncIterator[AdapterChoice]:
         """`resolve`, then `release` after the block (which runs the request to its end)."""
-        lease = await self.resolve(student_id, live)
+        lease = await self.resolve(student_id, adapter)
         try:
             yield lease.choice
         finally:
             lease.release()
 
-    def resident(self) -> list[StudentVersion]:
-        """The adapters that can serve now, least recently used first."""
+    def resident(self) -> list[tuple[str, int]]:
+        """The (student, version) of the adapters that can serve now, least recently used first."""
         return [
-            (slot.holder[0], slot.holder[1].version)
+            (slot.holder.student_id, slot.holder.version)
             for slot in self._slots.values()
             if slot.holder is not None
         ]
@@ -196,21 +193,19 @@ class AdapterResidency:
         slot.holder, slot.placed = key, next(self._placements)
         self._holders[key] = slot
         self._slots.move_to_end(slot.name)
-        student_id, live = key
-        for (student, _), held in list(self._holders.items()):
-            if student == student_id and held is not slot and not held.pins:
+        for other, held in list(self._holders.items()):
+            if other.student_id == key.student_id and held is not slot and not held.pins:
                 self._free(held)
-        log_event(log, "adapter loaded", student=pseudonym(student_id), version=live.version)
+        log_event(log, "adapter loaded", student=pseudonym(key.student_id), version=key.version)
         self._shrink_soon(keep=slot)
 
     def _fetch(self, key: StudentAdapter, folder: Path) -> AdapterWeights:
         """Off the event loop: the verified files from the store, read as a PEFT adapter."""
-        student_id, live = key
         try:
-            fetched = self._store.fetch(student_id, folder, live.version)
+            fetched = self._store.fetch(key.student_id, folder, key.version)
         except STORE_FAILURES as error:
             raise _LoadFailed(error.message) from error
-        if fetched.weights_sha256 != live.weights_sha256:
+        if fetched.adapter != key:
             raise _LoadFailed("the student's adapter was replaced while it loaded")
         try:
             return read_adapter(folder)
@@ -274,8 +269,11 @@ class AdapterResidency:
         slot.pins -= 1
         if slot.pins or slot.holder is None:
             return
-        student_id = slot.holder[0]
-        if any(s == student_id and h.placed > slot.placed for (s, _), h in self._holders.items()):
+        student_id = slot.holder.student_id
+        if any(
+            other.student_id == student_id and held.placed > slot.placed
+            for other, held in self._holders.items()
+        ):
             self._free(slot)  # a later adapter of the student is resident
         self._shrink_soon()
 

@@ -1,4 +1,4 @@
-"""CircuitBreaker: opens after consecutive failures, probes in the background, closes again."""
+"""ProbingBreaker: opens after consecutive failures, probes in the background, closes again."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from aivo.cache.breaker import BreakerState, CircuitBreaker
+from aivo.infra.breaker import BreakerState, ProbingBreaker
 
 pytestmark = pytest.mark.anyio
 
@@ -25,7 +25,7 @@ class Dependency:
 
 
 async def test_opens_after_consecutive_failures_only() -> None:
-    breaker = CircuitBreaker(3, 10.0, Dependency().ping)
+    breaker = ProbingBreaker(3, 10.0, Dependency().ping)
     breaker.record_failure()
     breaker.record_failure()
     breaker.record_success()  # a success in between resets the count
@@ -39,7 +39,7 @@ async def test_opens_after_consecutive_failures_only() -> None:
 
 async def test_probes_until_the_dependency_returns_then_closes() -> None:
     dependency = Dependency()
-    breaker = CircuitBreaker(1, 0.05, dependency.ping)
+    breaker = ProbingBreaker(1, 0.05, dependency.ping)
     breaker.record_failure()
     await asyncio.sleep(0.25)
     assert not breaker.closed
@@ -57,7 +57,7 @@ async def test_probes_until_the_dependency_returns_then_closes() -> None:
 
 
 async def test_a_late_success_does_not_close_an_open_circuit() -> None:
-    breaker = CircuitBreaker(1, 10.0, Dependency().ping)
+    breaker = ProbingBreaker(1, 10.0, Dependency().ping)
     breaker.record_failure()
     breaker.record_success()
     assert breaker.state is BreakerState.open

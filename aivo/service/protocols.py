@@ -1,0 +1,66 @@
+"""What the tutor service calls: the preprocessor, the inference replicas and the clone
+coordinator. Serve's deployment handles satisfy these through `deployments/handles.py`; tests
+pass small real objects."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from aivo.adapters import StudentAdapter
+from aivo.curriculum.pipeline import FinishedAnswer, PreparedPrompt
+from aivo.engine.generation import Generation
+from aivo.schemas import AdapterInfo, CloneJob, GenerateRequest, JobReport
+
+
+class Preprocessor(Protocol):
+    async def prepare(self, request: GenerateRequest) -> PreparedPrompt: ...
+
+    async def finish(self, request: GenerateRequest, text: str) -> FinishedAnswer: ...
+
+
+class Inference(Protocol):
+    """`student_id` and `adapter` are both None when the base model serves."""
+
+    async def generate(
+        self,
+        messages: list[dict[str, str]],
+        max_tokens: int,
+        temperature: float,
+        student_id: str | None = None,
+        adapter: StudentAdapter | None = None,
+    ) -> Generation: ...
+
+    def stream(
+        self,
+        messages: list[dict[str, str]],
+        max_tokens: int,
+        temperature: float,
+        student_id: str | None = None,
+        adapter: StudentAdapter | None = None,
+    ) -> AsyncIterator[str | Generation]:
+        """Text chunks as they are produced, then the Generation."""
+        ...
+
+    async def status(self) -> dict[str, object]: ...
+
+
+@dataclass(frozen=True)
+class ForgottenClones:
+    """What the coordinator removed of a deleted student."""
+
+    training_datasets: int
+    job_records: int
+
+
+class CloneJobs(Protocol):
+    async def clone(self, student_id: str, dataset: bytes) -> CloneJob: ...
+
+    async def job(self, job_id: str) -> JobReport: ...
+
+    async def adapter(self, student_id: str) -> AdapterInfo: ...
+
+    async def forget(self, student_id: str) -> ForgottenClones:
+        """Stops the student's running job and removes their training data and job records."""
+        ...

@@ -1,0 +1,291 @@
+"""The tutor service: what every route of the API does, in plain Python (the Ingress deployment
+only wires it to Serve's handles).
+
+A request is admitted (caps, rate limits, the student's live adapter, its cache key), then
+answered through the one cache-aside path: streamed or not, a miss runs in the single flight
+of its key and its answer is stored for both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import weakref
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+from aivo.adapters import AdapterStore, StudentAdapter, open_store
+from aivo.cache import CacheAside, CachedAnswer, ResponseCache, cache_key, is_cacheable, make_cache
+from aivo.config import AppConfig
+from aivo.curriculum.pipeline import PROMPT_VERSION, PreparedPrompt
+from aivo.engine.generation import Generation
+from aivo.errors import AivoError, InvalidRequest, ServiceUnavailable
+from aivo.observability import GENERATED_TOKENS
+from aivo.safety.output import check_output
+from aivo.schemas import (
+    AdapterInfo,
+    AdapterRef,
+    CloneJob,
+    CloneRequest,
+    GenerateRequest,
+    GenerateResponse,
+    InvalidateRequest,
+    JobReport,
+    StudentDeletion,
+    Usage,
+)
+from aivo.security.keys import Principal
+from aivo.security.limits import RateLimiter
+from aivo.service.protocols import CloneJobs, Inference, Preprocessor
+from aivo.service.streams import StreamSlots, event
+
+READY_TIMEOUT_S = 3.0
+
+OnChunk = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Admitted:
+    """A request past its checks: the adapter version to serve and its cache key (if any)."""
+
+    request: GenerateRequest
+    adapter: StudentAdapter | None  # the student's live adapter, read for this request
+    key: str | None
+    started: float
+
+    @property
+    def student_id(self) -> str | None:
+        """The student whose adapter serves; None when the base model does."""
+        return self.request.student_id if self.adapter is not None else None
+
+
+class TutorService:
+    def __init__(
+        self,
+        config: AppConfig,
+        *,
+        preprocessor: Preprocessor,
+        inference: Inference,
+        clones: CloneJobs,
+        cache: ResponseCache | None = None,
+        adapters: AdapterStore | None = None,
+        limits: RateLimiter | None = None,
+    ) -> None:
+        self.config = config
+        self.preprocessor = preprocessor
+        self.inference = inference
+        self.clones = clones
+        self.cache = cache if cache is not None else make_cache(config.cache)
+        self.answers = CacheAside(self.cache)
+        self.adapters = adapters if adapters is not None else open_store(config.storage)
+        self.limits = limits or RateLimiter(config.security, config.cache)
+        self.streams = StreamSlots(config.security.max_concurrent_streams)
+
+    async def generate(
+        self, request: GenerateRequest, request_id: str, principal: Principal
+    ) -> GenerateResponse:
+        admitted = await self._admit(request, principal)
+        answer, cached = await self.answers.get_or_generate(
+            admitted.key, lambda: self._generate(admitted, None, None)
+        )
+        if not cached:
+            await self.limits.spend(principal, answer.usage.completion_tokens)
+        return self._response(admitted, answer, cached, request_id)
+
+    async def stream(
+        self, request: GenerateRequest, request_id: str, principal: Principal
+    ) -> AsyncIterator[str]:
+        """Checks run before the first byte (so they answer with a status code); then SSE
+        events: `chunk` per text piece, then `done` with the full response, or `error`."""
+        release = self.streams.take(principal.key_id)
+        try:
+            admitted = await self._admit(request, principal)
+            hit = await self.answers.lookup(admitted.key)
+            prepared = None if hit else await self.preprocessor.prepare(request)
+        except BaseException:
+            release()
+            raise
+        events = self._events(admitted, hit, prepared, request_id, principal, release)
+        weakref.finalize(events, release)  # a body that never starts still frees its slot
+        return events
+
+    async def _events(
+        self,
+        admitted: Admitted,
+        hit: CachedAnswer | None,
+        prepared: PreparedPrompt | None,
+        request_id: str,
+        principal: Principal,
+        release: Callable[[], None],
+    ) -> AsyncIterator[str]:
+        try:
+            answer, cached, streamed = hit, hit is not None, False
+            if answer is None:
+                # The generation may be another request's (same key): then no chunk arrives here.
+                chunks: asyncio.Queue[str | CachedAnswer | Exception] = asyncio.Queue()
+                filling = asyncio.create_task(self._fill(admitted, prepared, chunks))
+                try:
+                    while not isinstance(item := await chunks.get(), CachedAnswer):
+                        if isinstance(item, Exception):
+                            raise item
+                        streamed = True
+                        yield event("chunk", {"text": item})
+                finally:
+                    filling.cancel()  # a client that leaves gives up its share of the flight
+                answer = item
+                await self.limits.spend(principal, answer.usage.completion_tokens)
+            if not streamed:
+                yield event("chunk", {"text": answer.text})
+            response = self._response(admitted, answer, cached, request_id)
+            yield event("done", response.model_dump())
+        except AivoError as error:
+            yield event("error", {"error": {"code": error.code, "message": error.message}})
+        finally:
+            release()
+
+    async def _fill(
+        self,
+        admitted: Admitted,
+        prepared: PreparedPrompt | None,
+        out: asyncio.Queue[str | CachedAnswer | Exception],
+    ) -> None:
+        """Chunks into `out` as they are generated, then the answer (or the error)."""
+        try:
+            out.put_nowait(
+                await self.answers.fill(
+                    admitted.key, lambda: self._generate(admitted, prepared, out.put_nowait)
+                )
+            )
+        except Exception as error:  # the reader re-raises it; a task's error would go unseen
+            out.put_nowait(error)
+
+    async def _admit(self, request: GenerateRequest, principal: Principal) -> Admitted:
+        started = time.perf_counter()
+        self._within_caps(request)
+        await self.limits.admit(principal)
+        adapter = None
+        if request.student_id is not None:  # read fresh: a new version must never meet old answers
+            adapter = await asyncio.to_thread(self.adapters.live, request.student_id)
+        key = None
+        if is_cacheable(request, self.config.cache):
+            key = cache_key(
+                request,
+                model=self.config.engine.models[0].name,
+                prompt_version=PROMPT_VERSION,
+                adapter=adapter.tag if adapter else None,
+            )
+        return Admitted(request, adapter, key, started)
+
+    def _within_caps(self, request: GenerateRequest) -> None:
+        caps = self.config.security
+        if request.max_tokens > caps.max_tokens:
+            raise InvalidRequest(f"max_tokens: this deployment allows at most {caps.max_tokens}")
+        if len(request.prompt) > caps.max_prompt_chars:
+            raise InvalidRequest(
+                f"prompt: this deployment allows at most {caps.max_prompt_chars} characters"
+            )
+
+    async def _generate(
+        self, admitted: Admitted, prepared: PreparedPrompt | None, on_chunk: OnChunk | None
+    ) -> CachedAnswer:
+        """One generation: prepared (unless it was), run, finished. `on_chunk` None: not
+        streamed; else it gets the text as it comes, less anything unsafe."""
+        request = admitted.request
+        if prepared is None:
+            prepared = await self.preprocessor.prepare(request)
+        args = (
+            prepared.messages,
+            request.max_tokens,
+            request.temperature,
+            admitted.student_id,
+            admitted.adapter,
+        )
+        if on_chunk is None:
+            generation = await self.inference.generate(*args)
+        else:
+            generation = await _streamed(self.inference.stream(*args), on_chunk)
+        finished = await self.preprocessor.finish(request, generation.completion.text)
+        GENERATED_TOKENS.inc(generation.completion.completion_tokens)
+        return CachedAnswer(
+            text=finished.text,
+            model=generation.model,
+            adapter_version=generation.adapter_version,
+            adapter_note=generation.adapter_note,
+            fallback_used=generation.fallback_used,
+            standards=prepared.standards,
+            reading_level=finished.reading_level,
+            usage=Usage(
+                prompt_tokens=generation.completion.prompt_tokens,
+                completion_tokens=generation.completion.completion_tokens,
+            ),
+        )
+
+    def _response(
+        self, admitted: Admitted, answer: CachedAnswer, cached: bool, request_id: str
+    ) -> GenerateResponse:
+        student_id, version = admitted.request.student_id, answer.adapter_version
+        return GenerateResponse(
+            id=request_id,
+            cached=cached,
+            adapter=AdapterRef(student_id=student_id, version=version)
+            if student_id is not None and version is not None
+            else None,
+            latency_ms=round((time.perf_counter() - admitted.started) * 1000, 2),
+            **answer.model_dump(exclude={"adapter_version"}),
+        )
+
+    async def readiness(self) -> dict[str, object]:
+        try:  # while a replica restarts, calls wait until one is up: do not wait
+            async with asyncio.timeout(READY_TIMEOUT_S):
+                inference = await self.inference.status()
+        except (TimeoutError, ServiceUnavailable):
+            inference = {"ready": False, "reason": "no inference replica answers (restarting?)"}
+        # A degraded cache costs latency, not answers: the service stays ready.
+        return {
+            "ready": bool(inference["ready"]),
+            "cache": self.cache.state,
+            "inference": inference,
+        }
+
+    async def invalidate_cache(self, target: InvalidateRequest) -> int:
+        if target.student_id is not None:
+            return await self.cache.invalidate_student(target.student_id)
+        return await self.cache.invalidate_all()
+
+    async def delete_student(self, student_id: str) -> StudentDeletion:
+        # Jobs first: a clone still running must not publish after its student is gone.
+        clones = await self.clones.forget(student_id)
+        adapters = await asyncio.to_thread(self.adapters.delete_student, student_id)
+        answers = await self.cache.invalidate_student(student_id)
+        removed = {
+            "adapter_files": adapters,
+            "cached_answers": answers,
+            "training_datasets": clones.training_datasets,
+            "job_records": clones.job_records,
+        }
+        return StudentDeletion(student_id=student_id, removed=removed)
+
+    async def clone(self, student_id: str, request: CloneRequest) -> CloneJob:
+        if len(request.examples) > self.config.clone.max_examples:
+            raise InvalidRequest(f"examples: at most {self.config.clone.max_examples}")
+        dataset = "\n".join(json.dumps(line) for line in request.examples).encode()
+        return await self.clones.clone(student_id, dataset)
+
+    async def job(self, job_id: str) -> JobReport:
+        return await self.clones.job(job_id)
+
+    async def adapter(self, student_id: str) -> AdapterInfo:
+        return await self.clones.adapter(student_id)
+
+
+async def _streamed(items: AsyncIterator[str | Generation], on_chunk: OnChunk) -> Generation:
+    """Passes the safe text on as it comes; answers with the stream's closing Generation."""
+    so_far = ""
+    async for item in items:
+        if isinstance(item, Generation):
+            return item
+        if not check_output(so_far + item).flagged:  # unsafe text is never streamed
+            so_far += item
+            on_chunk(item)
+    raise AssertionError("a stream always ends with its Generation")

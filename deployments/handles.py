@@ -1,0 +1,101 @@
+"""Serve's deployment handles as the tutor service's collaborators (`aivo.service.protocols`):
+calls without side effects retried after a crash (`calls`), routing affinity by student."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from ray.serve.handle import DeploymentHandle
+
+from aivo.adapters import StudentAdapter
+from aivo.curriculum.pipeline import FinishedAnswer, PreparedPrompt
+from aivo.engine.generation import Generation
+from aivo.schemas import AdapterInfo, CloneJob, GenerateRequest, JobReport
+from aivo.service import ForgottenClones
+from deployments import calls
+
+
+class PreprocessorHandle:
+    def __init__(self, handle: DeploymentHandle) -> None:
+        self.handle = handle
+
+    async def prepare(self, request: GenerateRequest) -> PreparedPrompt:
+        prepared: PreparedPrompt = await calls.call(self.handle.prepare, request)
+        return prepared
+
+    async def finish(self, request: GenerateRequest, text: str) -> FinishedAnswer:
+        finished: FinishedAnswer = await calls.call(self.handle.finish, request, text)
+        return finished
+
+
+class InferenceHandle:
+    def __init__(self, handle: DeploymentHandle) -> None:
+        self.handle = handle
+
+    def _routed(self, student_id: str | None, stream: bool) -> DeploymentHandle:
+        """Requests with a student adapter prefer a replica that already serves the student."""
+        if student_id is None:
+            return self.handle.options(stream=stream)
+        return self.handle.options(stream=stream, multiplexed_model_id=student_id)
+
+    async def generate(
+        self,
+        messages: list[dict[str, str]],
+        max_tokens: int,
+        temperature: float,
+        student_id: str | None = None,
+        adapter: StudentAdapter | None = None,
+    ) -> Generation:
+        generation: Generation = await calls.call(
+            self._routed(student_id, stream=False).generate,
+            messages,
+            max_tokens,
+            temperature,
+            student_id,
+            adapter,
+        )
+        return generation
+
+    def stream(
+        self,
+        messages: list[dict[str, str]],
+        max_tokens: int,
+        temperature: float,
+        student_id: str | None = None,
+        adapter: StudentAdapter | None = None,
+    ) -> AsyncIterator[str | Generation]:
+        return calls.stream(
+            self._routed(student_id, stream=True).stream,
+            messages,
+            max_tokens,
+            temperature,
+            student_id,
+            adapter,
+        )
+
+    async def status(self) -> dict[str, object]:
+        status: dict[str, object] = await calls.call(self.handle.status)
+        return status
+
+
+class CloneCoordinatorHandle:
+    """Not retried: a clone has side effects, and a crash is answered by the caller's retry."""
+
+    def __init__(self, handle: DeploymentHandle) -> None:
+        self.handle = handle
+
+    async def clone(self, student_id: str, dataset: bytes) -> CloneJob:
+        job: CloneJob = await self.handle.clone.remote(student_id, dataset)
+        return job
+
+    async def job(self, job_id: str) -> JobReport:
+        report: JobReport = await self.handle.job.remote(job_id)
+        return report
+
+    async def adapter(self, student_id: str) -> AdapterInfo:
+        info: AdapterInfo = await self.handle.adapter.remote(student_id)
+        return info
+
+    async def forget(self, student_id: str) -> ForgottenClones:
+        forgotten: ForgottenClones = await self.handle.forget.remote(student_id)
+        return forgotten
