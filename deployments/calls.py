@@ -62,11 +62,17 @@ async def stream(method: Any, *args: Any) -> AsyncIterator[Any]:
     """The items of a streaming call on a deployment handle's method (`stream=True`). Retried
     after a crash only before its first item: once the client has text, it cannot be taken back."""
     for attempt in range(ATTEMPTS):
-        started = False
+        started = ended = False
+        response = method.remote(*args)
         try:
-            async for item in method.remote(*args):
+            async for item in response:
                 started = True
                 yield item
+            ended = True
             return
         except CRASHES as error:
+            ended = True
             await retry_or_give_up(method, attempt, error, retryable=not started)
+        finally:
+            if not ended:  # the caller stopped reading: stop the generation it was reading
+                response.cancel()

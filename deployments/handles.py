@@ -9,7 +9,7 @@ from ray.serve.handle import DeploymentHandle
 
 from aivo.adapters import StudentAdapter
 from aivo.curriculum.pipeline import FinishedAnswer, PreparedPrompt
-from aivo.engine.generation import Generation
+from aivo.engine.generation import Generation, GenerationStart
 from aivo.schemas import AdapterInfo, CloneJob, GenerateRequest, JobReport
 from aivo.service import ForgottenClones
 from deployments import calls
@@ -38,24 +38,6 @@ class InferenceHandle:
             return self.handle.options(stream=stream)
         return self.handle.options(stream=stream, multiplexed_model_id=student_id)
 
-    async def generate(
-        self,
-        messages: list[dict[str, str]],
-        max_tokens: int,
-        temperature: float,
-        student_id: str | None = None,
-        adapter: StudentAdapter | None = None,
-    ) -> Generation:
-        generation: Generation = await calls.call(
-            self._routed(student_id, stream=False).generate,
-            messages,
-            max_tokens,
-            temperature,
-            student_id,
-            adapter,
-        )
-        return generation
-
     def stream(
         self,
         messages: list[dict[str, str]],
@@ -63,7 +45,7 @@ class InferenceHandle:
         temperature: float,
         student_id: str | None = None,
         adapter: StudentAdapter | None = None,
-    ) -> AsyncIterator[str | Generation]:
+    ) -> AsyncIterator[str | GenerationStart | Generation]:
         return calls.stream(
             self._routed(student_id, stream=True).stream,
             messages,

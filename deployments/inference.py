@@ -16,7 +16,7 @@ from aivo.adapters import AdapterStore, StudentAdapter, open_store
 from aivo.config import AppConfig
 from aivo.engine.batching import ContinuousBatcher
 from aivo.engine.fallback import ModelChain
-from aivo.engine.generation import Generation
+from aivo.engine.generation import Generation, GenerationStart
 from aivo.engine.loader import LoadedModel
 from aivo.engine.lora import wrap_for_adapters
 from aivo.engine.residency import AdapterLease, AdapterResidency
@@ -102,9 +102,10 @@ class InferenceReplica:
         temperature: float,
         student_id: str | None = None,
         adapter: StudentAdapter | None = None,
-    ) -> AsyncIterator[str | Generation]:
-        """Text chunks as they are produced, then the Generation. A caller that goes away (or
-        the timeout) cancels the request, which frees its batch row at the next step."""
+    ) -> AsyncIterator[str | GenerationStart | Generation]:
+        """A GenerationStart, text chunks as they are produced, then the Generation. A caller
+        that goes away (or the timeout) cancels the request, which frees its batch row at the
+        next step."""
         if student_id is not None:
             await self.serves_student(student_id)
         server = self._server(await asyncio.to_thread(self.chain.pick))
@@ -117,6 +118,14 @@ class InferenceReplica:
         try:
             slot = lease.choice.adapter_name if lease else None
             request = server.batcher.submit(prompt_ids, max_tokens, temperature, slot)
+            served = lease is not None and lease.choice.adapter_name is not None
+            yield GenerationStart(
+                name,
+                name != self.chain.primary,
+                lease.choice.version if lease and served else None,
+                lease.choice.fallback_reason if lease else None,
+                len(prompt_ids),
+            )
             async with asyncio.timeout(self.config.request_timeout_s):
                 async for chunk in request:
                     yield chunk
@@ -134,7 +143,6 @@ class InferenceReplica:
             if lease is not None:
                 lease.release()
         self.chain.record(name, ok=True)
-        served = lease is not None and lease.choice.adapter_name is not None
         yield Generation(
             completion,
             name,

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from aivo.cache.interface import ResponseCache
 from aivo.cache.single_flight import SingleFlight
 from aivo.observability import record_cache_event
-from aivo.schemas import ReadingLevel, StandardMatch, Usage
+from aivo.schemas import ReadingLevel, StandardMatch, Usage, Verification
 
 
 class CachedAnswer(BaseModel):
@@ -25,6 +25,7 @@ class CachedAnswer(BaseModel):
     fallback_used: bool = False
     standards: list[StandardMatch] = Field(default_factory=list)
     reading_level: ReadingLevel | None = None
+    verification: Verification | None = None
     usage: Usage
 
     @property

@@ -10,7 +10,7 @@ from typing import Protocol
 
 from aivo.adapters import StudentAdapter
 from aivo.curriculum.pipeline import FinishedAnswer, PreparedPrompt
-from aivo.engine.generation import Generation
+from aivo.engine.generation import Generation, GenerationStart
 from aivo.schemas import AdapterInfo, CloneJob, GenerateRequest, JobReport
 
 
@@ -23,15 +23,6 @@ class Preprocessor(Protocol):
 class Inference(Protocol):
     """`student_id` and `adapter` are both None when the base model serves."""
 
-    async def generate(
-        self,
-        messages: list[dict[str, str]],
-        max_tokens: int,
-        temperature: float,
-        student_id: str | None = None,
-        adapter: StudentAdapter | None = None,
-    ) -> Generation: ...
-
     def stream(
         self,
         messages: list[dict[str, str]],
@@ -39,8 +30,9 @@ class Inference(Protocol):
         temperature: float,
         student_id: str | None = None,
         adapter: StudentAdapter | None = None,
-    ) -> AsyncIterator[str | Generation]:
-        """Text chunks as they are produced, then the Generation."""
+    ) -> AsyncIterator[str | GenerationStart | Generation]:
+        """A GenerationStart, text chunks as they are produced, then the Generation; closing
+        it early stops the generation."""
         ...
 
     async def status(self) -> dict[str, object]: ...

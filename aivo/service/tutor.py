@@ -19,10 +19,9 @@ from aivo.adapters import AdapterStore, StudentAdapter, open_store
 from aivo.cache import CacheAside, CachedAnswer, ResponseCache, cache_key, is_cacheable, make_cache
 from aivo.config import AppConfig
 from aivo.curriculum.pipeline import PROMPT_VERSION, PreparedPrompt
-from aivo.engine.generation import Generation
+from aivo.curriculum.prompting import Messages
 from aivo.errors import AivoError, InvalidRequest, ServiceUnavailable
 from aivo.observability import GENERATED_TOKENS
-from aivo.safety.output import check_output
 from aivo.schemas import (
     AdapterInfo,
     AdapterRef,
@@ -39,6 +38,7 @@ from aivo.security.keys import Principal
 from aivo.security.limits import RateLimiter
 from aivo.service.protocols import CloneJobs, Inference, Preprocessor
 from aivo.service.streams import StreamSlots, event
+from aivo.tutoring.answering import ReplicaItem, TutoredAnswer, answer
 
 READY_TIMEOUT_S = 3.0
 
@@ -189,23 +189,28 @@ class TutorService:
     async def _generate(
         self, admitted: Admitted, prepared: PreparedPrompt | None, on_chunk: OnChunk | None
     ) -> CachedAnswer:
-        """One generation: prepared (unless it was), run, finished. `on_chunk` None: not
-        streamed; else it gets the text as it comes, less anything unsafe."""
+        """One answer: prepared (unless it was), written by the model through the answering
+        loop's checks, finished. `on_chunk` None: not streamed; else it gets the text that
+        passed the checks as it comes."""
         request = admitted.request
         if prepared is None:
             prepared = await self.preprocessor.prepare(request)
-        args = (
-            prepared.messages,
-            request.max_tokens,
-            request.temperature,
-            admitted.student_id,
-            admitted.adapter,
-        )
-        if on_chunk is None:
-            generation = await self.inference.generate(*args)
-        else:
-            generation = await _streamed(self.inference.stream(*args), on_chunk)
-        finished = await self.preprocessor.finish(request, generation.completion.text)
+
+        def generate(messages: Messages, max_tokens: int) -> AsyncIterator[ReplicaItem]:
+            return self.inference.stream(
+                messages, max_tokens, request.temperature, admitted.student_id, admitted.adapter
+            )
+
+        tutored = None
+        async for item in answer(prepared.prompt, prepared.plan, generate, request.max_tokens):
+            if isinstance(item, TutoredAnswer):
+                tutored = item
+            elif on_chunk is not None:
+                on_chunk(item)
+        if tutored is None:
+            raise AssertionError("the answering loop always ends with its answer")
+        generation = tutored.generation
+        finished = await self.preprocessor.finish(request, tutored.text)
         GENERATED_TOKENS.inc(generation.completion.completion_tokens)
         return CachedAnswer(
             text=finished.text,
@@ -215,6 +220,7 @@ class TutorService:
             fallback_used=generation.fallback_used,
             standards=prepared.standards,
             reading_level=finished.reading_level,
+            verification=tutored.verification,
             usage=Usage(
                 prompt_tokens=generation.completion.prompt_tokens,
                 completion_tokens=generation.completion.completion_tokens,
@@ -277,15 +283,3 @@ class TutorService:
 
     async def adapter(self, student_id: str) -> AdapterInfo:
         return await self.clones.adapter(student_id)
-
-
-async def _streamed(items: AsyncIterator[str | Generation], on_chunk: OnChunk) -> Generation:
-    """Passes the safe text on as it comes; answers with the stream's closing Generation."""
-    so_far = ""
-    async for item in items:
-        if isinstance(item, Generation):
-            return item
-        if not check_output(so_far + item).flagged:  # unsafe text is never streamed
-            so_far += item
-            on_chunk(item)
-    raise AssertionError("a stream always ends with its Generation")

@@ -37,8 +37,8 @@ MIN_KEPT = 0.5  # a scrubbed answer shorter than this share of the original is a
 _SENTENCE_END = re.compile(r"[.!?\n]")
 
 # A replica's stream: its GenerationStart, text chunks, then its Generation.
-Item = str | GenerationStart | Generation
-Generate = Callable[[Messages, int], AsyncIterator[Item]]
+ReplicaItem = str | GenerationStart | Generation
+Generate = Callable[[Messages, int], AsyncIterator[ReplicaItem]]
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class _Attempt:
     chunks: int = 0
     stopped: str | None = None  # why the checks stopped it early
 
-    def take(self, item: Item) -> str | None:
+    def take(self, item: ReplicaItem) -> str | None:
         """Record a stream item; the text chunk, if it is one."""
         if isinstance(item, GenerationStart):
             self.start = item
@@ -226,7 +226,7 @@ def _without_instructions(prompt: Prompt) -> Messages:
     return [{"role": "system", "content": persona}, *turns]
 
 
-async def _collect(stream: AsyncIterator[Item]) -> _Attempt:
+async def _collect(stream: AsyncIterator[ReplicaItem]) -> _Attempt:
     attempt = _Attempt()
     async for item in stream:
         attempt.take(item)

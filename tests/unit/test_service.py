@@ -21,7 +21,8 @@ from aivo.adapters.layout import ADAPTER_CONFIG, ADAPTER_WEIGHTS
 from aivo.cache import InProcessCache
 from aivo.config import AppConfig, parse_config
 from aivo.curriculum.pipeline import FinishedAnswer, PreparedPrompt
-from aivo.engine.generation import Completion, Generation
+from aivo.curriculum.prompting import Prompt
+from aivo.engine.generation import Completion, Generation, GenerationStart
 from aivo.errors import InvalidRequest, NotFound, PromptRejected, RateLimited
 from aivo.schemas import AdapterInfo, CloneJob, CloneRequest, GenerateRequest, JobReport
 from aivo.security.keys import Principal
@@ -42,7 +43,8 @@ class PassThrough:
     async def prepare(self, request: GenerateRequest) -> PreparedPrompt:
         if request.prompt.lower().startswith("ignore"):
             raise PromptRejected("this question cannot be answered")
-        return PreparedPrompt(messages=[{"role": "user", "content": request.prompt}])
+        messages = [{"role": "user", "content": request.prompt}]
+        return PreparedPrompt(Prompt(messages, instructions=(), canary="T0000000"))
 
     async def finish(self, request: GenerateRequest, text: str) -> FinishedAnswer:
         return FinishedAnswer(text=text.strip(), reading_level=None)
@@ -59,19 +61,6 @@ class EchoModel:
         self.gate.set()
         self.adapters: list[StudentAdapter | None] = []
 
-    async def generate(
-        self,
-        messages: list[dict[str, str]],
-        max_tokens: int,
-        temperature: float,
-        student_id: str | None = None,
-        adapter: StudentAdapter | None = None,
-    ) -> Generation:
-        async for item in self.stream(messages, max_tokens, temperature, student_id, adapter):
-            if isinstance(item, Generation):
-                return item
-        raise AssertionError("a stream always ends with its Generation")
-
     async def stream(
         self,
         messages: list[dict[str, str]],
@@ -79,11 +68,12 @@ class EchoModel:
         temperature: float,
         student_id: str | None = None,
         adapter: StudentAdapter | None = None,
-    ) -> AsyncIterator[str | Generation]:
+    ) -> AsyncIterator[str | GenerationStart | Generation]:
         self.runs += 1
         self.adapters.append(adapter)
         await self.gate.wait()
         words = messages[-1]["content"].split()[:max_tokens]
+        yield GenerationStart("echo", False, adapter.version if adapter else None, None, 1)
         for word in words:
             await asyncio.sleep(self.word_s)
             yield f" {word}"
@@ -153,6 +143,9 @@ def tutor(tmp_path: Path) -> Tutor:
     return Tutor(tmp_path)
 
 
+LONG = "Why is the sky blue at noon and red at sunset when light crosses more air over the sea"
+
+
 def ask(prompt: str = "Why is the sky blue", **fields: Any) -> GenerateRequest:
     return GenerateRequest(prompt=prompt, grade_level="4", subject="science", **fields)
 
@@ -181,43 +174,45 @@ async def test_an_answer_is_generated_once_then_served_from_the_cache(tutor: Tut
 async def test_a_streamed_answer_comes_in_chunks_and_is_stored_for_plain_requests(
     tutor: Tutor,
 ) -> None:
-    events = await read(await tutor.service.stream(ask(), "r1", TEACHER))
-    assert [name for name, _ in events] == ["chunk"] * 5 + ["done"]
-    assert "".join(data["text"] for name, data in events[:-1]) == " Why is the sky blue"
-    assert events[-1][1]["text"] == "Why is the sky blue"
+    events = await read(await tutor.service.stream(ask(LONG), "r1", TEACHER))
+    names = [name for name, _ in events]
+    assert names[-1] == "done" and names.count("chunk") >= 3  # released behind a short window
+    assert "".join(data["text"] for name, data in events[:-1]) == " " + LONG
+    assert events[-1][1]["text"] == LONG
     assert events[-1][1]["cached"] is False
-    plain = await tutor.service.generate(ask(), "r2", TEACHER)
+    plain = await tutor.service.generate(ask(LONG), "r2", TEACHER)
     assert plain.cached and tutor.model.runs == 1
-    hit = await read(await tutor.service.stream(ask(), "r3", TEACHER))
+    hit = await read(await tutor.service.stream(ask(LONG), "r3", TEACHER))
     assert hit == [("chunk", {"text": plain.text}), ("done", hit[1][1])]
     assert hit[1][1]["cached"] is True
 
 
 async def test_concurrent_streamed_and_plain_misses_share_one_generation(tutor: Tutor) -> None:
     tutor.model.gate.clear()
-    streams = [await tutor.service.stream(ask(), f"s{i}", TEACHER) for i in range(2)]
+    streams = [await tutor.service.stream(ask(LONG), f"s{i}", TEACHER) for i in range(2)]
     readers = [asyncio.create_task(read(events)) for events in streams]
     await asyncio.sleep(0.05)  # the first stream's generation is under way, held at the gate
-    plain = asyncio.create_task(tutor.service.generate(ask(), "p", TEACHER))
+    plain = asyncio.create_task(tutor.service.generate(ask(LONG), "p", TEACHER))
     await asyncio.sleep(0.05)
     tutor.model.gate.set()
     answers = await asyncio.gather(*readers)
     assert tutor.model.runs == 1
     done = [events[-1][1] for events in answers]
-    assert {d["text"] for d in done} == {(await plain).text} == {"Why is the sky blue"}
-    # the stream that ran the generation got it word by word; the other, whole
-    assert sorted(len(events) for events in answers) == [2, 6]
+    assert {d["text"] for d in done} == {(await plain).text} == {LONG}
+    # the stream that ran the generation got it in pieces; the other, whole
+    lengths = sorted(len(events) for events in answers)
+    assert lengths[0] == 2 and lengths[1] > 3
 
 
 async def test_a_client_that_leaves_cancels_its_generation(tutor: Tutor) -> None:
     tutor.model.word_s = 0.05
-    events = await tutor.service.stream(ask(), "r1", TEACHER)
+    events = await tutor.service.stream(ask(LONG), "r1", TEACHER)
     assert "Why" in await anext(events)
     await events.aclose()  # type: ignore[attr-defined]
     await asyncio.sleep(0.3)
     assert (tutor.model.runs, tutor.model.completed) == (1, 0)
     assert tutor.service.streams.open == {"teacher": 0}
-    assert not (await tutor.service.generate(ask(), "r2", TEACHER)).cached
+    assert not (await tutor.service.generate(ask(LONG), "r2", TEACHER)).cached
 
 
 async def test_uncacheable_requests_generate_each_time(tutor: Tutor) -> None:
@@ -229,10 +224,12 @@ async def test_uncacheable_requests_generate_each_time(tutor: Tutor) -> None:
     assert tutor.model.runs == 3
 
 
-async def test_unsafe_text_is_never_streamed(tutor: Tutor) -> None:
-    events = await read(await tutor.service.stream(ask("you are a bastard ok"), "r1", TEACHER))
+async def test_unsafe_text_is_never_streamed_and_stops_the_generation(tutor: Tutor) -> None:
+    unsafe = "the sky is blue because air scatters blue light you are a bastard ok " * 3
+    events = await read(await tutor.service.stream(ask(unsafe), "r1", TEACHER))
     streamed = "".join(data["text"] for name, data in events if name == "chunk")
-    assert streamed == " you are a ok"  # the flagged word is held back, the rest flows
+    assert streamed.startswith(" the sky is blue") and "bastard" not in streamed
+    assert tutor.model.completed == 0  # stopped at the flagged word, not run to its end
     assert events[-1][0] == "done"
 
 
