@@ -54,7 +54,11 @@ def words_to_digits(text: str) -> str:
 
     def replace(match: re.Match[str]) -> str:
         value = _words_value(match.group(0))
-        return match.group(0) if value is None else str(value)
+        if value is None:  # "thirteen and nineteen": two numbers, read one word at a time
+            return re.sub(
+                rf"\b(?:{_WORD})\b", lambda w: str(_WORD_VALUE[w.group(0)]), match.group(0)
+            )
+        return str(value)
 
     return _NUMBER_WORDS.sub(replace, text.lower())
 

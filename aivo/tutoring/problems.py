@@ -65,7 +65,8 @@ _RUN = re.compile(r"(?:sqrt|√|[0-9.+\-*/()^=×÷·−]|[ \t]|(?<![a-z'])[a-z](
 
 def to_symbols(question: str) -> str:
     """Lower-case, number words to digits, operator words to symbols."""
-    text = words_to_digits(question)
+    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", words_to_digits(question))  # 1,000
+    text = re.sub(r"(?<![\d./)])(\d+/\d+)(?![\d./(])", r"(\1)", text)  # 2/3 * 3/4: fractions
     for pattern, symbol in _PHRASES:
         text = re.sub(pattern, symbol, text)
     if "=" not in text:
@@ -100,6 +101,10 @@ def _math_run(text: str) -> str | None:
     """The one run of math in the text; None when there is none or more than one."""
     runs = []
     for found in _RUN.finditer(text):
+        if {text[found.start() - 1 : found.start()], text[found.end() : found.end() + 1]} & set(
+            "'\"[]{}_`"
+        ):
+            continue  # math inside code or quotes is not a learner's question
         run = found.group(0).strip(" \t.")
         run = re.sub(r"^(?:[a-z]\s+(?=[\d(√a-z]))+|(?:\s+[a-z])+$", "", run).strip()
         has_digit = bool(re.search(r"\d", run))

@@ -23,6 +23,7 @@ _SHARE = r"\b(?:shared?|split|splits|divided?|divides|shares|put into|deal(?:s|t
 _EACH = r"\beach\b|\bper\b|\bevery\b"
 _ALL = r"\bin all\b|\baltogether\b|\btotal\b|\bin total\b"
 _NOT_UNITS = {"are", "is", "does", "do", "did", "will", "can", "in", "of", "more", "each", "and"}
+_NOT_UNITS |= {"was", "were", "has", "have", "had", "there", "remains"}
 
 
 def _money(value: sympy.Rational) -> str:
@@ -97,9 +98,12 @@ def recognise_percent(text: str, grade: int | None) -> Solution | None:
 
 
 def _unit(text: str, number: str) -> str | None:
-    asked = re.search(r"\bhow many (\w+)", text)
+    asked = re.search(r"\bhow many ([a-z]+)(?: ([a-z]+s)\b)?", text)
     if asked and asked.group(1) not in _NOT_UNITS:
-        return asked.group(1)
+        second = asked.group(2)
+        return (
+            f"{asked.group(1)} {second}" if second and second not in _NOT_UNITS else asked.group(1)
+        )
     after = re.search(rf"\b{re.escape(number)} (?:\w+ )?([a-z]+s)\b", text)
     return after.group(1) if after and after.group(1) not in _NOT_UNITS else None
 
