@@ -101,10 +101,12 @@ def _math_run(text: str) -> str | None:
     """The one run of math in the text; None when there is none or more than one."""
     runs = []
     for found in _RUN.finditer(text):
-        if {text[found.start() - 1 : found.start()], text[found.end() : found.end() + 1]} & set(
-            "'\"[]{}_`"
-        ):
-            continue  # math inside code or quotes is not a learner's question
+        raw = found.group(0)
+        start = found.start() + len(raw) - len(raw.lstrip())
+        end = found.end() - len(raw) + len(raw.rstrip())
+        around = text[start - 1 : start] + text[end : end + 1]
+        if any(char.isalnum() or char in "'\"[]{}_`" for char in around):
+            continue  # math glued to a word, or inside code or quotes, is not a question
         run = found.group(0).strip(" \t.")
         run = re.sub(r"^(?:[a-z]\s+(?=[\d(√a-z]))+|(?:\s+[a-z])+$", "", run).strip()
         has_digit = bool(re.search(r"\d", run))

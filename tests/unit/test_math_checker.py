@@ -296,6 +296,7 @@ REFUSED = [
     "25 cookies shared equally among 6 friends, how many does each get?",
     # questions with several separate computations or not linear
     "What is 3 + 4 and 5 + 6?",
+    "2.79+3bcc65)b92",
     "Solve x^2 = 4",
     "Solve x + y = 3",
     "Solve 2x = 2x + 1",
