@@ -46,13 +46,13 @@ def _rectangle(text: str) -> Solution | None:
     if wants_area == wants_perimeter:
         return None
     (values, unit), square = _measures(text), re.search(r"\bsquare\b(?! root)", text)
-    if "rectangle" in text and len(values) == 2:
+    if ("rectangle" in text or re.search(r"\blong\b.*\bwide\b", text)) and len(values) == 2:
         length, width = values
     elif square and "rectangle" not in text and len(values) == 1:
         length = width = values[0]
     else:
         return None
-    shape = "rectangle" if "rectangle" in text else "square"
+    shape = "square" if len(set(values)) == 1 and square else "rectangle"
     sides = (length, width)
     if wants_area:
         working = f"{_t(length)} × {_t(width)}"

@@ -26,7 +26,7 @@ from aivo.tutoring.solution import Solution
 from aivo.tutoring.steps import arithmetic_steps, render
 
 MAX_QUESTION_CHARS = 400
-N = r"-?\d+(?:\.\d+)?(?:/\d+)?"
+N = r"-?\d+(?:\.\d+)?|\(\d+/\d+\)"  # fractions arrive in parentheses from to_symbols
 
 _PHRASES = (
     (r"\bwhat's\b", "what is"),
@@ -47,6 +47,7 @@ _FRACTION_OF = re.compile(
     rf"\b(?:(?P<count>\d+|a|an)\s+)?(?P<part>{'|'.join(_FRACTION_WORDS)}|halve)s?\s+of\s+"
     rf"(?P<whole>{N})\b"
 )
+_WRITTEN_FRACTION_OF = re.compile(rf"(\(\d+/\d+\)) of ({N})")  # "2/5 of 30"
 # "sum of 3 and 4" -> 3 + 4; the second group order says which number comes first.
 _NAMED = (
     (rf"\bsum of ({N}) and ({N})", "+", False),
@@ -66,6 +67,7 @@ _RUN = re.compile(r"(?:sqrt|√|[0-9.+\-*/()^=×÷·−]|[ \t]|(?<![a-z'])[a-z](
 def to_symbols(question: str) -> str:
     """Lower-case, number words to digits, operator words to symbols."""
     text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", words_to_digits(question))  # 1,000
+    text = re.sub(r"(?<![\d./])(\d{1,6}) (\d{1,6})/(\d{1,6})(?![\d./])", _improper, text)  # 2 1/2
     text = re.sub(r"(?<![\d./)])(\d+/\d+)(?![\d./(])", r"(\1)", text)  # 2/3 * 3/4: fractions
     for pattern, symbol in _PHRASES:
         text = re.sub(pattern, symbol, text)
@@ -74,26 +76,40 @@ def to_symbols(question: str) -> str:
     return text
 
 
+def _improper(mixed: re.Match[str]) -> str:
+    whole, top, bottom = (int(g) for g in mixed.groups())
+    if not 0 < top < bottom:
+        return mixed.group(0)
+    return f"{whole * bottom + top}/{bottom}"
+
+
 def _number(text: str) -> Num:
-    return parse_expression(text) if "/" in text else Num(sympy.Rational(text), text)  # type: ignore[return-value]
+    written = text.strip("()")
+    return Num(sympy.Rational(written), written)
 
 
-def _named_tree(text: str) -> Node | None:
+def _named_tree(text: str) -> tuple[Node, str] | None:
+    """A problem named in words ("sum of 3 and 4", "one third of 27") and the words it used."""
     match = _FRACTION_OF.search(text)
     if match:
         count = match.group("count")
         part = _FRACTION_WORDS.get(match.group("part"), 2)
         whole = _number(match.group("whole"))
         if count in (None, "a", "an", "1"):
-            return BinOp("/", whole, Num(sympy.Integer(part), str(part)))
-        return BinOp("*", Num(sympy.Rational(int(count), part), f"{count}/{part}"), whole)
+            return BinOp("/", whole, Num(sympy.Integer(part), str(part))), match.group(0)
+        fraction = Num(sympy.Rational(int(count), part), f"{count}/{part}")
+        return BinOp("*", fraction, whole), match.group(0)
+    written = _WRITTEN_FRACTION_OF.search(text)
+    if written:
+        tree = BinOp("*", _number(written.group(1)), _number(written.group(2)))
+        return tree, written.group(0)
     for pattern, op, swap in _NAMED:
         found = re.search(pattern, text)
         if found:
             first, second = found.group(1), found.group(2)
             if swap:
                 first, second = second, first
-            return BinOp(op, _number(first), _number(second))
+            return BinOp(op, _number(first), _number(second)), found.group(0)
     return None
 
 
@@ -113,6 +129,18 @@ def _math_run(text: str) -> str | None:
         if has_digit and re.search(r"[+\-*/^=×÷−√]|sqrt", run.lstrip("-")):
             runs.append(run)
     return runs[0] if len(runs) == 1 else None
+
+
+_MATH_CUE = re.compile(
+    r"\bwhat is\b|\bwhats\b|\bcalculate|\bcompute|\bevaluate|\bsolve|\bsimplify|\bfind\b|"
+    r"\bwork out\b|\bhow much is\b|\bequals?\b|\banswer\b|\bhelp\b|\bmath|\bvalue\b|="
+)
+
+
+def _asked_to_compute(text: str, run: str) -> bool:
+    """Bare math, or math with a cue: "pages 10-20" and "in 1914-1918" are not sums."""
+    rest = text.replace(run, " ")
+    return not re.search(r"[a-z]{3,}", rest) or bool(_MATH_CUE.search(text))
 
 
 def _walk(node: Node) -> list[Node]:
@@ -144,10 +172,14 @@ def arithmetic_solution(tree: Node, grade: int | None) -> Solution:
 
 
 def _expression(text: str, grade: int | None) -> Solution | None:
-    tree = _named_tree(text)
-    if tree is None:
-        run = _math_run(text)
-        if run is None:
+    named = _named_tree(text)
+    run = named[1] if named else _math_run(text)
+    if run is None or re.search(r"\d", text.replace(run, " ")):
+        return None  # a number outside the math ("sum of 3 and 4 and 5"): not what we'd compute
+    if named:
+        tree = named[0]
+    else:
+        if not _asked_to_compute(text, run):
             return None
         if "=" in run:
             problem, value, steps = solve_linear(*parse_equation(run))

@@ -19,7 +19,7 @@ _GET = (
     r"\bgets?\b|\bgot\b|\bfinds?\b|\bfound\b|\bbuys?\b|\bbought\b|\breceived?s?\b|\bwas given\b|"
     r"\bis given\b|\bearn(?:s|ed)\b|\bpick(?:s|ed)\b|\bmakes? \d+ more|\bmore\b|\bjoin(?:s|ed)\b"
 )
-_SHARE = r"\b(?:shared?|split|splits|divided?|divides|shares|put into|deal(?:s|t)?)\b"
+_SHARE = r"\b(?:shared?|split|splits|divided?|divides|shares|deal(?:s|t)?|equally|evenly)\b"
 _EACH = r"\beach\b|\bper\b|\bevery\b"
 _ALL = r"\bin all\b|\baltogether\b|\btotal\b|\bin total\b"
 _NOT_UNITS = {"are", "is", "does", "do", "did", "will", "can", "in", "of", "more", "each", "and"}
@@ -123,11 +123,13 @@ def recognise(text: str, grade: int | None) -> Solution | None:
     share, each = re.search(_SHARE, text), re.search(_EACH, text)
     left = re.search(r"\bleft\b|\bremain|\bnow\b|\bstill\b", text)
     together = re.search(_ALL + r"|\bnow\b", text)
+    # "6 trays of 12 muffins", "3 boxes with 8 crayons each": equal groups
+    groups = each or re.search(rf"{_NUM} [a-z]+ (?:of|with) {_NUM}", text)
     cues = [
-        ("-", bool(take and left and not get and not share and not each)),
-        ("+", bool((get or together) and not take and not share and not each)),
+        ("-", bool(take and left and not get and not share and not groups)),
+        ("+", bool((get or together) and not take and not share and not groups)),
         ("/", bool(share and each and not take and not get)),
-        ("*", bool(each and re.search(_ALL, text) and not share and not take)),
+        ("*", bool(groups and re.search(_ALL, text) and not share and not take)),
     ]
     ops = [op for op, present in cues if present]
     if len(ops) != 1:

@@ -63,6 +63,13 @@ ARITHMETIC = [
     ("What is 3 + 4?", "arithmetic", 7, "7"),
     ("What is 3 − 4?", "arithmetic", -1, "-1"),
     ("calculate 144 / 12", "arithmetic", 12, "12"),
+    ("What is 2/5 of 30?", "arithmetic", 12, "12"),
+    ("What's 1/2 of 10?", "arithmetic", 5, "5"),
+    ("What is three fourths of 12?", "arithmetic", 9, "9"),
+    ("What is 2 1/2 + 1 1/4?", "arithmetic", R(15, 4), "15/4"),
+    ("sum of 1/2 and 1/3", "arithmetic", R(5, 6), "5/6"),
+    ("Can you help me with 9 times 6?", "arithmetic", 54, "54"),
+    ("How much is 25 plus 17?", "arithmetic", 42, "42"),
 ]
 
 PERCENT = [
@@ -157,11 +164,19 @@ WORD = [
     ("Maria had 15 stickers and got 7 more. How many does she have now?", 22, "22 stickers"),
     ("Ben has 8 toy cars. He buys 5 more. How many toy cars does he have now?", 13, "13 toy cars"),
     ("There are 6 red birds and 9 blue birds. How many birds are there in all?", 15, "15 birds"),
+    ("A baker makes 6 trays of 12 muffins. How many muffins in total?", 72, "72 muffins"),
+    (
+        "Jake has 36 marbles and puts them equally into 4 bags. How many marbles in each bag?",
+        9,
+        "9 marbles",
+    ),
+    ("Emma has 10 pencils. She loses 3. How many pencils does she have left?", 7, "7 pencils"),
 ]
 
 FORMULAS = [
     ("A rectangle is 5 cm long and 3 cm wide. What is its area?", "area", 15, "15 cm²"),
     ("What is the area of a rectangle 8 m by 4 m?", "area", 32, "32 m²"),
+    ("A garden is 12 feet long and 8 feet wide. What is the area?", "area", 96, "96 ft²"),
     ("Find the area of a rectangle with length 7 and width 2.", "area", 14, "14"),
     ("What is the perimeter of a rectangle 5 cm by 3 cm?", "perimeter", 16, "16 cm"),
     (
@@ -284,6 +299,11 @@ REFUSED = [
     "Why is the sky blue?",
     "Explain photosynthesis",
     "Who was the first president?",
+    "I am 8 years old. Why is the sky blue?",
+    "Read pages 10-20 of the book.",
+    "The war lasted from 1914-1918. Why did it start?",
+    "My phone number is 555-1234",
+    "Tell me about the 3/4 time signature in music",
     "What is 7?",
     "I have 3 cats",
     "",
@@ -296,6 +316,10 @@ REFUSED = [
     "25 cookies shared equally among 6 friends, how many does each get?",
     # questions with several separate computations or not linear
     "What is 3 + 4 and 5 + 6?",
+    "the sum of 3 and 4 and 5",
+    "What is 1/2 of 10 plus 3?",
+    "I am 8. What is 7 x 8?",
+    "Jake has 36 marbles and puts them into bags of 4. How many bags?",
     "2.79+3bcc65)b92",
     "Solve x^2 = 4",
     "Solve x + y = 3",
