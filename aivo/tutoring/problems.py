@@ -11,17 +11,17 @@ from aivo.tutoring import formulas, word_problems
 from aivo.tutoring.equations import solve_linear
 from aivo.tutoring.expressions import (
     BinOp,
-    Neg,
     Node,
     Num,
     Refused,
     Sqrt,
+    all_nodes,
     parse_equation,
     parse_expression,
     to_sympy,
     variables,
 )
-from aivo.tutoring.numbers import number_text, words_to_digits
+from aivo.tutoring.numbers import number_text, plain_operators, words_to_digits
 from aivo.tutoring.solution import Solution
 from aivo.tutoring.steps import arithmetic_steps, render
 
@@ -61,12 +61,12 @@ _NAMED = (
     (rf"\btake ({N}) (?:away )?from ({N})", "-", True),
 )
 # A run of math: digits, operators, parentheses, `=`, roots and lone one-letter variables.
-_RUN = re.compile(r"(?:sqrt|√|[0-9.+\-*/()^=×÷·−]|[ \t]|(?<![a-z'])[a-z](?![a-z']))+")
+_RUN = re.compile(r"(?:sqrt|√|[0-9.+\-*/()^=]|[ \t]|(?<![a-z'])[a-z](?![a-z']))+")
 
 
 def to_symbols(question: str) -> str:
     """Lower-case, number words to digits, operator words to symbols."""
-    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", words_to_digits(question))  # 1,000
+    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", plain_operators(words_to_digits(question)))
     text = re.sub(r"(?<![\d./])(\d{1,6}) (\d{1,6})/(\d{1,6})(?![\d./])", _improper, text)  # 2 1/2
     text = re.sub(r"(?<![\d./)])(\d+/\d+)(?![\d./(])", r"(\1)", text)  # 2/3 * 3/4: fractions
     for pattern, symbol in _PHRASES:
@@ -126,7 +126,7 @@ def _math_run(text: str) -> str | None:
         run = found.group(0).strip(" \t.")
         run = re.sub(r"^(?:[a-z]\s+(?=[\d(√a-z]))+|(?:\s+[a-z])+$", "", run).strip()
         has_digit = bool(re.search(r"\d", run))
-        if has_digit and re.search(r"[+\-*/^=×÷−√]|sqrt", run.lstrip("-")):
+        if has_digit and re.search(r"[+\-*/^=√]|sqrt", run.lstrip("-")):
             runs.append(run)
     return runs[0] if len(runs) == 1 else None
 
@@ -143,18 +143,10 @@ def _asked_to_compute(text: str, run: str) -> bool:
     return not re.search(r"[a-z]{3,}", rest) or bool(_MATH_CUE.search(text))
 
 
-def _walk(node: Node) -> list[Node]:
-    if isinstance(node, BinOp):
-        return [node, *_walk(node.left), *_walk(node.right)]
-    if isinstance(node, Neg | Sqrt):
-        return [node, *_walk(node.operand)]
-    return [node]
-
-
 def arithmetic_solution(tree: Node, grade: int | None) -> Solution:
     """Evaluate an expression tree exactly, with one step per operation."""
     answer = to_sympy(tree)
-    nodes = _walk(tree)
+    nodes = all_nodes(tree)
     decimal = any(isinstance(n, Num) and "." in n.text for n in nodes)
     mixed = grade is not None and grade <= 5 and not decimal
     operations = [n for n in nodes if isinstance(n, BinOp | Sqrt)]
@@ -182,18 +174,11 @@ def _expression(text: str, grade: int | None) -> Solution | None:
         if not _asked_to_compute(text, run):
             return None
         if "=" in run:
-            problem, value, steps = solve_linear(*parse_equation(run))
-            name = problem_variable(problem)
-            return Solution("equation", problem, value, f"{name} = {number_text(value)}", steps)
+            return solve_linear(*parse_equation(run))
         tree = parse_expression(run)
     if variables(tree) or not isinstance(tree, BinOp | Sqrt):
         return None
     return arithmetic_solution(tree, grade)
-
-
-def problem_variable(problem: str) -> str:
-    found = re.search(r"(?<![a-z])[a-z](?![a-z])", problem)
-    return found.group(0) if found else "x"
 
 
 _RECOGNISERS: tuple[Callable[[str, int | None], Solution | None], ...] = (

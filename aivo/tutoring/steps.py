@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import sympy
 
-from aivo.tutoring.expressions import BinOp, Neg, Node, Num, Sqrt, Var, to_sympy, variables
+from aivo.tutoring.expressions import (
+    BinOp,
+    Neg,
+    Node,
+    Num,
+    Sqrt,
+    Var,
+    all_nodes,
+    to_sympy,
+    variables,
+)
 from aivo.tutoring.numbers import number_text
 
 _SYMBOL = {"+": "+", "-": "-", "*": "×", "/": "÷", "^": "^"}
@@ -144,7 +154,7 @@ def _reduce(node: Node, decimal: bool, multi: bool, inside: bool) -> tuple[Node,
 def arithmetic_steps(tree: Node, decimal: bool) -> tuple[str, ...]:
     """Reduce the tree one operation at a time, showing what the problem becomes."""
     steps: list[str] = []
-    multi = _count_ops(tree) > 1
+    multi = sum(not isinstance(n, Num | Var) for n in all_nodes(tree)) > 1
     while True:
         done = _reduce(tree, decimal, multi, inside=False)
         if done is None:
@@ -153,11 +163,3 @@ def arithmetic_steps(tree: Node, decimal: bool) -> tuple[str, ...]:
         if said and isinstance(tree, BinOp | Neg):
             said[-1] = said[-1].rstrip(".") + f", so now we have {render(tree)}."
         steps.extend(said)
-
-
-def _count_ops(node: Node) -> int:
-    if isinstance(node, Num | Var):
-        return 0
-    if isinstance(node, BinOp):
-        return 1 + _count_ops(node.left) + _count_ops(node.right)
-    return 1 + _count_ops(node.operand)

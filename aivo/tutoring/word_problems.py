@@ -113,7 +113,7 @@ def recognise(text: str, grade: int | None) -> Solution | None:
     numbers = re.findall(_NUM, text)
     if len(numbers) != 2 or not re.search(r"\bhow (?:many|much)\b", text):
         return None
-    if re.search(r"[+\-*/×÷=^%$]|\bpercent", text):
+    if re.search(r"[+\-*/=^%$]|\bpercent", text):
         return None
     if re.search(r"\bhow many more\b|\bthan\b", text):
         return None  # comparison problems: which number is subtracted is for a person to read
