@@ -150,8 +150,8 @@ def check_student_answer(solution: Solution, student_answer: str) -> bool | None
     """Whether a learner's answer is right ("56", "x = 4", "1/2", "50%", "$30", "fifty-six");
     None when it holds no number we can read."""
     prepared = _prepare(student_answer.strip())
-    written = re.fullmatch(r"(?:[a-z]\s*=)?\s*\$?([\d\s./()+\-*√]+?)\s*(?:[a-z]+\s*)*", prepared)
-    if written and re.search(r"[/+*√(]|\d\s*-", written.group(1)):
+    written = re.fullmatch(r"(?:[a-z]\s*=)?\s*\$?([\d\s./()+\-*^√]+?)\s*(?:[a-z]+\s*)*", prepared)
+    if written and re.search(r"[/+*^√(]|\d\s*-", written.group(1)):
         try:  # "7 / 8", "√5", "5√2": read with the safe parser, compared exactly
             return bool(to_sympy(parse_expression(written.group(1))) == solution.answer)
         except Refused:

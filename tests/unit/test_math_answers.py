@@ -154,6 +154,8 @@ STUDENT = [
     ("legs 1 and 2, how long is the hypotenuse?", "2.24", True),
     ("legs 1 and 2, how long is the hypotenuse?", "2.2", False),
     ("√50", "5√2", True),
+    ("2 to the power of 5", "2^5", True),
+    ("3/4 + 1/8", "7/8 cups", True),
     ("12 minus -5", "17", True),
     ("12 minus -5", "7", False),
     ("What is -4 times 6?", "-24", True),

@@ -295,6 +295,11 @@ def test_units_travel_with_the_answer() -> None:
     assert _solved("3 boxes with 8 crayons each, how many crayons in all?").unit == "crayons"
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _warm() -> None:
+    solve("7 x 8")  # the first call compiles patterns and fills sympy's caches: not what we time
+
+
 REFUSED = [
     "Why is the sky blue?",
     "Explain photosynthesis",
