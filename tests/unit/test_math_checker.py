@@ -358,9 +358,10 @@ REFUSED = [
 
 @pytest.mark.parametrize("question", REFUSED)
 def test_refuses_without_a_guess_and_quickly(question: str) -> None:
-    started = time.perf_counter()
+    # CPU time, not wall time: a busy shared machine must not fail the bound
+    started = time.process_time()
     assert solve(question) is None
-    assert time.perf_counter() - started < 0.05
+    assert time.process_time() - started < 0.05
 
 
 def test_nesting_within_the_bound_is_solved() -> None:
@@ -368,10 +369,10 @@ def test_nesting_within_the_bound_is_solved() -> None:
 
 
 def test_every_case_is_fast() -> None:
-    started = time.perf_counter()
+    started = time.process_time()
     for question, *_ in CASES:
         solve(question)
-    assert (time.perf_counter() - started) / len(CASES) < 0.05
+    assert (time.process_time() - started) / len(CASES) < 0.05
 
 
 def _solved(question: str, grade: int | None = None) -> Solution:
