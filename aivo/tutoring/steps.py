@@ -148,7 +148,31 @@ def _reduce(node: Node, decimal: bool, multi: bool, inside: bool) -> tuple[Node,
     extra = _fraction_steps(node, value.text)
     if extra:
         return value, [_reason(node.op, inside, multi) + extra[0], *extra[1:]]
-    return value, [f"{_reason(node.op, inside, multi)}{render(node)} = {value.text}."]
+    return value, [f"{_reason(node.op, inside, multi)}{_working(node)} = {value.text}."]
+
+
+def _working(node: BinOp) -> str:
+    """The operation, spelled out where a learner is taught a rule for it."""
+    a, b = node.left, node.right
+    if isinstance(b, Num) and b.value < 0 and node.op in "+-":
+        flipped = "+" if node.op == "-" else "-"
+        verb = "Subtracting" if node.op == "-" else "Adding"
+        same = "adding" if node.op == "-" else "subtracting"
+        return (
+            f"{verb} {b.text} is the same as {same} {b.text[1:]}: "
+            f"{render(node)} = {a.text if isinstance(a, Num) else render(a)} {flipped} {b.text[1:]}"
+        )
+    if node.op == "^" and isinstance(a, Num) and isinstance(b, Num):
+        return _repeated_product(node, a, b)
+    return render(node)
+
+
+def _repeated_product(node: BinOp, base: Num, exponent: Num) -> str:
+    """2 ^ 3 means 2 × 2 × 2, for small whole exponents of plain numbers."""
+    if "/" in base.text or not exponent.value.is_integer or not 2 <= exponent.value <= 6:
+        return render(node)
+    factor = f"({base.text})" if base.value < 0 else base.text
+    return f"{render(node)} means " + " × ".join([factor] * int(exponent.value))
 
 
 def arithmetic_steps(tree: Node, decimal: bool) -> tuple[str, ...]:

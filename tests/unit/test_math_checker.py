@@ -261,11 +261,19 @@ def test_problem_is_shown_as_read() -> None:
 def test_steps_follow_the_order_of_operations() -> None:
     steps = _solved("10 - 2^3 / 4").steps
     assert [s.split(". ")[-1].split(",")[0] for s in steps] == [
-        "2 ^ 3 = 8",
+        "2 ^ 3 means 2 × 2 × 2 = 8",
         "8 ÷ 4 = 2",
         "10 - 2 = 8.",
     ]
     assert "parentheses" in _solved("(3 + 4) * 2").steps[0]
+
+
+def test_steps_explain_negatives_and_powers() -> None:
+    assert _solved("12 minus -5").steps == (
+        "Subtracting -5 is the same as adding 5: 12 - (-5) = 12 + 5 = 17.",
+    )
+    assert _solved("5 cubed").steps == ("5 ^ 3 means 5 × 5 × 5 = 125.",)
+    assert _solved("2 to the power of 10").steps == ("2 ^ 10 = 1024.",)
 
 
 def test_equation_steps_undo_one_operation_each_and_check() -> None:
