@@ -71,6 +71,7 @@ def to_symbols(question: str) -> str:
     text = re.sub(r"(?<![\d./)])(\d+/\d+)(?![\d./(])", r"(\1)", text)  # 2/3 * 3/4: fractions
     for pattern, symbol in _PHRASES:
         text = re.sub(pattern, symbol, text)
+    text = re.sub(r"=\s*(?:\?|_+|\.\.\.)", "?", text)  # "3 + 4 = ?" asks for the value
     if "=" not in text:
         text = re.sub(r"(?<=\d)\s*x\s*(?=[\d(-])", " * ", text)  # "7 x 8" is a product
     return text
@@ -143,11 +144,11 @@ def _asked_to_compute(text: str, run: str) -> bool:
     return not re.search(r"[a-z]{3,}", rest) or bool(_MATH_CUE.search(text))
 
 
-def arithmetic_solution(tree: Node, grade: int | None) -> Solution:
+def arithmetic_solution(tree: Node, grade: int | None, as_decimal: bool = False) -> Solution:
     """Evaluate an expression tree exactly, with one step per operation."""
     answer = to_sympy(tree)
     nodes = all_nodes(tree)
-    decimal = any(isinstance(n, Num) and "." in n.text for n in nodes)
+    decimal = as_decimal or any(isinstance(n, Num) and "." in n.text for n in nodes)
     mixed = grade is not None and grade <= 5 and not decimal
     operations = [n for n in nodes if isinstance(n, BinOp | Sqrt)]
     if len(operations) > 1:
@@ -178,7 +179,7 @@ def _expression(text: str, grade: int | None) -> Solution | None:
         tree = parse_expression(run)
     if variables(tree) or not isinstance(tree, BinOp | Sqrt):
         return None
-    return arithmetic_solution(tree, grade)
+    return arithmetic_solution(tree, grade, as_decimal="decimal" in text)
 
 
 _RECOGNISERS: tuple[Callable[[str, int | None], Solution | None], ...] = (

@@ -70,6 +70,12 @@ ARITHMETIC = [
     ("sum of 1/2 and 1/3", "arithmetic", R(5, 6), "5/6"),
     ("Can you help me with 9 times 6?", "arithmetic", 54, "54"),
     ("How much is 25 plus 17?", "arithmetic", 42, "42"),
+    ("What is 3 + 4 = ?", "arithmetic", 7, "7"),
+    ("7 x 8 = ___", "arithmetic", 56, "56"),
+    ("What is 1/4 as a decimal?", "arithmetic", R(1, 4), "0.25"),
+    ("What is 100 - 37?", "arithmetic", 63, "63"),
+    ("What is 10 minus 3 plus 2?", "order_of_operations", 9, "9"),
+    ("What is 20 divided by 4 times 5?", "order_of_operations", 25, "25"),
 ]
 
 PERCENT = [
@@ -337,6 +343,11 @@ REFUSED = [
     "Solve x^2 = 4",
     "Solve x + y = 3",
     "Solve 2x = 2x + 1",
+    "2 + 2 = 5?",
+    "Why does 2 + 2 = 4?",
+    "What is 5 more than 12?",
+    "Round 3.7 to the nearest whole number",
+    "What is the average of 4, 6 and 8?",
     "Solve 1/x = 2",
     "What is 5 / 0?",
     "square root of -4",
