@@ -47,13 +47,13 @@ def _places(text: str, token: NumberToken) -> int:
 
 
 def _equal(value: sympy.Rational, answer: sympy.Expr, places: int) -> bool:
-    if isinstance(answer, sympy.Rational):
-        if value == answer:
-            return True
-        if is_terminating(answer) or places < 2:
-            return False  # an exact decimal answer must be stated exactly
-    # answers with no exact decimal (1/3, √2) may be rounded to the places written
-    tolerance = max(1e-9, 0.5 * 10.0**-places + 1e-12) if places >= 2 else 1e-9
+    if value == answer:
+        return True
+    if places == 0:
+        return False  # whole numbers and fractions are compared exactly
+    exact_decimal = isinstance(answer, sympy.Rational) and is_terminating(answer)
+    # a decimal within 1e-9; answers with no exact decimal (1/3, √2) rounded to the places written
+    tolerance = 1e-9 if exact_decimal or places < 2 else 0.5 * 10.0**-places + 1e-12
     return abs(float(answer) - float(value)) <= tolerance
 
 
@@ -150,8 +150,8 @@ def check_student_answer(solution: Solution, student_answer: str) -> bool | None
     """Whether a learner's answer is right ("56", "x = 4", "1/2", "50%", "$30", "fifty-six");
     None when it holds no number we can read."""
     prepared = _prepare(student_answer.strip())
-    written = re.fullmatch(r"(?:[a-z]\s*=)?\s*\$?([\d\s./()+\-*√]+?)\s*(?:[a-z]+\s*)*", prepared)
-    if written and re.search(r"[/+*√(]|\d\s*-", written.group(1)):
+    written = re.fullmatch(r"(?:[a-z]\s*=)?\s*\$?([\d\s./()+\-*^√]+?)\s*(?:[a-z]+\s*)*", prepared)
+    if written and re.search(r"[/+*^√(]|\d\s*-", written.group(1)):
         try:  # "7 / 8", "√5", "5√2": read with the safe parser, compared exactly
             return bool(to_sympy(parse_expression(written.group(1))) == solution.answer)
         except Refused:

@@ -6,6 +6,7 @@ import sympy
 
 from aivo.tutoring.expressions import Node, Refused, to_sympy, variables
 from aivo.tutoring.numbers import number_text
+from aivo.tutoring.solution import Solution
 from aivo.tutoring.steps import render
 
 
@@ -39,8 +40,8 @@ def linear_text(k: sympy.Rational, b: sympy.Rational, name: str) -> str:
     return f"{term} {'+' if b > 0 else '-'} {number_text(abs(b))}"
 
 
-def solve_linear(left: Node, right: Node) -> tuple[str, sympy.Rational, tuple[str, ...]]:
-    """(the equation as read, the value of the variable, the worked steps); raises Refused."""
+def solve_linear(left: Node, right: Node) -> Solution:
+    """The variable's value with the worked steps; raises Refused unless linear in one variable."""
     names = variables(left) | variables(right)
     if len(names) != 1:
         raise Refused("not one variable")
@@ -76,4 +77,5 @@ def solve_linear(left: Node, right: Node) -> tuple[str, sympy.Rational, tuple[st
         f"Check: with {name} = {number_text(value)}, the left side is {number_text(check_left)} "
         f"and the right side is {number_text(check_right)}, so they match."
     )
-    return problem, value, tuple(steps)
+    answer_text = f"{name} = {number_text(value)}"
+    return Solution("equation", problem, value, answer_text, tuple(steps))

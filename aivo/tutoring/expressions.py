@@ -152,6 +152,15 @@ def _written_as_fraction(node: ast.BinOp, left: Node, right: Node) -> bool:
     return plain and node.left.end_col_offset == node.right.col_offset - 1
 
 
+def all_nodes(node: Node) -> list[Node]:
+    """The node and everything under it, parents first."""
+    if isinstance(node, BinOp):
+        return [node, *all_nodes(node.left), *all_nodes(node.right)]
+    if isinstance(node, Neg | Sqrt):
+        return [node, *all_nodes(node.operand)]
+    return [node]
+
+
 def variables(node: Node) -> set[str]:
     if isinstance(node, Var):
         return {node.name}

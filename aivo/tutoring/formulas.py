@@ -46,43 +46,37 @@ def _rectangle(text: str) -> Solution | None:
     if wants_area == wants_perimeter:
         return None
     (values, unit), square = _measures(text), re.search(r"\bsquare\b(?! root)", text)
-    if "rectangle" in text and len(values) == 2:
+    if ("rectangle" in text or re.search(r"\blong\b.*\bwide\b", text)) and len(values) == 2:
         length, width = values
     elif square and "rectangle" not in text and len(values) == 1:
         length = width = values[0]
     else:
         return None
-    shape = "rectangle" if "rectangle" in text else "square"
+    shape = "square" if len(set(values)) == 1 and square else "rectangle"
+    sides = (length, width)
     if wants_area:
-        answer = length * width
-        text_answer, unit_out = _with_unit(answer, unit, "²")
-        steps = (
-            f"The area of a {shape} is length × width.",
-            f"{_t(length)} × {_t(width)} = {_t(answer)}, so the area is {text_answer}.",
-        )
-        return Solution(
-            "area",
-            f"area of a {_t(length)} by {_t(width)} {shape}",
-            answer,
-            text_answer,
-            steps,
-            unit_out,
-        )
-    answer = 2 * (length + width)
-    text_answer, unit_out = _with_unit(answer, unit)
-    steps = (
-        "The perimeter is the distance all the way around: add all four sides.",
-        f"{_t(length)} + {_t(width)} + {_t(length)} + {_t(width)} = {_t(answer)}, "
-        f"so the perimeter is {text_answer}.",
-    )
-    return Solution(
-        "perimeter",
-        f"perimeter of a {_t(length)} by {_t(width)} {shape}",
-        answer,
-        text_answer,
-        steps,
-        unit_out,
-    )
+        working = f"{_t(length)} × {_t(width)}"
+        rule = f"The area of a {shape} is length × width."
+        return _measured("area", shape, sides, length * width, unit, "²", rule, working)
+    working = " + ".join(_t(v) for v in (length, width, length, width))
+    rule = "The perimeter is the distance all the way around: add all four sides."
+    return _measured("perimeter", shape, sides, 2 * (length + width), unit, "", rule, working)
+
+
+def _measured(
+    kind: str,
+    shape: str,
+    sides: tuple[sympy.Rational, ...],
+    answer: sympy.Rational,
+    unit: str | None,
+    power: str,
+    rule: str,
+    working: str,
+) -> Solution:
+    text_answer, unit_out = _with_unit(answer, unit, power)
+    steps = (rule, f"{working} = {_t(answer)}, so the {kind} is {text_answer}.")
+    problem = f"{kind} of a {' by '.join(_t(v) for v in sides)} {shape}"
+    return Solution(kind, problem, answer, text_answer, steps, unit_out)
 
 
 def _box(text: str) -> Solution | None:
@@ -93,21 +87,10 @@ def _box(text: str) -> Solution | None:
         values = values * 3
     if len(values) != 3:
         return None
+    rule = "The volume of a box is length × width × height."
+    working = " × ".join(_t(v) for v in values)
     answer = values[0] * values[1] * values[2]
-    text_answer, unit_out = _with_unit(answer, unit, "³")
-    sides = " × ".join(_t(v) for v in values)
-    steps = (
-        "The volume of a box is length × width × height.",
-        f"{sides} = {_t(answer)}, so the volume is {text_answer}.",
-    )
-    return Solution(
-        "volume",
-        f"volume of a {' by '.join(_t(v) for v in values)} box",
-        answer,
-        text_answer,
-        steps,
-        unit_out,
-    )
+    return _measured("volume", "box", tuple(values), answer, unit, "³", rule, working)
 
 
 def _pythagoras(text: str) -> Solution | None:

@@ -54,7 +54,11 @@ def words_to_digits(text: str) -> str:
 
     def replace(match: re.Match[str]) -> str:
         value = _words_value(match.group(0))
-        return match.group(0) if value is None else str(value)
+        if value is None:  # "thirteen and nineteen": two numbers, read one word at a time
+            return re.sub(
+                rf"\b(?:{_WORD})\b", lambda w: str(_WORD_VALUE[w.group(0)]), match.group(0)
+            )
+        return str(value)
 
     return _NUMBER_WORDS.sub(replace, text.lower())
 
@@ -88,7 +92,7 @@ class NumberToken:
 NUMBER = re.compile(
     r"(?<![\w.])(?P<sign>-)?\$?(?:(?P<whole>\d{1,15}) (?P<mnum>\d{1,6})/(?P<mden>\d{1,6})(?![\d/])"
     r"|(?P<num>\d{1,6})/(?P<den>\d{1,6})(?![\d/])"
-    r"|(?P<int>\d{1,3}(?:,\d{3}){1,4}|\d{1,15})(?:\.(?P<dec>\d{1,12}))?)(?P<pct>\s?(?:%|percent))?"
+    r"|(?P<int>\d{1,3}(?:,\d{3}){1,4}|\d{1,15})(?:\.(?P<dec>\d{1,30})(?!\d))?)(?P<pct>\s?(?:%|percent))?"
     r"(?![a-z]\b)"  # 2x is a term, not a number
 )
 

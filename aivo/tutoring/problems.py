@@ -11,22 +11,22 @@ from aivo.tutoring import formulas, word_problems
 from aivo.tutoring.equations import solve_linear
 from aivo.tutoring.expressions import (
     BinOp,
-    Neg,
     Node,
     Num,
     Refused,
     Sqrt,
+    all_nodes,
     parse_equation,
     parse_expression,
     to_sympy,
     variables,
 )
-from aivo.tutoring.numbers import number_text, words_to_digits
+from aivo.tutoring.numbers import number_text, plain_operators, words_to_digits
 from aivo.tutoring.solution import Solution
 from aivo.tutoring.steps import arithmetic_steps, render
 
 MAX_QUESTION_CHARS = 400
-N = r"-?\d+(?:\.\d+)?(?:/\d+)?"
+N = r"-?\d+(?:\.\d+)?|\(\d+/\d+\)"  # fractions arrive in parentheses from to_symbols
 
 _PHRASES = (
     (r"\bwhat's\b", "what is"),
@@ -47,6 +47,7 @@ _FRACTION_OF = re.compile(
     rf"\b(?:(?P<count>\d+|a|an)\s+)?(?P<part>{'|'.join(_FRACTION_WORDS)}|halve)s?\s+of\s+"
     rf"(?P<whole>{N})\b"
 )
+_WRITTEN_FRACTION_OF = re.compile(rf"(\(\d+/\d+\)) of ({N})")  # "2/5 of 30"
 # "sum of 3 and 4" -> 3 + 4; the second group order says which number comes first.
 _NAMED = (
     (rf"\bsum of ({N}) and ({N})", "+", False),
@@ -60,39 +61,56 @@ _NAMED = (
     (rf"\btake ({N}) (?:away )?from ({N})", "-", True),
 )
 # A run of math: digits, operators, parentheses, `=`, roots and lone one-letter variables.
-_RUN = re.compile(r"(?:sqrt|√|[0-9.+\-*/()^=×÷·−]|[ \t]|(?<![a-z'])[a-z](?![a-z']))+")
+_RUN = re.compile(r"(?:sqrt|√|[0-9.+\-*/()^=]|[ \t]|(?<![a-z'])[a-z](?![a-z']))+")
 
 
 def to_symbols(question: str) -> str:
     """Lower-case, number words to digits, operator words to symbols."""
-    text = words_to_digits(question)
+    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", plain_operators(words_to_digits(question)))
+    text = re.sub(r"(?<![\d./])(\d{1,6}) (\d{1,6})/(\d{1,6})(?![\d./])", _improper, text)  # 2 1/2
+    text = re.sub(r"(?<![\d./)])(\d+/\d+)(?![\d./(])", r"(\1)", text)  # 2/3 * 3/4: fractions
     for pattern, symbol in _PHRASES:
         text = re.sub(pattern, symbol, text)
+    text = re.sub(r"=\s*(?:\?|_+|\.\.\.)", "?", text)  # "3 + 4 = ?" asks for the value
     if "=" not in text:
         text = re.sub(r"(?<=\d)\s*x\s*(?=[\d(-])", " * ", text)  # "7 x 8" is a product
     return text
 
 
+def _improper(mixed: re.Match[str]) -> str:
+    whole, top, bottom = (int(g) for g in mixed.groups())
+    if not 0 < top < bottom:
+        return mixed.group(0)
+    return f"{whole * bottom + top}/{bottom}"
+
+
 def _number(text: str) -> Num:
-    return parse_expression(text) if "/" in text else Num(sympy.Rational(text), text)  # type: ignore[return-value]
+    written = text.strip("()")
+    return Num(sympy.Rational(written), written)
 
 
-def _named_tree(text: str) -> Node | None:
+def _named_tree(text: str) -> tuple[Node, str] | None:
+    """A problem named in words ("sum of 3 and 4", "one third of 27") and the words it used."""
     match = _FRACTION_OF.search(text)
     if match:
         count = match.group("count")
         part = _FRACTION_WORDS.get(match.group("part"), 2)
         whole = _number(match.group("whole"))
         if count in (None, "a", "an", "1"):
-            return BinOp("/", whole, Num(sympy.Integer(part), str(part)))
-        return BinOp("*", Num(sympy.Rational(int(count), part), f"{count}/{part}"), whole)
+            return BinOp("/", whole, Num(sympy.Integer(part), str(part))), match.group(0)
+        fraction = Num(sympy.Rational(int(count), part), f"{count}/{part}")
+        return BinOp("*", fraction, whole), match.group(0)
+    written = _WRITTEN_FRACTION_OF.search(text)
+    if written:
+        tree = BinOp("*", _number(written.group(1)), _number(written.group(2)))
+        return tree, written.group(0)
     for pattern, op, swap in _NAMED:
         found = re.search(pattern, text)
         if found:
             first, second = found.group(1), found.group(2)
             if swap:
                 first, second = second, first
-            return BinOp(op, _number(first), _number(second))
+            return BinOp(op, _number(first), _number(second)), found.group(0)
     return None
 
 
@@ -100,27 +118,37 @@ def _math_run(text: str) -> str | None:
     """The one run of math in the text; None when there is none or more than one."""
     runs = []
     for found in _RUN.finditer(text):
+        raw = found.group(0)
+        start = found.start() + len(raw) - len(raw.lstrip())
+        end = found.end() - len(raw) + len(raw.rstrip())
+        around = text[start - 1 : start] + text[end : end + 1]
+        if any(char.isalnum() or char in "'\"[]{}_`" for char in around):
+            continue  # math glued to a word, or inside code or quotes, is not a question
         run = found.group(0).strip(" \t.")
         run = re.sub(r"^(?:[a-z]\s+(?=[\d(√a-z]))+|(?:\s+[a-z])+$", "", run).strip()
         has_digit = bool(re.search(r"\d", run))
-        if has_digit and re.search(r"[+\-*/^=×÷−√]|sqrt", run.lstrip("-")):
+        if has_digit and re.search(r"[+\-*/^=√]|sqrt", run.lstrip("-")):
             runs.append(run)
     return runs[0] if len(runs) == 1 else None
 
 
-def _walk(node: Node) -> list[Node]:
-    if isinstance(node, BinOp):
-        return [node, *_walk(node.left), *_walk(node.right)]
-    if isinstance(node, Neg | Sqrt):
-        return [node, *_walk(node.operand)]
-    return [node]
+_MATH_CUE = re.compile(
+    r"\bwhat is\b|\bwhats\b|\bcalculate|\bcompute|\bevaluate|\bsolve|\bsimplify|\bfind\b|"
+    r"\bwork out\b|\bhow much is\b|\bequals?\b|\banswer\b|\bhelp\b|\bmath|\bvalue\b|="
+)
 
 
-def arithmetic_solution(tree: Node, grade: int | None) -> Solution:
+def _asked_to_compute(text: str, run: str) -> bool:
+    """Bare math, or math with a cue: "pages 10-20" and "in 1914-1918" are not sums."""
+    rest = text.replace(run, " ")
+    return not re.search(r"[a-z]{3,}", rest) or bool(_MATH_CUE.search(text))
+
+
+def arithmetic_solution(tree: Node, grade: int | None, as_decimal: bool = False) -> Solution:
     """Evaluate an expression tree exactly, with one step per operation."""
     answer = to_sympy(tree)
-    nodes = _walk(tree)
-    decimal = any(isinstance(n, Num) and "." in n.text for n in nodes)
+    nodes = all_nodes(tree)
+    decimal = as_decimal or any(isinstance(n, Num) and "." in n.text for n in nodes)
     mixed = grade is not None and grade <= 5 and not decimal
     operations = [n for n in nodes if isinstance(n, BinOp | Sqrt)]
     if len(operations) > 1:
@@ -137,24 +165,21 @@ def arithmetic_solution(tree: Node, grade: int | None) -> Solution:
 
 
 def _expression(text: str, grade: int | None) -> Solution | None:
-    tree = _named_tree(text)
-    if tree is None:
-        run = _math_run(text)
-        if run is None:
+    named = _named_tree(text)
+    run = named[1] if named else _math_run(text)
+    if run is None or re.search(r"\d", text.replace(run, " ")):
+        return None  # a number outside the math ("sum of 3 and 4 and 5"): not what we'd compute
+    if named:
+        tree = named[0]
+    else:
+        if not _asked_to_compute(text, run):
             return None
         if "=" in run:
-            problem, value, steps = solve_linear(*parse_equation(run))
-            name = problem_variable(problem)
-            return Solution("equation", problem, value, f"{name} = {number_text(value)}", steps)
+            return solve_linear(*parse_equation(run))
         tree = parse_expression(run)
     if variables(tree) or not isinstance(tree, BinOp | Sqrt):
         return None
-    return arithmetic_solution(tree, grade)
-
-
-def problem_variable(problem: str) -> str:
-    found = re.search(r"(?<![a-z])[a-z](?![a-z])", problem)
-    return found.group(0) if found else "x"
+    return arithmetic_solution(tree, grade, as_decimal="decimal" in text)
 
 
 _RECOGNISERS: tuple[Callable[[str, int | None], Solution | None], ...] = (

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import sympy
 
-from aivo.tutoring.expressions import BinOp, Neg, Node, Num, Sqrt, Var, to_sympy, variables
+from aivo.tutoring.expressions import (
+    BinOp,
+    Neg,
+    Node,
+    Num,
+    Sqrt,
+    Var,
+    all_nodes,
+    to_sympy,
+    variables,
+)
 from aivo.tutoring.numbers import number_text
 
 _SYMBOL = {"+": "+", "-": "-", "*": "×", "/": "÷", "^": "^"}
@@ -138,13 +148,37 @@ def _reduce(node: Node, decimal: bool, multi: bool, inside: bool) -> tuple[Node,
     extra = _fraction_steps(node, value.text)
     if extra:
         return value, [_reason(node.op, inside, multi) + extra[0], *extra[1:]]
-    return value, [f"{_reason(node.op, inside, multi)}{render(node)} = {value.text}."]
+    return value, [f"{_reason(node.op, inside, multi)}{_working(node)} = {value.text}."]
+
+
+def _working(node: BinOp) -> str:
+    """The operation, spelled out where a learner is taught a rule for it."""
+    a, b = node.left, node.right
+    if isinstance(b, Num) and b.value < 0 and node.op in "+-":
+        flipped = "+" if node.op == "-" else "-"
+        verb = "Subtracting" if node.op == "-" else "Adding"
+        same = "adding" if node.op == "-" else "subtracting"
+        return (
+            f"{verb} {b.text} is the same as {same} {b.text[1:]}: "
+            f"{render(node)} = {a.text if isinstance(a, Num) else render(a)} {flipped} {b.text[1:]}"
+        )
+    if node.op == "^" and isinstance(a, Num) and isinstance(b, Num):
+        return _repeated_product(node, a, b)
+    return render(node)
+
+
+def _repeated_product(node: BinOp, base: Num, exponent: Num) -> str:
+    """2 ^ 3 means 2 × 2 × 2, for small whole exponents of plain numbers."""
+    if "/" in base.text or not exponent.value.is_integer or not 2 <= exponent.value <= 6:
+        return render(node)
+    factor = f"({base.text})" if base.value < 0 else base.text
+    return f"{render(node)} means " + " × ".join([factor] * int(exponent.value))
 
 
 def arithmetic_steps(tree: Node, decimal: bool) -> tuple[str, ...]:
     """Reduce the tree one operation at a time, showing what the problem becomes."""
     steps: list[str] = []
-    multi = _count_ops(tree) > 1
+    multi = sum(not isinstance(n, Num | Var) for n in all_nodes(tree)) > 1
     while True:
         done = _reduce(tree, decimal, multi, inside=False)
         if done is None:
@@ -153,11 +187,3 @@ def arithmetic_steps(tree: Node, decimal: bool) -> tuple[str, ...]:
         if said and isinstance(tree, BinOp | Neg):
             said[-1] = said[-1].rstrip(".") + f", so now we have {render(tree)}."
         steps.extend(said)
-
-
-def _count_ops(node: Node) -> int:
-    if isinstance(node, Num | Var):
-        return 0
-    if isinstance(node, BinOp):
-        return 1 + _count_ops(node.left) + _count_ops(node.right)
-    return 1 + _count_ops(node.operand)

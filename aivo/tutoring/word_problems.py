@@ -19,10 +19,11 @@ _GET = (
     r"\bgets?\b|\bgot\b|\bfinds?\b|\bfound\b|\bbuys?\b|\bbought\b|\breceived?s?\b|\bwas given\b|"
     r"\bis given\b|\bearn(?:s|ed)\b|\bpick(?:s|ed)\b|\bmakes? \d+ more|\bmore\b|\bjoin(?:s|ed)\b"
 )
-_SHARE = r"\b(?:shared?|split|splits|divided?|divides|shares|put into|deal(?:s|t)?)\b"
+_SHARE = r"\b(?:shared?|split|splits|divided?|divides|shares|deal(?:s|t)?|equally|evenly)\b"
 _EACH = r"\beach\b|\bper\b|\bevery\b"
 _ALL = r"\bin all\b|\baltogether\b|\btotal\b|\bin total\b"
 _NOT_UNITS = {"are", "is", "does", "do", "did", "will", "can", "in", "of", "more", "each", "and"}
+_NOT_UNITS |= {"was", "were", "has", "have", "had", "there", "remains"}
 
 
 def _money(value: sympy.Rational) -> str:
@@ -97,9 +98,12 @@ def recognise_percent(text: str, grade: int | None) -> Solution | None:
 
 
 def _unit(text: str, number: str) -> str | None:
-    asked = re.search(r"\bhow many (\w+)", text)
+    asked = re.search(r"\bhow many ([a-z]+)(?: ([a-z]+s)\b)?", text)
     if asked and asked.group(1) not in _NOT_UNITS:
-        return asked.group(1)
+        second = asked.group(2)
+        return (
+            f"{asked.group(1)} {second}" if second and second not in _NOT_UNITS else asked.group(1)
+        )
     after = re.search(rf"\b{re.escape(number)} (?:\w+ )?([a-z]+s)\b", text)
     return after.group(1) if after and after.group(1) not in _NOT_UNITS else None
 
@@ -109,7 +113,7 @@ def recognise(text: str, grade: int | None) -> Solution | None:
     numbers = re.findall(_NUM, text)
     if len(numbers) != 2 or not re.search(r"\bhow (?:many|much)\b", text):
         return None
-    if re.search(r"[+\-*/×÷=^%$]|\bpercent", text):
+    if re.search(r"[+\-*/=^%$]|\bpercent", text):
         return None
     if re.search(r"\bhow many more\b|\bthan\b", text):
         return None  # comparison problems: which number is subtracted is for a person to read
@@ -119,11 +123,13 @@ def recognise(text: str, grade: int | None) -> Solution | None:
     share, each = re.search(_SHARE, text), re.search(_EACH, text)
     left = re.search(r"\bleft\b|\bremain|\bnow\b|\bstill\b", text)
     together = re.search(_ALL + r"|\bnow\b", text)
+    # "6 trays of 12 muffins", "3 boxes with 8 crayons each": equal groups
+    groups = each or re.search(rf"{_NUM} [a-z]+ (?:of|with) {_NUM}", text)
     cues = [
-        ("-", bool(take and left and not get and not share and not each)),
-        ("+", bool((get or together) and not take and not share and not each)),
+        ("-", bool(take and left and not get and not share and not groups)),
+        ("+", bool((get or together) and not take and not share and not groups)),
         ("/", bool(share and each and not take and not get)),
-        ("*", bool(each and re.search(_ALL, text) and not share and not take)),
+        ("*", bool(groups and re.search(_ALL, text) and not share and not take)),
     ]
     ops = [op for op, present in cues if present]
     if len(ops) != 1:
