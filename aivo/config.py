@@ -151,6 +151,15 @@ class CurriculumConfig(Strict):
     )
 
 
+class TutoringConfig(Strict):
+    checks: bool = Field(
+        True,
+        description="The math checker with its corrections, the answer audit, the leak check, "
+        "repetition controls and plain-language rewriting. Off only to measure what they do "
+        "(bench/tutor_quality.py).",
+    )
+
+
 class SecurityConfig(Strict):
     api_keys_env: str = Field(
         "AIVO_API_KEYS", description="Environment variable holding the key entries (JSON list)."
@@ -250,6 +259,7 @@ class AppConfig(Strict):
     cache: CacheConfig = Field(default_factory=CacheConfig)
     storage: StorageConfig = Field(default_factory=StorageConfig)
     curriculum: CurriculumConfig = Field(default_factory=CurriculumConfig)
+    tutoring: TutoringConfig = Field(default_factory=TutoringConfig)
     security: SecurityConfig = Field(default_factory=SecurityConfig)
     clone: CloneConfig = Field(default_factory=CloneConfig)
     deployments: DeploymentsConfig = Field(default_factory=DeploymentsConfig)

@@ -13,7 +13,7 @@ class CurriculumPreprocessor:
     def __init__(self, config: AppConfig) -> None:
         # More threads than one small embedding needs only contend with the inference replica.
         torch.set_num_threads(config.curriculum.torch_threads)
-        self.pipeline = CurriculumPipeline(config.curriculum)
+        self.pipeline = CurriculumPipeline(config.curriculum, tutoring=config.tutoring)
 
     def prepare(self, request: GenerateRequest) -> PreparedPrompt:
         return self.pipeline.prepare(request)

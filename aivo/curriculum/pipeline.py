@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from aivo.config import CurriculumConfig
+from aivo.config import CurriculumConfig, TutoringConfig
 from aivo.curriculum.alignment import StandardsAligner
 from aivo.curriculum.catalogue import Catalogue, load_catalogue
 from aivo.curriculum.formatting import apply_accommodations
+from aivo.curriculum.plain_language import simplify
 from aivo.curriculum.prompting import Messages, Prompt, build_prompt
-from aivo.curriculum.readability import reading_level
+from aivo.curriculum.readability import flesch_kincaid_grade, reading_level, target_band
 from aivo.embedding import SentenceEmbedder
 from aivo.safety.output import check_output, safe_answer
 from aivo.safety.pii import redact_pii
@@ -58,8 +59,10 @@ class CurriculumPipeline:
         *,
         catalogue: Catalogue | None = None,
         embedder: SentenceEmbedder | None = None,
+        tutoring: TutoringConfig | None = None,
     ) -> None:
         self.config = config
+        self.tutoring = tutoring or TutoringConfig()
         self.catalogue = catalogue if catalogue is not None else load_catalogue()
         self.embedder = embedder or SentenceEmbedder()
         self.aligner = StandardsAligner(self.catalogue, self.embedder)
@@ -83,7 +86,9 @@ class CurriculumPipeline:
             redacted += kinds
         standards = self.align(request, question, vector)
         grade = grade_number(request.grade_level)
-        plan = plan_move(request.mode, question, grade, history, student_answer)
+        plan = None
+        if self.tutoring.checks:
+            plan = plan_move(request.mode, question, grade, history, student_answer)
         prompt = build_prompt(
             request,
             question,
@@ -122,11 +127,15 @@ class CurriculumPipeline:
         ]
 
     def finish(self, request: GenerateRequest, text: str) -> FinishedAnswer:
-        """Output safety, then accommodation formatting, then the answer's reading level."""
+        """Output safety, plain language where the answer reads above its band, accommodation
+        formatting, then the answer's reading level."""
         grade = grade_number(request.grade_level)
         verdict = check_output(text)
         if verdict.flagged:
             answer = safe_answer(verdict)
         else:
-            answer = apply_accommodations(text.strip(), request.accommodations, grade)
+            answer = text.strip()
+            if self.tutoring.checks and flesch_kincaid_grade(answer) > target_band(grade)[1]:
+                answer = simplify(answer, grade)
+            answer = apply_accommodations(answer, request.accommodations, grade)
         return FinishedAnswer(answer, reading_level(answer, grade), replaced_unsafe=verdict.flagged)

@@ -202,7 +202,9 @@ class TutorService:
             )
 
         tutored = None
-        async for item in answer(prepared.prompt, prepared.plan, generate, request.max_tokens):
+        checks = self.config.tutoring.checks
+        loop = answer(prepared.prompt, prepared.plan, generate, request.max_tokens, checks=checks)
+        async for item in loop:
             if isinstance(item, TutoredAnswer):
                 tutored = item
             elif on_chunk is not None:

@@ -78,10 +78,24 @@ class _Attempt:
 
 
 async def answer(
-    prompt: Prompt, plan: TutorPlan | None, generate: Generate, max_tokens: int
+    prompt: Prompt,
+    plan: TutorPlan | None,
+    generate: Generate,
+    max_tokens: int,
+    *,
+    checks: bool = True,
 ) -> AsyncIterator[str | TutoredAnswer]:
-    """Checked text as it may be released, then the TutoredAnswer."""
+    """Checked text as it may be released, then the TutoredAnswer. `checks` False passes the
+    model's text through unread (only to measure what the checks do)."""
     leaks = LeakCheck.of(prompt.instructions, prompt.canary)
+    if not checks:
+        attempt = _Attempt()
+        async for replica_item in generate(prompt.messages, max_tokens):
+            chunk = attempt.take(replica_item)
+            if chunk is not None:
+                yield chunk
+        yield TutoredAnswer(attempt.text.strip(), attempt.result(), None)
+        return
     if plan is None:
         async for item in _explained(prompt, leaks, generate, max_tokens):
             yield item
