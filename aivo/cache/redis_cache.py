@@ -57,7 +57,9 @@ class RedisCache:
             decode_responses=True,
         )
         self._client = Redis.from_pool(pool)
-        self._breaker = CircuitBreaker(config.breaker_failures, config.breaker_reset_s, self._ping)
+        self._breaker = CircuitBreaker(
+            config.breaker_failures, config.breaker_reset_s, self._ping, name="cache"
+        )
         self._hot = TtlLru(config.hot_entries) if config.hot_entries else None
         self._hot_live = False
         self._hot_epoch = 0  # bumped by every drop from the hot tier

@@ -51,7 +51,9 @@ class RedisCounters:
             socket_timeout=config.socket_timeout_s,
         )
         self._deadline_s = config.connect_timeout_s + config.socket_timeout_s
-        self._breaker = CircuitBreaker(config.breaker_failures, config.breaker_reset_s, self._ping)
+        self._breaker = CircuitBreaker(
+            config.breaker_failures, config.breaker_reset_s, self._ping, name="rate_limits"
+        )
         self._fallback = LocalCounters()
 
     async def _ping(self) -> None:
