@@ -20,6 +20,7 @@ from ray.job_submission import JobStatus, JobSubmissionClient
 from aivo.adapters import open_store
 from aivo.adapters.layout import checked_student_id
 from aivo.config import AppConfig
+from aivo.error_tracking import init_error_tracking
 from aivo.errors import ModelUnavailable, NotFound, ServiceUnavailable
 from aivo.observability import get_logger, log_event, pseudonym
 from aivo.training.dataset import parse_dataset
@@ -37,6 +38,7 @@ log = get_logger("aivo.clone")
 
 class CloneCoordinator:
     def __init__(self, config: AppConfig) -> None:
+        init_error_tracking("clone_coordinator")
         self.config = config
         self.store = open_store(config.storage)
         self.datasets = open_dataset_store(config.storage)

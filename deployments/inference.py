@@ -21,6 +21,7 @@ from aivo.engine.fallback import ModelChain
 from aivo.engine.generation import Generation
 from aivo.engine.loader import LoadedModel
 from aivo.engine.rows import GenerationFailed
+from aivo.error_tracking import init_error_tracking
 from aivo.errors import GenerationTimeout
 
 # Students a replica advertises to the router; more than the adapters kept resident, since
@@ -39,6 +40,7 @@ class ModelServer:
 
 class InferenceReplica:
     def __init__(self, config: AppConfig) -> None:
+        init_error_tracking("inference")
         # Ray sets OMP_NUM_THREADS from num_cpus; a fractional replica would run on one thread.
         torch.set_num_threads(config.engine.torch_threads or os.cpu_count() or 1)
         self.config = config.engine

@@ -27,8 +27,9 @@ from aivo.cache import (
 from aivo.config import AppConfig
 from aivo.curriculum.pipeline import PROMPT_VERSION, PreparedPrompt
 from aivo.engine.generation import Generation
+from aivo.error_tracking import init_error_tracking
 from aivo.errors import AivoError, InvalidRequest, RateLimited, ServiceUnavailable
-from aivo.observability import GENERATED_TOKENS
+from aivo.observability import FALLBACK_ANSWERS, GENERATED_TOKENS
 from aivo.safety.output import check_output
 from aivo.schemas import (
     AdapterInfo,
@@ -66,6 +67,7 @@ class Ingress:
         inference: DeploymentHandle,
         coordinator: DeploymentHandle,
     ) -> None:
+        init_error_tracking("ingress")
         self.config = config
         self.preprocessor = preprocessor
         self.inference = inference
@@ -229,6 +231,8 @@ class Ingress:
             self.preprocessor.finish, admitted.request, generation.completion.text
         )
         GENERATED_TOKENS.inc(generation.completion.completion_tokens)
+        if generation.fallback_used:
+            FALLBACK_ANSWERS.inc()
         return {
             "text": finished.text,
             "model": generation.model,
