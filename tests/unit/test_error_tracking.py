@@ -3,6 +3,7 @@ ingestion API and receives what sentry-sdk sends."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import logging
 import threading
@@ -15,6 +16,8 @@ import sentry_sdk
 
 from aivo.error_tracking import DSN_ENV, REDACTED, init_error_tracking, scrub
 from aivo.observability import pseudonym
+from tests.fixtures.keys import ApiKeys
+from tests.unit.test_api import EchoTutor, make_client
 
 STUDENT_ID = "s-maya-4471"
 PROMPT = "My name is Maya Lopez and I live at 12 Elm Street, why do leaves fall?"
@@ -81,6 +84,29 @@ def test_an_unhandled_error_arrives_without_student_data(sentry: list[str]) -> N
     assert pseudonym(STUDENT_ID) in everything  # how many students, never who
     assert "tutor" in everything  # the frame that failed is still named
     for secret in STUDENT_DATA:
+        assert secret not in everything, secret
+
+
+def test_an_unexpected_error_behind_the_api_arrives_without_the_key_or_student(
+    sentry: list[str], api_keys: ApiKeys
+) -> None:
+    async def call() -> int:
+        async with make_client(EchoTutor(), api_keys, api_keys.app) as client:
+            body = {"prompt": "bug", "grade_level": "5", "subject": "math"}
+            r = await client.post("/v1/generate", json=body | {"student_id": STUDENT_ID})
+            return r.status_code
+
+    assert asyncio.run(call()) == 500  # the API answers its generic error...
+    sentry_sdk.flush(timeout=10)
+    deadline = time.monotonic() + 10
+    while not sentry and time.monotonic() < deadline:
+        time.sleep(0.05)
+    everything = "\n".join(sentry)
+    # ...and Sentry gets the error and its route, not the key, the student, the body or the
+    # message (which may quote anything; the source lines around the raise are code, kept).
+    assert "RuntimeError" in everything and "/v1/generate" in everything
+    assert f'"value":"{REDACTED}"' in everything.replace(" ", "")
+    for secret in (api_keys.app, STUDENT_ID, '"prompt"', '"grade_level"'):
         assert secret not in everything, secret
 
 
