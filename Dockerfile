@@ -2,7 +2,7 @@
 #   docker build -t aivo:cpu .
 #   docker build -t aivo:gpu --build-arg RAY_VARIANT=-gpu \
 #     --build-arg TORCH_SPEC="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128" .
-#   docker run --rm -p 8000:8000 aivo:cpu
+#   docker run --rm -p 8000:8000 --shm-size=2g aivo:cpu   (Ray keeps objects in /dev/shm)
 # The same image runs KubeRay's head and workers (deploy/kuberay/rayservice.yaml).
 ARG RAY_VARIANT=""
 FROM rayproject/ray:2.60.0-py311${RAY_VARIANT}
