@@ -50,6 +50,17 @@ UPSTREAM_RETRIES = Counter(
     ["deployment"],
     registry=REGISTRY,
 )
+CIRCUIT_OPEN = Gauge(
+    "aivo_circuit_open",
+    "1 while a circuit breaker bypasses Redis, by what it guards (cache, rate_limits).",
+    ["circuit"],
+    registry=REGISTRY,
+)
+FALLBACK_ANSWERS = Counter(
+    "aivo_fallback_answers_total",
+    "Answers from a model behind the primary in the fallback chain (circuit open, or not loaded).",
+    registry=REGISTRY,
+)
 CACHE_HIT_RATIO = Gauge(
     "aivo_cache_hit_ratio", "Hits over hits plus misses since start.", registry=REGISTRY
 )

@@ -20,6 +20,7 @@ from ray.job_submission import JobStatus, JobSubmissionClient
 from aivo.adapters import AdapterStore, open_store
 from aivo.adapters.layout import checked_student_id
 from aivo.config import AppConfig
+from aivo.error_tracking import init_error_tracking
 from aivo.errors import ModelUnavailable, NotFound, ServiceUnavailable
 from aivo.observability import get_logger, log_event, pseudonym
 from aivo.schemas import AdapterInfo, CloneJob, JobReport
@@ -46,6 +47,7 @@ class CloneCoordinator:
         datasets: DatasetStore | None = None,
         client: JobSubmissionClient | None = None,
     ) -> None:
+        init_error_tracking("clone_coordinator")
         self.config = config
         self.store = store if store is not None else open_store(config.storage)
         self.datasets = datasets if datasets is not None else open_dataset_store(config.storage)

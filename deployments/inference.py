@@ -21,6 +21,7 @@ from aivo.engine.loader import LoadedModel
 from aivo.engine.lora import wrap_for_adapters
 from aivo.engine.residency import AdapterLease, AdapterResidency
 from aivo.engine.rows import GenerationFailed
+from aivo.error_tracking import init_error_tracking
 from aivo.errors import GenerationTimeout
 
 # Students a replica advertises to the router; more than the adapters kept resident, since
@@ -45,6 +46,7 @@ class InferenceReplica:
         chain: ModelChain | None = None,
         store: AdapterStore | None = None,
     ) -> None:
+        init_error_tracking("inference")
         # Ray sets OMP_NUM_THREADS from num_cpus; a fractional replica would run on one thread.
         torch.set_num_threads(config.engine.torch_threads or os.cpu_count() or 1)
         self.config = config.engine

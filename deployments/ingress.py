@@ -10,6 +10,7 @@ from aivo.adapters import AdapterStore
 from aivo.api.app import create_api
 from aivo.cache import ResponseCache
 from aivo.config import AppConfig
+from aivo.error_tracking import init_error_tracking
 from aivo.security.keys import KeyRing, load_keyring
 from aivo.service import TutorService
 from deployments.handles import CloneCoordinatorHandle, InferenceHandle, PreprocessorHandle
@@ -27,6 +28,7 @@ class Ingress:
         store: AdapterStore | None = None,
         keys: KeyRing | None = None,
     ) -> None:
+        init_error_tracking("ingress")
         self.config = config
         self.service = TutorService(
             config,

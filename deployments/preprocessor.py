@@ -6,11 +6,13 @@ import torch
 
 from aivo.config import AppConfig
 from aivo.curriculum.pipeline import CurriculumPipeline, FinishedAnswer, PreparedPrompt
+from aivo.error_tracking import init_error_tracking
 from aivo.schemas import GenerateRequest
 
 
 class CurriculumPreprocessor:
     def __init__(self, config: AppConfig) -> None:
+        init_error_tracking("preprocessor")
         # More threads than one small embedding needs only contend with the inference replica.
         torch.set_num_threads(config.curriculum.torch_threads)
         self.pipeline = CurriculumPipeline(config.curriculum, tutoring=config.tutoring)

@@ -21,6 +21,7 @@ import ray
 from pydantic import ValidationError
 
 from aivo.config import ConfigError
+from aivo.error_tracking import init_error_tracking
 from aivo.errors import AivoError
 from aivo.training.job import clone_job_config, clone_requests, failed, run_clone_job
 from aivo.training.results import summary_line
@@ -51,6 +52,7 @@ def training_overrides(args: argparse.Namespace) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
+        init_error_tracking("clone_job")
         config = clone_job_config(
             args.config,
             adapter_root=args.adapter_root,

@@ -39,7 +39,7 @@ class RedisCache:
     def __init__(self, config: CacheConfig) -> None:
         self._ttl_s = config.ttl_s
         self._retry_s = config.breaker_reset_s
-        self._redis = GuardedRedis(config)
+        self._redis = GuardedRedis(config, name="cache")
         self._client = self._redis.client
         self._hot = TtlLru(config.hot_entries) if config.hot_entries else None
         self._hot_live = False

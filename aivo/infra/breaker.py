@@ -9,6 +9,8 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from enum import StrEnum
 
+from aivo.observability import CIRCUIT_OPEN
+
 
 class BreakerState(StrEnum):
     closed = "closed"
@@ -21,18 +23,34 @@ class ProbingBreaker:
 
     While open, a background task runs `probe` every `reset_s` (half-open while it runs) and
     closes the circuit on the first success, so recovery needs no traffic and no restart.
-    `probe` must bound its own duration.
+    `probe` must bound its own duration. A named breaker exports its state as the gauge
+    `aivo_circuit_open{circuit=name}`, which the degraded-state alerts watch.
     """
 
     def __init__(
-        self, failures: int, reset_s: float, probe: Callable[[], Awaitable[object]]
+        self,
+        failures: int,
+        reset_s: float,
+        probe: Callable[[], Awaitable[object]],
+        name: str | None = None,
     ) -> None:
+        self.name = name
         self._threshold = failures
         self._reset_s = reset_s
         self._probe = probe
         self._failures = 0
         self._prober: asyncio.Task[None] | None = None
         self.state = BreakerState.closed
+
+    @property
+    def state(self) -> BreakerState:
+        return self._state
+
+    @state.setter
+    def state(self, state: BreakerState) -> None:
+        self._state = state
+        if self.name is not None:
+            CIRCUIT_OPEN.labels(circuit=self.name).set(0 if state is BreakerState.closed else 1)
 
     @property
     def closed(self) -> bool:

@@ -28,7 +28,7 @@ class RedisUnreachable(RedisError):
 
 
 class GuardedRedis:
-    def __init__(self, config: CacheConfig) -> None:
+    def __init__(self, config: CacheConfig, name: str) -> None:
         if config.redis_url is None:
             raise ValueError("Redis needs cache.redis_url")
         self.deadline_s = config.connect_timeout_s + config.socket_timeout_s
@@ -40,7 +40,9 @@ class GuardedRedis:
             decode_responses=True,
         )
         self.client = Redis.from_pool(pool)
-        self.breaker = ProbingBreaker(config.breaker_failures, config.breaker_reset_s, self._ping)
+        self.breaker = ProbingBreaker(
+            config.breaker_failures, config.breaker_reset_s, self._ping, name=name
+        )
 
     @property
     def healthy(self) -> bool:

@@ -42,7 +42,7 @@ class LocalCounters:
 
 class RedisCounters:
     def __init__(self, config: CacheConfig) -> None:
-        self._redis = GuardedRedis(config)
+        self._redis = GuardedRedis(config, name="rate_limits")
         self._fallback = LocalCounters()
 
     async def add(self, amounts: dict[str, int]) -> dict[str, int]:

@@ -21,7 +21,7 @@ from aivo.config import AppConfig
 from aivo.curriculum.pipeline import PROMPT_VERSION, PreparedPrompt
 from aivo.curriculum.prompting import Messages
 from aivo.errors import AivoError, InvalidRequest, ServiceUnavailable
-from aivo.observability import GENERATED_TOKENS
+from aivo.observability import FALLBACK_ANSWERS, GENERATED_TOKENS
 from aivo.schemas import (
     AdapterInfo,
     AdapterRef,
@@ -214,6 +214,8 @@ class TutorService:
         generation = tutored.generation
         finished = await self.preprocessor.finish(request, tutored.text)
         GENERATED_TOKENS.inc(generation.completion.completion_tokens)
+        if generation.fallback_used:
+            FALLBACK_ANSWERS.inc()
         return CachedAnswer(
             text=finished.text,
             model=generation.model,
