@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import ray.serve
 import yaml
-from aivo.cache.breaker import CircuitBreaker
 
 import deployments.builder  # noqa: F401  (imports every module that defines a metric)
+from aivo.infra.breaker import ProbingBreaker
 from aivo.observability import CIRCUIT_OPEN, REGISTRY
 from deploy.render import RAYSERVICE
 from tests.fixtures.monitoring import (
@@ -105,7 +105,7 @@ def test_a_named_breaker_exports_whether_it_is_open() -> None:
             if down:
                 raise ConnectionError("still down")
 
-        breaker = CircuitBreaker(1, 0.01, probe, name="test")
+        breaker = ProbingBreaker(1, 0.01, probe, name="test")
         seen = [CIRCUIT_OPEN.labels(circuit="test")._value.get()]
         breaker.record_failure()
         seen.append(CIRCUIT_OPEN.labels(circuit="test")._value.get())

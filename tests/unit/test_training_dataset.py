@@ -25,7 +25,7 @@ def jsonl(*lines: object) -> bytes:
     ).encode()
 
 
-def test_prompt_response_pairs_get_the_profile_system_message_and_tagged_questions() -> None:
+def test_prompt_response_pairs_get_the_profile_system_message_and_clean_questions() -> None:
     data = jsonl(
         {"profile": {"grade": 3, "interests": ["dinosaurs"], "accommodations": ["Dyslexia"]}},
         {"prompt": "What is 2 + 3?", "response": "2 + 3 = 5."},
@@ -37,7 +37,7 @@ def test_prompt_response_pairs_get_the_profile_system_message_and_tagged_questio
     assert system["role"] == "system"
     assert "grade 3 student" in system["content"]
     assert "dinosaurs" in system["content"]
-    assert "Dyslexia: short sentences" in system["content"]
+    assert "Use short sentences, common words and bullet lists." in system["content"]
     assert user == {"role": "user", "content": neutralise("What is 2 + 3?")}
     assert "<student_question>" in user["content"]
     assert assistant == {"role": "assistant", "content": "2 + 3 = 5."}
