@@ -39,7 +39,7 @@ def test_prompt_response_pairs_get_the_profile_system_message_and_clean_question
     assert "dinosaurs" in system["content"]
     assert "Use short sentences, common words and bullet lists." in system["content"]
     assert user == {"role": "user", "content": neutralise("What is 2 + 3?")}
-    assert "<student_question>" in user["content"]
+    assert user["content"] == "What is 2 + 3?"  # as the serving prompt presents a question
     assert assistant == {"role": "assistant", "content": "2 + 3 = 5."}
     assert dataset.sha256 == hashlib.sha256(data).hexdigest()
     assert dataset.profile is not None and dataset.profile.grade == "3"
