@@ -34,6 +34,8 @@ _TEXTSTAT = textstatistics()
 _TEXTSTAT.set_lang("en-US")
 _LIST_MARKER = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s+", re.M)
 _MARKUP = re.compile(r"[#*_`>]+")
+_MATH_TOKEN = re.compile(r"\d|[=+\u00d7\u00f7^\u221a<>]")  # digits and math signs
+MATH_SHARE = 0.4  # a sentence with this share of math tokens is notation, not prose
 
 
 def grade_band(grade: int) -> GradeBand:
@@ -46,11 +48,22 @@ def target_band(grade: int) -> tuple[float, float]:
 
 
 def flesch_kincaid_grade(text: str) -> float:
-    """FK grade of `text`, list items and markdown read as plain sentences."""
+    """FK grade of `text`'s prose, list items and markdown read as plain sentences.
+
+    FK is defined for prose: a sentence that is mostly math notation ("2x = 8", "80 * 15 / 100
+    = 12") has no words to measure, so it is left out, unless the text has nothing else.
+    """
     lines = [_MARKUP.sub("", _LIST_MARKER.sub("", line)).strip() for line in text.splitlines()]
     # A list item without a full stop is still a sentence of its own.
     sentences = [line if line[-1] in ".!?:;" else f"{line}." for line in lines if line]
-    return float(_TEXTSTAT.flesch_kincaid_grade(" ".join(sentences))) if sentences else 0.0
+    prose = [s for s in sentences if not _mostly_math(s)] or sentences
+    return float(_TEXTSTAT.flesch_kincaid_grade(" ".join(prose))) if prose else 0.0
+
+
+def _mostly_math(sentence: str) -> bool:
+    tokens = sentence.split()
+    math = sum(1 for t in tokens if _MATH_TOKEN.search(t))
+    return math >= MATH_SHARE * len(tokens)
 
 
 def reading_level(text: str, grade: int) -> ReadingLevel:

@@ -21,6 +21,7 @@ import sympy
 
 from aivo.schemas import Turn, TutoringMode
 from aivo.tutoring import check_student_answer, likely_mistake, mentions_answer, solve
+from aivo.tutoring.explanations import idea, worked_text
 from aivo.tutoring.numbers import read_numbers
 from aivo.tutoring.solution import Solution
 
@@ -53,14 +54,13 @@ def plan_move(
         hint = hint_text(solution, asked, grade, tutor_turns)
         return TutorPlan(mode, asked, solution, (f"Hint to give: {hint}",), hint, False)
     if mode == TutoringMode.check and student_answer is not None:
-        return _check_plan(asked, solution, student_answer)
+        return _check_plan(asked, solution, student_answer, grade)
     steps = "\n".join(f"{i}. {step}" for i, step in enumerate(solution.steps, 1))
     material = (
         f"Checked solution of {solution.problem}:\n{steps}",
         f"Answer: {solution.answer_text}",
     )
-    worked = f"Let's work it out step by step.\n{steps}\nSo the answer is {solution.answer_text}."
-    return TutorPlan(mode, asked, solution, material, worked, True)
+    return TutorPlan(mode, asked, solution, material, worked_text(solution, grade), True)
 
 
 def _solve_in_conversation(
@@ -74,18 +74,18 @@ def _solve_in_conversation(
     return None
 
 
-def _check_plan(question: str, solution: Solution, student_answer: str) -> TutorPlan:
+def _check_plan(question: str, solution: Solution, student_answer: str, grade: int) -> TutorPlan:
     correct = check_student_answer(solution, student_answer)
     if correct is None:
         verdict = f"The student's answer, {student_answer!r}, holds no number to check."
         worked = "I could not find a number in your answer. What number did you get?"
         return TutorPlan(TutoringMode.check, question, solution, (verdict,), worked, False)
     if correct:
-        steps = " ".join(solution.steps)
-        worked = f"Yes, {solution.answer_text} is right! Here is why: {steps}"
+        why = " ".join(filter(None, [idea(solution, grade), *solution.steps]))
+        worked = f"Yes, {solution.answer_text} is right! Here is why: {why}"
         verdict = f"The student's answer {student_answer!r} is right."
         return TutorPlan(
-            TutoringMode.check, question, solution, (verdict, f"Why: {steps}"), worked, True, True
+            TutoringMode.check, question, solution, (verdict, f"Why: {why}"), worked, True, True
         )
     mistake = _mistake(solution, student_answer)
     look = hint_text(solution, question, 0, 0).replace("Start with this step", "Look again at")

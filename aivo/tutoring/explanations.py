@@ -1,0 +1,109 @@
+"""Worked solutions written for the learner's grade band, from the checker's steps.
+
+Steps stay the checker's own (correct by construction); around them each band gets the words it
+is ready for: a younger learner a short lead-in and the answer, an older one the idea behind the
+method (what a percent, a slope or an equation's two sides mean) in the subject's vocabulary.
+"""
+
+from __future__ import annotations
+
+import re
+
+from aivo.tutoring.solution import Solution
+
+# The idea behind each kind of problem, for grades 3-5 and for grades 6-12.
+_IDEAS: dict[str, tuple[str, str]] = {
+    "×": (
+        "Multiplying means adding equal groups.",
+        "Multiplication combines equal groups, so the product counts every item in all of them.",
+    ),
+    "÷": (
+        "Dividing means sharing into equal groups.",
+        "Division splits a quantity into equal groups and asks how large each group is.",
+    ),
+    "+": (
+        "Adding puts two amounts together.",
+        "Addition combines two quantities into a single total.",
+    ),
+    "-": (
+        "Subtracting takes one amount away from another.",
+        "Subtraction finds the difference between two quantities.",
+    ),
+    "fractions": (
+        "To add or take away fractions, the pieces must be the same size.",
+        "Fractions can be added or subtracted only when they share a denominator, so we rewrite "
+        "them with a common one first.",
+    ),
+    "order_of_operations": (
+        "Do the steps in order: brackets, powers, times and divide, then plus and minus.",
+        "The order of operations says: parentheses first, then exponents, then multiplication "
+        "and division from left to right, then addition and subtraction.",
+    ),
+    "power": (
+        "A power means multiplying a number by itself again and again.",
+        "An exponent tells how many times the base is used as a factor.",
+    ),
+    "percent": (
+        "A percent means parts out of 100.",
+        "A percent is a ratio out of one hundred, so a percentage of an amount is that many "
+        "hundredths of it.",
+    ),
+    "equation": (
+        "An equation is like a balance: do the same thing to both sides.",
+        "To solve a linear equation, isolate the variable by applying the same inverse "
+        "operation to both sides, so the equation stays balanced.",
+    ),
+    "area": (
+        "Area is the space inside a shape.",
+        "Area measures the two-dimensional space a figure covers, in square units.",
+    ),
+    "perimeter": (
+        "Perimeter is the distance all the way around a shape.",
+        "Perimeter is the total length of a figure's boundary, found by adding its sides.",
+    ),
+    "volume": (
+        "Volume is how much space a box takes up.",
+        "Volume measures the three-dimensional space a solid occupies, in cubic units.",
+    ),
+    "pythagorean": (
+        "In a right triangle, the two short sides and the long side are linked.",
+        "The Pythagorean theorem states that in a right triangle the squares of the legs add "
+        "up to the square of the hypotenuse.",
+    ),
+    "slope": (
+        "Slope tells how steep a line is.",
+        "Slope measures a line's steepness: the vertical change divided by the horizontal "
+        "change between two points.",
+    ),
+}
+_ONE_OPERATION = re.compile(r"-?[\d./]+ ([+\-×÷]) -?[\d./]+")
+
+
+def idea(solution: Solution, grade: int) -> str | None:
+    """The idea behind the method, in the band's words; none before grade 3."""
+    if grade < 3:
+        return None
+    operation = _ONE_OPERATION.fullmatch(solution.problem)
+    key = operation.group(1) if operation else solution.kind
+    if key in "+-" and "/" in solution.problem:
+        key = "fractions"
+    ideas = _IDEAS.get(key)
+    return None if ideas is None else ideas[0 if grade <= 5 else 1]
+
+
+def worked_text(solution: Solution, grade: int) -> str:
+    """The whole worked solution for a learner of `grade` (K is 0)."""
+    numbered = "\n".join(f"{i}. {step}" for i, step in enumerate(solution.steps, 1))
+    lead = idea(solution, grade)
+    opening = "Let's work it out step by step." if lead is None else lead
+    answer = solution.answer_text
+    if grade <= 5:
+        closing = f"So the answer is {answer}."
+    elif grade <= 8:
+        closing = f"Therefore, the answer is {answer}, which you can verify by checking each step."
+    else:
+        closing = (
+            f"Therefore, the answer is {answer}; verifying each computation in reverse "
+            "confirms the result."
+        )
+    return f"{opening}\n{numbered}\n{closing}"
