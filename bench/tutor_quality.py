@@ -1,6 +1,6 @@
 """What a learner reads, with the tutoring checks on and off, through HTTP on the bundled model.
 
-    python -m bench.tutor_quality [--limit 273] [--concurrency 8] [--max-tokens 160]
+    python -m bench.tutor_quality [--every 1] [--limit N] [--concurrency 8] [--max-tokens 160]
 
 Two copies of the local graph run side by side on one local Ray cluster: `on` is the default
 config; `off` is the same pipeline with `tutoring.checks: false` (no math checker, corrections,
@@ -59,9 +59,9 @@ _NEGATIVE = re.compile(
 _AFFIRM = re.compile(r"^\W*(?:yes|correct|right|that's right|great|well done|good job)\b", re.I)
 
 
-def load_items(limit: int | None) -> list[dict[str, Any]]:
+def load_items(limit: int | None, every: int) -> list[dict[str, Any]]:
     lines = ITEMS.read_text(encoding="utf-8").splitlines()
-    items = [json.loads(line) for line in lines if line.strip()]
+    items = [json.loads(line) for line in lines if line.strip()][::every]
     return items[:limit] if limit else items
 
 
@@ -231,10 +231,11 @@ def side_config(side: str, folder: Path) -> Any:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--limit", type=int, default=None, help="first N items only")
+    parser.add_argument("--every", type=int, default=1, help="every Nth item (a quick sample)")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--max-tokens", type=int, default=160)
     args = parser.parse_args()
-    items = load_items(args.limit)
+    items = load_items(args.limit, args.every)
     port = free_port()
     ray.init(include_dashboard=False, log_to_driver=False)
     serve.start(http_options={"host": "127.0.0.1", "port": port})

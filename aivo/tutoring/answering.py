@@ -31,7 +31,7 @@ from aivo.tutoring.answers import mentions_answer
 from aivo.tutoring.audit import audit_answer, audit_equations, audit_numbers, vouched_numbers
 from aivo.tutoring.moves import TutorPlan
 
-CONTINUATION_TOKENS = 48  # the constrained generation only adds a few words to the worked text
+CONTINUATION_TOKENS = 32  # the constrained generation adds one sentence to the worked text
 UNSAFE_WINDOW = 80  # characters of released text the unsafe-output check also reads
 MIN_KEPT = 0.5  # a scrubbed answer shorter than this share of the original is answered again
 _SENTENCE_END = re.compile(r"[.!?\n]")
@@ -138,6 +138,8 @@ async def _planned_attempt(
                 attempt.stopped = "leak"
             elif _SENTENCE_END.search(chunk):
                 attempt.stopped = _audit_so_far(attempt.text, plan, vouched)
+                if seed and attempt.text.strip() != seed.strip():
+                    break  # a continuation adds one sentence to the worked text: enough
             if attempt.stopped:
                 break
     finally:

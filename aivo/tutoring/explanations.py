@@ -85,7 +85,7 @@ def idea(solution: Solution, grade: int) -> str | None:
         return None
     operation = _ONE_OPERATION.fullmatch(solution.problem)
     key = operation.group(1) if operation else solution.kind
-    if key in "+-" and "/" in solution.problem:
+    if key in ("+", "-") and "/" in solution.problem:
         key = "fractions"
     ideas = _IDEAS.get(key)
     return None if ideas is None else ideas[0 if grade <= 5 else 1]
