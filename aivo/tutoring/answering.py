@@ -124,11 +124,23 @@ async def _planned_attempt(
 ) -> _Attempt:
     """One generation, audited at each sentence end; stopped at the first failure."""
     attempt = _Attempt(text=seed)
-    watch = LeakWatch(leaks)
     vouched = vouched_numbers(plan.solution, plan.question, plan.worked)
     if not plan.may_state_answer:
         vouched.discard(plan.solution.answer)
-    stream = generate(messages, max_tokens)
+    async for chunk in _watched(attempt, generate(messages, max_tokens), LeakWatch(leaks)):
+        if _SENTENCE_END.search(chunk):
+            attempt.stopped = _audit_so_far(attempt.text, plan, vouched)
+            if seed and not attempt.stopped and attempt.text.strip() != seed.strip():
+                attempt.stopped = "one_sentence"  # a continuation adds one sentence: enough
+    return attempt
+
+
+async def _watched(
+    attempt: _Attempt, stream: AsyncIterator[ReplicaItem], watch: LeakWatch
+) -> AsyncIterator[str]:
+    """The stream's text chunks, recorded in `attempt`, until the caller sets
+    `attempt.stopped` or a read-back trips the watch; the stream is closed either way (which
+    stops the generation on the replica)."""
     try:
         async for item in stream:
             chunk = attempt.take(item)
@@ -136,17 +148,14 @@ async def _planned_attempt(
                 continue
             if watch.feed(chunk):
                 attempt.stopped = "leak"
-            elif _SENTENCE_END.search(chunk):
-                attempt.stopped = _audit_so_far(attempt.text, plan, vouched)
-                if seed and attempt.text.strip() != seed.strip():
-                    break  # a continuation adds one sentence to the worked text: enough
+                return
+            yield chunk
             if attempt.stopped:
-                break
+                return
+        if watch.close():
+            attempt.stopped = "leak"
     finally:
         await stream.aclose()  # type: ignore[attr-defined]
-    if attempt.stopped is None and watch.close():
-        attempt.stopped = "leak"
-    return attempt
 
 
 def _audit_so_far(text: str, plan: TutorPlan, vouched: set[sympy.Expr]) -> str | None:
@@ -189,27 +198,14 @@ async def _explained(
     """An answer with nothing to compute: released behind a window, read-backs removed."""
     attempt = _Attempt()
     released = 0
-    watch = LeakWatch(leaks)
-    stream = generate(prompt.messages, max_tokens)
-    try:
-        async for item in stream:
-            chunk = attempt.take(item)
-            if chunk is None:
-                continue
-            if watch.feed(chunk):
-                attempt.stopped = "leak"
-            elif check_output(attempt.text[max(0, released - UNSAFE_WINDOW) :]).flagged:
-                attempt.stopped = "unsafe"
-            if attempt.stopped:
-                break
-            safe_until = _release_point(attempt.text, released)
-            if safe_until > released:
-                yield attempt.text[released:safe_until]
-                released = safe_until
-    finally:
-        await stream.aclose()  # type: ignore[attr-defined]
-    if attempt.stopped is None and watch.close():
-        attempt.stopped = "leak"
+    async for _ in _watched(attempt, generate(prompt.messages, max_tokens), LeakWatch(leaks)):
+        if check_output(attempt.text[max(0, released - UNSAFE_WINDOW) :]).flagged:
+            attempt.stopped = "unsafe"
+            continue
+        safe_until = _release_point(attempt.text, released)
+        if safe_until > released:
+            yield attempt.text[released:safe_until]
+            released = safe_until
     used = [attempt.result()]
     text, removed = attempt.text, attempt.stopped == "leak"
     if removed:

@@ -1,0 +1,149 @@
+"""Tutoring moves over HTTP on the real graph and the real bundled model: checked math, hints
+that keep the answer back, checks of a learner's answer, conversations, streams, read-backs."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from ray import serve
+
+from aivo.config import load_serve_config, parse_config
+from aivo.tutoring import solve
+from aivo.tutoring.audit import audit_answer
+from deployments.builder import build_app
+from tests.fixtures.serving import wait_ready
+
+pytestmark = pytest.mark.slow
+CONFIG = Path(__file__).resolve().parents[2] / "configs" / "serve.yaml"
+
+
+def deploy(name: str, folder: Path, port: int, **overrides: Any) -> httpx.Client:
+    args = load_serve_config(CONFIG).model_dump(mode="json")
+    args["security"]["dev_key_file"] = str(folder / f"{name}-key")
+    args["storage"]["adapter_root"] = str(folder / "adapters")
+    args["engine"]["request_timeout_s"] = 120
+    args.update(overrides)
+    serve.run(build_app(parse_config(args)), name=name, route_prefix=f"/{name}")
+    token = (folder / f"{name}-key").read_text().strip()
+    client = httpx.Client(
+        base_url=f"http://127.0.0.1:{port}/{name}",
+        timeout=300,
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert wait_ready(client).status_code == 200
+    return client
+
+
+@pytest.fixture(scope="module")
+def client(serve_port: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
+    with deploy("tutor", tmp_path_factory.mktemp("tutor"), serve_port) as c:
+        yield c
+    serve.delete("tutor")
+
+
+def ask(client: httpx.Client, prompt: str, grade: str = "3", **fields: Any) -> dict[str, Any]:
+    body = {"prompt": prompt, "grade_level": grade, "subject": "math", "max_tokens": 96}
+    r = client.post("/v1/generate", json={**body, **fields})
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+@pytest.mark.parametrize(
+    ("question", "grade", "answer"),
+    [("What is 7 times 8?", "3", "56"), ("How do I solve 2x + 3 = 11?", "7", "x = 4")],
+)
+def test_explanations_state_the_checked_answer_and_no_false_step(
+    client: httpx.Client, question: str, grade: str, answer: str
+) -> None:
+    body = ask(client, question, grade)
+    verification = body["verification"]
+    assert verification["answer"] == answer and verification["answer_in_text"] is True
+    assert verification["student_answer_correct"] is None
+    solution = solve(question)
+    assert solution is not None
+    assert audit_answer(body["text"], solution, question, may_state_answer=True) is None
+    assert answer in body["text"]
+
+
+def test_a_hint_guides_without_the_answer(client: httpx.Client) -> None:
+    body = ask(client, "What is 9 times 6?", mode="hint")
+    assert body["verification"]["answer"] == "54"
+    assert body["verification"]["answer_in_text"] is False
+    assert "54" not in body["text"] and "fifty-four" not in body["text"].lower()
+
+
+@pytest.mark.parametrize(("given", "right"), [("54", True), ("56", False), ("15", False)])
+def test_check_judges_the_learners_answer(client: httpx.Client, given: str, right: bool) -> None:
+    body = ask(client, "What is 9 times 6?", mode="check", student_answer=given)
+    verification = body["verification"]
+    assert verification["student_answer_correct"] is right
+    assert verification["answer_in_text"] is right  # a wrong answer is not told the right one
+    assert body["text"].startswith("Yes" if right else "Not quite")
+
+
+def test_a_follow_up_finds_the_problem_in_the_conversation(client: httpx.Client) -> None:
+    history = [
+        {"role": "student", "text": "How do I solve 3x - 4 = 11?"},
+        {"role": "tutor", "text": "Let's work on it together. What could you do first?"},
+    ]
+    body = ask(client, "I'm stuck, can I have a hint?", "7", mode="hint", history=history)
+    assert body["verification"]["problem"] == "3x - 4 = 11"
+    assert body["verification"]["answer_in_text"] is False
+    climbed = ask(
+        client,
+        "Still stuck. Another hint please?",
+        "7",
+        mode="hint",
+        history=[*history, {"role": "student", "text": "ok"}, {"role": "tutor", "text": "Hint"}],
+    )
+    assert climbed["text"] != body["text"]  # the next rung of the ladder
+    assert "5" not in climbed["text"].split("similar problem")[0]
+
+
+def test_mode_and_history_are_part_of_the_cache_key(client: httpx.Client) -> None:
+    explain = ask(client, "What is 8 times 4?")
+    hint = ask(client, "What is 8 times 4?", mode="hint")
+    again = ask(client, "What is 8 times 4?", mode="hint")
+    assert not hint["cached"] and again["cached"] and hint["text"] != explain["text"]
+
+
+def test_a_stream_never_sends_an_unchecked_number(client: httpx.Client) -> None:
+    body = {"prompt": "What is 12 times 12?", "grade_level": "5", "subject": "math"}
+    chunks, done = [], None
+    with client.stream("POST", "/v1/generate", json={**body, "stream": True}) as r:
+        assert r.status_code == 200
+        for line in r.iter_lines():
+            if line.startswith("data: "):
+                data = json.loads(line[6:])
+                if "text" in data and "usage" not in data:
+                    chunks.append(data["text"])
+                elif "usage" in data:
+                    done = data
+    assert done is not None and done["verification"]["answer"] == "144"
+    solution = solve(body["prompt"])
+    assert solution is not None
+    streamed = "".join(chunks)
+    assert audit_answer(streamed, solution, body["prompt"], may_state_answer=True) is None
+
+
+def test_bad_tutoring_fields_answer_422(client: httpx.Client) -> None:
+    r = client.post(
+        "/v1/generate",
+        json={"prompt": "What is 2 + 2?", "grade_level": "1", "subject": "math", "mode": "check"},
+    )
+    assert r.status_code == 422 and "student_answer" in r.json()["error"]["message"]
+    r = client.post(
+        "/v1/generate",
+        json={
+            "prompt": "What is 2 + 2?",
+            "grade_level": "1",
+            "subject": "math",
+            "history": [{"role": "teacher", "text": "hi"}],
+        },
+    )
+    assert r.status_code == 422 and "history" in r.json()["error"]["message"]
