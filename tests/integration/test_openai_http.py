@@ -4,6 +4,7 @@ bundled model: only `base_url`, `api_key` and `extra_body` differ from talking t
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,7 @@ def limited_key(tmp_path_factory: pytest.TempPathFactory, api_keys: ApiKeys) -> 
 
 
 @pytest.fixture(scope="module")
-def base_url(serve_port: int, adapter_root: Path, limited_key: tuple[Path, str]):  # type: ignore[no-untyped-def]
+def base_url(serve_port: int, adapter_root: Path, limited_key: tuple[Path, str]) -> Iterator[str]:
     config = parse_config(
         {
             "storage": {"adapter_root": str(adapter_root)},
@@ -78,7 +79,7 @@ def ask(text: str) -> list[Any]:
 
 
 def extras(response: Any) -> dict[str, Any]:
-    return response.model_extra["aivo"]  # type: ignore[no-any-return]
+    return response.model_extra["aivo"]
 
 
 def test_a_chat_completion(client: openai.OpenAI) -> None:
