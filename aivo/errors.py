@@ -1,6 +1,6 @@
 """Typed errors that carry what a caller needs to fix the call.
 
-The HTTP layer maps them to status codes in one place (`deployments/http_errors.py`); they travel
+The HTTP layer maps them to status codes in one place (`aivo/api/errors.py`); they travel
 through Ray handles unchanged because they pickle as plain exceptions.
 """
 
@@ -42,6 +42,12 @@ class Forbidden(AivoError):
 
 class NotFound(AivoError):
     status, code = 404, "not_found"
+
+
+class ModelNotFound(NotFound):
+    """A model id that this deployment does not serve (or this key may not use)."""
+
+    code = "model_not_found"
 
 
 class PayloadTooLarge(AivoError):

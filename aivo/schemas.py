@@ -156,6 +156,9 @@ class AdapterRef(BaseModel):
     version: int
 
 
+FinishReason = Literal["stop", "length"]
+
+
 class Usage(BaseModel):
     prompt_tokens: int
     completion_tokens: int
@@ -175,6 +178,9 @@ class GenerateResponse(BaseModel):
     reading_level: ReadingLevel | None = None
     verification: Verification | None = None
     usage: Usage
+    finish_reason: FinishReason = Field(
+        "stop", description="`length` when the answer ran into max_tokens, else `stop`."
+    )
     latency_ms: float
 
 

@@ -27,7 +27,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from peft import LoraConfig
@@ -103,10 +103,17 @@ def cpu_stall_us() -> int | None:
 
 
 Serve = Callable[[Job], Awaitable[tuple[float, int]]]
+J = TypeVar("J")
 
 
-async def run_clients(label: str, jobs: list[Job], serve: Serve, clients: int = CLIENTS) -> Run:
-    """`clients` concurrent clients, each sending its next job as soon as the previous ends."""
+async def run_clients(
+    label: str,
+    jobs: list[J],
+    serve: Callable[[J], Awaitable[tuple[float, int]]],
+    clients: int = CLIENTS,
+) -> Run:
+    """`clients` concurrent clients, each sending its next job as soon as the previous ends;
+    `serve(job)` answers its time to first token and its completion tokens."""
     queue = list(reversed(jobs))
     ttft: list[float] = []
     tokens = 0

@@ -8,6 +8,7 @@ other input: `{root}/students/{student_id}/manifest.json` and
 from __future__ import annotations
 
 import re
+from typing import TypeGuard
 
 from aivo.errors import InvalidRequest
 from aivo.schemas import STUDENT_ID_PATTERN
@@ -24,9 +25,13 @@ CHUNK_SIZE = 1 << 20
 _STUDENT_ID = re.compile(STUDENT_ID_PATTERN)
 
 
-def checked_student_id(student_id: object) -> str:
+def is_student_id(name: object) -> TypeGuard[str]:
     # fullmatch: `$` alone would let a trailing newline through
-    if not isinstance(student_id, str) or _STUDENT_ID.fullmatch(student_id) is None:
+    return isinstance(name, str) and _STUDENT_ID.fullmatch(name) is not None
+
+
+def checked_student_id(student_id: object) -> str:
+    if not is_student_id(student_id):
         raise InvalidRequest(f"student_id must match {STUDENT_ID_PATTERN}")
     return student_id
 

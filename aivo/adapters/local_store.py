@@ -20,7 +20,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from aivo.adapters.errors import AdapterCorrupt, InvalidAdapter
-from aivo.adapters.layout import CHUNK_SIZE, MANIFEST, student_path, version_path
+from aivo.adapters.layout import CHUNK_SIZE, MANIFEST, STUDENTS, student_path, version_path
 from aivo.adapters.manifest import FileDigest, Manifest
 from aivo.adapters.store import AdapterStore, ManifestChanged, ManifestState
 from aivo.config import ConfigError, StorageConfig
@@ -54,6 +54,12 @@ class LocalAdapterStore(AdapterStore):
         except FileNotFoundError:
             return None
         return ManifestState(Manifest.from_bytes(data, student_id), _revision(data))
+
+    def _student_folders(self) -> list[str]:
+        try:
+            return [entry.name for entry in (self.root / STUDENTS).iterdir() if entry.is_dir()]
+        except FileNotFoundError:
+            return []
 
     def _save_manifest(self, student_id: str, manifest: Manifest, expected: str | None) -> None:
         student_dir = self.root / student_path(student_id)

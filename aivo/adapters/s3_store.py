@@ -17,7 +17,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from aivo.adapters.errors import AdapterCorrupt, AdapterStoreUnavailable
-from aivo.adapters.layout import CHUNK_SIZE, MANIFEST, student_path, version_path
+from aivo.adapters.layout import CHUNK_SIZE, MANIFEST, STUDENTS, student_path, version_path
 from aivo.adapters.manifest import FileDigest, Manifest
 from aivo.adapters.store import AdapterStore, ManifestChanged, ManifestState
 from aivo.config import StorageConfig
@@ -27,6 +27,7 @@ from aivo.infra.s3 import (
     S3Location,
     delete_keys,
     error_code,
+    list_folders,
     list_keys,
     translated,
 )
@@ -57,6 +58,11 @@ class S3AdapterStore(AdapterStore):
             with closing(response["Body"]) as body:
                 data = body.read()
         return ManifestState(Manifest.from_bytes(data, student_id), response["ETag"])
+
+    def _student_folders(self) -> list[str]:
+        with _translated("listing students"):
+            prefix = self.location.key(f"{STUDENTS}/")
+            return list_folders(self.client, self.location.bucket, prefix)
 
     def _save_manifest(self, student_id: str, manifest: Manifest, expected: str | None) -> None:
         condition = {"IfMatch": expected} if expected else {"IfNoneMatch": "*"}

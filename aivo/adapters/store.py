@@ -30,6 +30,7 @@ from aivo.adapters.layout import (
     REQUIRED_FILES,
     checked_student_id,
     checked_version,
+    is_student_id,
 )
 from aivo.adapters.manifest import FileDigest, Manifest, VersionRecord, digest_file
 
@@ -116,6 +117,11 @@ class AdapterStore(ABC):
             f"publishing an adapter for {student_id} kept conflicting with other writers",
             retry_after_s=1.0,
         )
+
+    def students(self) -> list[str]:
+        """The students that have a folder in the store, sorted; `live` says which of them have
+        a live adapter (a folder may be a publish in progress or a deletion half done)."""
+        return sorted(name for name in self._student_folders() if is_student_id(name))
 
     def manifest(self, student_id: str) -> Manifest | None:
         state = self._load_manifest(checked_student_id(student_id))
@@ -210,6 +216,10 @@ class AdapterStore(ABC):
     @abstractmethod
     def _load_manifest(self, student_id: str) -> ManifestState | None:
         """The current manifest, or None when the student has none."""
+
+    @abstractmethod
+    def _student_folders(self) -> list[str]:
+        """The names of the folders under the store's students folder."""
 
     @abstractmethod
     def _save_manifest(self, student_id: str, manifest: Manifest, expected: str | None) -> None:

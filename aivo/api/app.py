@@ -4,7 +4,6 @@ No `from __future__ import annotations` here: FastAPI must evaluate the route an
 which refer to dependencies built inside `create_api`.
 """
 
-from collections.abc import AsyncIterator
 from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, FastAPI, Path, Request
@@ -15,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from aivo.api.errors import install_error_handlers
 from aivo.api.middleware import BodyLimitMiddleware, ObservabilityMiddleware
+from aivo.api.openai.routes import ChatService, add_openai_routes
 from aivo.config import SecurityConfig
 from aivo.observability import REGISTRY
 from aivo.schemas import (
@@ -37,16 +37,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-class Service(Protocol):
+class Service(ChatService, Protocol):
     """What the routes call; `aivo.service.TutorService` implements it."""
-
-    async def generate(
-        self, request: GenerateRequest, request_id: str, principal: Principal
-    ) -> GenerateResponse: ...
-
-    async def stream(
-        self, request: GenerateRequest, request_id: str, principal: Principal
-    ) -> AsyncIterator[str]: ...
 
     async def readiness(self) -> dict[str, object]: ...
 
@@ -154,6 +146,8 @@ def create_api(service: Service, security: SecurityConfig, keys: KeyRing) -> Fas
     )
     async def adapter(student_id: student_path) -> AdapterInfo:
         return await service.adapter(student_id)
+
+    add_openai_routes(app, service, scoped)
 
     @app.get("/health")
     async def health() -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""The one place where errors become HTTP answers: `{"error": {"code", "message"}}`, no traces."""
+"""The one place where errors become HTTP answers: `{"error": {"code", "message"}}`, no traces;
+on the OpenAI-compatible routes, OpenAI's shape (`aivo/api/openai/errors.py`)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from aivo.api.openai.errors import is_openai_route, openai_error
 from aivo.errors import AivoError
 from aivo.observability import get_logger, log_event
 
@@ -14,12 +16,20 @@ log = get_logger("aivo.http")
 
 
 def error_response(
-    status: int, code: str, message: str, retry_after_s: float | None = None
+    status: int,
+    code: str,
+    message: str,
+    retry_after_s: float | None = None,
+    *,
+    path: str = "",
+    param: str | None = None,
 ) -> JSONResponse:
+    """`path`: the request's, which picks the shape; `param`: the field at fault, if known."""
     headers = {"Retry-After": str(max(1, round(retry_after_s)))} if retry_after_s else None
-    return JSONResponse(
-        {"error": {"code": code, "message": message}}, status_code=status, headers=headers
-    )
+    body: dict[str, object] = {"error": {"code": code, "message": message}}
+    if is_openai_route(path):
+        status, body = openai_error(status, code, message, param)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 def _field(loc: tuple[object, ...]) -> str:
@@ -27,15 +37,17 @@ def _field(loc: tuple[object, ...]) -> str:
     return ".".join(parts) or "body"
 
 
-def _validation_message(error: RequestValidationError) -> str:
-    problems = []
+def _validation_message(error: RequestValidationError) -> tuple[str, str | None]:
+    """The problems, and the first field at fault."""
+    problems, fields = [], []
     for e in error.errors()[:5]:
         problem = e.get("msg", "invalid value")
         if e.get("type") == "json_invalid":
             problems.append("body: not valid JSON")
         else:
-            problems.append(f"{_field(tuple(e.get('loc', ())))}: {problem}")
-    return "; ".join(problems)
+            fields.append(_field(tuple(e.get("loc", ()))))
+            problems.append(f"{fields[-1]}: {problem}")
+    return "; ".join(problems), next(iter(fields), None)
 
 
 def unwrap(exc: BaseException) -> BaseException:
@@ -45,25 +57,43 @@ def unwrap(exc: BaseException) -> BaseException:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    async def on_aivo_error(_: Request, exc: Exception) -> JSONResponse:
+    async def on_aivo_error(request: Request, exc: Exception) -> JSONResponse:
         error = unwrap(exc)
         assert isinstance(error, AivoError)
-        return error_response(error.status, error.code, error.message, error.retry_after_s)
+        return error_response(
+            error.status,
+            error.code,
+            error.message,
+            error.retry_after_s,
+            path=request.scope["path"],
+            param=getattr(error, "param", None),
+        )
 
-    async def on_validation(_: Request, exc: Exception) -> JSONResponse:
+    async def on_validation(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
-        return error_response(422, "invalid_request", _validation_message(exc))
+        message, field = _validation_message(exc)
+        return error_response(
+            422, "invalid_request", message, path=request.scope["path"], param=field
+        )
 
-    async def on_http(_: Request, exc: Exception) -> JSONResponse:
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        return error_response(exc.status_code, "http_error", str(exc.detail))
+        path = request.scope["path"]
+        return error_response(exc.status_code, "http_error", str(exc.detail), path=path)
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         error = unwrap(exc)
         if isinstance(error, AivoError):
             return await on_aivo_error(request, error)
-        log_event(log, "unhandled error", route=request.url.path, error=type(error).__name__)
-        return error_response(500, "internal_error", "the server failed to answer; try again")
+        # the route's template, never the raw path: paths carry student ids
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        log_event(log, "unhandled error", route=route, error=type(error).__name__)
+        return error_response(
+            500,
+            "internal_error",
+            "the server failed to answer; try again",
+            path=request.scope["path"],
+        )
 
     app.add_exception_handler(AivoError, on_aivo_error)
     app.add_exception_handler(RequestValidationError, on_validation)

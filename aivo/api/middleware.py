@@ -55,7 +55,10 @@ class BodyLimitMiddleware:
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = error_response(
-            413, "payload_too_large", f"request body is over {self.max_body_bytes} bytes"
+            413,
+            "payload_too_large",
+            f"request body is over {self.max_body_bytes} bytes",
+            path=scope["path"],
         )
         await response(scope, receive, send)
 

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from aivo.cache.interface import ResponseCache
 from aivo.cache.single_flight import SingleFlight
 from aivo.observability import record_cache_event
-from aivo.schemas import ReadingLevel, StandardMatch, Usage, Verification
+from aivo.schemas import FinishReason, ReadingLevel, StandardMatch, Usage, Verification
 
 
 class CachedAnswer(BaseModel):
@@ -27,6 +27,7 @@ class CachedAnswer(BaseModel):
     reading_level: ReadingLevel | None = None
     verification: Verification | None = None
     usage: Usage
+    finish_reason: FinishReason = "stop"
 
     @property
     def storable(self) -> bool:

@@ -98,6 +98,18 @@ def list_keys(client: Any, bucket: str, prefix: str) -> list[str]:
     return [item["Key"] for page in pages for item in page.get("Contents", [])]
 
 
+def list_folders(client: Any, bucket: str, prefix: str) -> list[str]:
+    """The names of the "folders" right under `prefix` (which ends with a slash)."""
+    pages = client.get_paginator("list_objects_v2").paginate(
+        Bucket=bucket, Prefix=prefix, Delimiter="/"
+    )
+    return [
+        common["Prefix"][len(prefix) :].rstrip("/")
+        for page in pages
+        for common in page.get("CommonPrefixes", [])
+    ]
+
+
 def delete_keys(client: Any, bucket: str, keys: list[str]) -> int:
     """Deletes the keys in batches; returns how many S3 refused to delete."""
     refused = 0

@@ -13,6 +13,12 @@ def event(name: str, data: dict[str, Any]) -> str:
     return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
+def parse_event(text: str) -> tuple[str, dict[str, Any]]:
+    """An event as `event` wrote it: its name and data."""
+    name, data = text.rstrip("\n").split("\n")
+    return name.removeprefix("event: "), json.loads(data.removeprefix("data: "))
+
+
 class StreamSlots:
     """Open streams per API key, on this replica."""
 

@@ -15,7 +15,7 @@ import weakref
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-from aivo.adapters import AdapterStore, StudentAdapter, open_store
+from aivo.adapters import AdapterStore, Manifest, StudentAdapter, open_store
 from aivo.cache import CacheAside, CachedAnswer, ResponseCache, cache_key, is_cacheable, make_cache
 from aivo.config import AppConfig
 from aivo.curriculum.pipeline import PROMPT_VERSION, PreparedPrompt
@@ -229,6 +229,7 @@ class TutorService:
                 prompt_tokens=generation.completion.prompt_tokens,
                 completion_tokens=generation.completion.completion_tokens,
             ),
+            finish_reason="length" if generation.completion.finish_reason == "length" else "stop",
         )
 
     def _response(
@@ -287,3 +288,16 @@ class TutorService:
 
     async def adapter(self, student_id: str) -> AdapterInfo:
         return await self.clones.adapter(student_id)
+
+    async def student_model(self, student_id: str) -> Manifest | None:
+        """The manifest of the student's adapter; None when the student has none."""
+        return await asyncio.to_thread(self.adapters.manifest, student_id)
+
+    async def student_models(self) -> list[Manifest]:
+        """The manifest of every student with an adapter, by student id."""
+        return await asyncio.to_thread(self._manifests)
+
+    def _manifests(self) -> list[Manifest]:
+        # a student deleted since the listing has no manifest any more
+        manifests = (self.adapters.manifest(s) for s in self.adapters.students())
+        return [manifest for manifest in manifests if manifest is not None]

@@ -207,6 +207,19 @@ class AdapterStoreContract:
         assert same_files(store.fetch("s10", tmp_path / "kept").path, adapters[0])
         assert store.publish("s1", adapters[1]) == 1
 
+    def test_students_lists_every_student_once_and_forgets_a_deleted_one(
+        self, store: AdapterStore, stored: StoredFiles, adapters: list[Path]
+    ) -> None:
+        assert store.students() == []
+        store.publish("s2", adapters[0])
+        store.publish("s1", adapters[0])
+        store.publish("s1", adapters[1])
+        store.publish("s10", adapters[0])
+        stored.overwrite("not..an id", "v1/x", b"")  # a stray folder is not a student
+        assert store.students() == ["s1", "s10", "s2"]
+        store.delete_student("s10")
+        assert store.students() == ["s1", "s2"]
+
     @pytest.mark.parametrize("student_id", BAD_STUDENT_IDS)
     def test_invalid_student_ids_are_refused(
         self,
@@ -261,7 +274,9 @@ class LocalFiles:
         self.root = root
 
     def overwrite(self, student_id: str, relative: str, data: bytes) -> None:
-        (self.root / "students" / student_id / relative).write_bytes(data)
+        path = self.root / "students" / student_id / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
 
     def read(self, student_id: str, relative: str) -> bytes:
         return (self.root / "students" / student_id / relative).read_bytes()
