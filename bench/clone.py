@@ -195,7 +195,7 @@ def main() -> None:
             "cpus": os.cpu_count(),
             "cpu": platform.processor() or platform.machine(),
             "torch": torch.__version__,
-            "settings": "TrainingSettings defaults, fp32, 1 CPU per student; steps as given",
+            "settings": "TrainingConfig defaults, fp32, 1 CPU per student; steps as given",
             "clone": clone_figures(wall, summary),
             "adapter_load": loads,
         },

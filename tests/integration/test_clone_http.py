@@ -28,7 +28,7 @@ def client(serve_port: int, api_keys: ApiKeys, tmp_path_factory: pytest.TempPath
         {
             "storage": {"adapter_root": str(root / "adapters"), "dataset_root": str(root / "data")},
             "security": {"api_keys_file": str(api_keys.file)},
-            "clone": {"training_steps": 6},
+            "training": {"steps": 6},
             "deployments": {
                 "ingress": {"num_cpus": 0.1},
                 "preprocessor": {"num_cpus": 0.1},
