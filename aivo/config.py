@@ -13,6 +13,9 @@ from typing import Any, Literal, cast
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from aivo.errors import validation_problems
+from aivo.schemas import MAX_PROMPT_CHARS, MAX_TOKENS
+
 BUNDLED_MODEL = "bundled:smollm2-135m-instruct"
 DEFAULT_CACHE_DIR = Path(os.path.expanduser("~/.cache/aivo"))
 # Pins what `dtype: auto` means on this machine (a node pool's CPU kind; the test suite per dtype).
@@ -178,10 +181,16 @@ class SecurityConfig(Strict):
     )
     max_body_bytes: int = Field(65_536, ge=1024, description="Larger request bodies answer 413.")
     max_prompt_chars: int = Field(
-        4000, ge=1, le=4000, description="Hard cap on a prompt's length (the contract's is 4000)."
+        MAX_PROMPT_CHARS,
+        ge=1,
+        le=MAX_PROMPT_CHARS,
+        description=f"Hard cap on a prompt's length (the contract's is {MAX_PROMPT_CHARS}).",
     )
     max_tokens: int = Field(
-        1024, ge=1, le=1024, description="Hard cap on max_tokens (the contract's is 1024)."
+        MAX_TOKENS,
+        ge=1,
+        le=MAX_TOKENS,
+        description=f"Hard cap on max_tokens (the contract's is {MAX_TOKENS}).",
     )
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed to call the API from a browser."
@@ -311,10 +320,7 @@ def parse_config(args: dict[str, Any] | None) -> AppConfig:
     try:
         return AppConfig.model_validate(args or {})
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '<root>'}: {e['msg']}" for e in error.errors()
-        )
-        raise ConfigError(f"invalid AIVO config: {problems}") from None
+        raise ConfigError(f"invalid AIVO config: {validation_problems(error.errors())}") from None
 
 
 def load_serve_config(path: str | Path) -> AppConfig:

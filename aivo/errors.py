@@ -1,10 +1,13 @@
 """Typed errors that carry what a caller needs to fix the call.
 
-The HTTP layer maps them to status codes in one place (`deployments/http_errors.py`); they travel
+The HTTP layer maps them to status codes in one place (`aivo/api/errors.py`); they travel
 through Ray handles unchanged because they pickle as plain exceptions.
 """
 
 from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any
 
 
 class AivoError(Exception):
@@ -68,3 +71,16 @@ class ServiceUnavailable(AivoError):
     """A part of the graph crashed and is being replaced: nothing was answered; retry."""
 
     status, code = 503, "service_unavailable"
+
+
+def field_problem(
+    error: Mapping[str, Any], *, empty: str = "<root>", skip: Collection[object] = ()
+) -> str:
+    """`loc: msg` of one pydantic error, never its input (which may be a student's text)."""
+    where = ".".join(str(part) for part in error.get("loc", ()) if part not in skip)
+    return f"{where or empty}: {error.get('msg', 'invalid value')}"
+
+
+def validation_problems(errors: Iterable[Mapping[str, Any]], *, empty: str = "<root>") -> str:
+    """Every pydantic error of a validation as `loc: msg`, joined by "; "."""
+    return "; ".join(field_problem(error, empty=empty) for error in errors)

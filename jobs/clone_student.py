@@ -24,7 +24,7 @@ import ray
 from pydantic import ValidationError
 
 from aivo.config import ConfigError
-from aivo.errors import AivoError
+from aivo.errors import AivoError, validation_problems
 from aivo.training.job import clone_job_config, clone_requests, failed, run_clone_job
 from aivo.training.results import summary_line
 from aivo.training.settings import CloneJobConfig
@@ -92,9 +92,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def one_line(error: Exception) -> str:
     if isinstance(error, ValidationError):
-        return "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
-        )
+        return validation_problems(error.errors())
     return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 

@@ -7,7 +7,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from aivo.errors import AivoError
+from aivo.errors import AivoError, field_problem
 from aivo.observability import get_logger, log_event
 
 log = get_logger("aivo.http")
@@ -22,20 +22,13 @@ def error_response(
     )
 
 
-def _field(loc: tuple[object, ...]) -> str:
-    parts = [str(p) for p in loc if p != "body"]
-    return ".".join(parts) or "body"
-
-
 def _validation_message(error: RequestValidationError) -> str:
-    problems = []
-    for e in error.errors()[:5]:
-        problem = e.get("msg", "invalid value")
-        if e.get("type") == "json_invalid":
-            problems.append("body: not valid JSON")
-        else:
-            problems.append(f"{_field(tuple(e.get('loc', ())))}: {problem}")
-    return "; ".join(problems)
+    return "; ".join(
+        "body: not valid JSON"
+        if e.get("type") == "json_invalid"
+        else field_problem(e, empty="body", skip={"body"})
+        for e in error.errors()[:5]
+    )
 
 
 def unwrap(exc: BaseException) -> BaseException:

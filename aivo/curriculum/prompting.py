@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 
 from aivo.curriculum.readability import grade_band
+from aivo.safety.screening import CONTROL_TOKEN as _CONTROL_TOKEN
 from aivo.schemas import (
     Accommodation,
     GenerateRequest,
@@ -51,7 +52,6 @@ GUARD = (
     "every answer safe for children."
 )
 _FORGED_TAG = re.compile(r"<\s*/?\s*student[\s_-]*question\s*>", re.I)
-_CONTROL_TOKEN = re.compile(r"<\|[^|<>]{0,40}\|>|\[/?INST\]|<</?SYS>>", re.I)
 
 
 def build_messages(
