@@ -15,8 +15,8 @@ from ray import serve
 from aivo.adapters import LocalAdapterStore
 from aivo.config import parse_config
 from deployments.builder import build_app
+from support.redis_server import RedisServer
 from tests.fixtures.adapters import make_adapter
-from tests.fixtures.redis_server import RedisServer
 from tests.fixtures.serving import wait_ready
 
 pytestmark = pytest.mark.slow

@@ -11,7 +11,7 @@ from ray import serve
 
 from aivo.config import parse_config
 from deployments.builder import build_app
-from tests.fixtures.keys import ApiKeys
+from support.keys import ApiKeys
 from tests.fixtures.serving import wait_ready
 
 pytestmark = pytest.mark.slow

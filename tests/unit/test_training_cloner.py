@@ -16,7 +16,7 @@ from aivo.engine.loader import LoadedModel, load_model
 from aivo.training.cloner import LoRACloner, training_spec
 from aivo.training.results import CloneStatus, CloneTask
 from aivo.training.settings import CloneJobConfig
-from tests.fixtures.datasets import student_dataset
+from support.datasets import student_dataset
 
 TINY = TrainingConfig(
     steps=3, batch_size=4, learning_rate=1e-3, max_seq_length=128, seed=7, log_every=1

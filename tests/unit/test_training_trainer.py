@@ -20,7 +20,7 @@ from aivo.training.evaluation import evaluate
 from aivo.training.progress import BarProgress, LogProgress, progress_for
 from aivo.training.tokenization import encode_examples
 from aivo.training.trainer import attach_lora, train
-from tests.fixtures.datasets import student_dataset
+from support.datasets import student_dataset
 
 
 @pytest.fixture(scope="module")
