@@ -1,4 +1,4 @@
-"""HTTP request and response models (contract v1, see DESIGN.md)."""
+"""HTTP request and response models (contract v1, see the README's API section)."""
 
 from __future__ import annotations
 

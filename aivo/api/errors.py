@@ -22,6 +22,10 @@ def error_response(
     )
 
 
+def aivo_error_response(error: AivoError) -> JSONResponse:
+    return error_response(error.status, error.code, error.message, error.retry_after_s)
+
+
 def _validation_message(error: RequestValidationError) -> str:
     return "; ".join(
         "body: not valid JSON"
@@ -41,7 +45,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_aivo_error(_: Request, exc: Exception) -> JSONResponse:
         error = unwrap(exc)
         assert isinstance(error, AivoError)
-        return error_response(error.status, error.code, error.message, error.retry_after_s)
+        return aivo_error_response(error)
 
     async def on_validation(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
