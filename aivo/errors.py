@@ -6,6 +6,9 @@ through Ray handles unchanged because they pickle as plain exceptions.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable, Mapping
+from typing import Any
+
 
 class AivoError(Exception):
     status: int = 500
@@ -74,3 +77,16 @@ class ServiceUnavailable(AivoError):
     """A part of the graph crashed and is being replaced: nothing was answered; retry."""
 
     status, code = 503, "service_unavailable"
+
+
+def field_problem(
+    error: Mapping[str, Any], *, empty: str = "<root>", skip: Collection[object] = ()
+) -> str:
+    """`loc: msg` of one pydantic error, never its input (which may be a student's text)."""
+    where = ".".join(str(part) for part in error.get("loc", ()) if part not in skip)
+    return f"{where or empty}: {error.get('msg', 'invalid value')}"
+
+
+def validation_problems(errors: Iterable[Mapping[str, Any]], *, empty: str = "<root>") -> str:
+    """Every pydantic error of a validation as `loc: msg`, joined by "; "."""
+    return "; ".join(field_problem(error, empty=empty) for error in errors)

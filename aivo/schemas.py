@@ -1,13 +1,17 @@
-"""HTTP request and response models (contract v1, see DESIGN.md)."""
+"""HTTP request and response models (contract v1, see the README's API section)."""
 
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-GRADES = ("K", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12")
+Grade = Literal["K", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"]
+GRADES: tuple[str, ...] = get_args(Grade)
+# The contract's limits; a deployment may set lower ones (SecurityConfig).
+MAX_PROMPT_CHARS = 4000
+MAX_TOKENS = 1024
 STUDENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 
 
@@ -59,17 +63,17 @@ def grade_number(grade: str) -> int:
 class GenerateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    prompt: str = Field(min_length=1, max_length=4000, description="The learner's question.")
-    grade_level: Literal["K", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"] = (
-        Field(description='"K" or "1".."12".')
+    prompt: str = Field(
+        min_length=1, max_length=MAX_PROMPT_CHARS, description="The learner's question."
     )
+    grade_level: Grade = Field(description='"K" or "1".."12".')
     subject: Subject = Field(description="Case-insensitive.")
     learning_style: LearningStyle | None = None
     accommodations: list[Accommodation] = Field(default_factory=list, max_length=4)
     student_id: str | None = Field(
         None, pattern=STUDENT_ID_PATTERN, description="Selects that student's adapter."
     )
-    max_tokens: int = Field(256, ge=1, le=1024)
+    max_tokens: int = Field(256, ge=1, le=MAX_TOKENS)
     temperature: float = Field(0.0, ge=0.0, le=2.0)
     stream: bool = False
     mode: TutoringMode = Field(

@@ -168,10 +168,10 @@ def main() -> None:
     from ray import serve
 
     from aivo.config import parse_config
-    from bench.graph_overhead import free_port
     from deployments.builder import build_app
-    from tests.fixtures.keys import make_keys
-    from tests.fixtures.serving import wait_ready
+    from support.keys import make_keys
+    from support.ports import free_port
+    from support.serving import wait_ready
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=12, help="concurrent clients under load")

@@ -17,9 +17,10 @@ from fastapi import FastAPI, Request
 from ray import serve
 
 from aivo.config import AppConfig, load_serve_config, parse_config
-from bench.graph_overhead import CONFIG, free_port
+from bench.graph_overhead import CONFIG
 from bench.loadgen import bearer, run_load, write_result
 from deployments.builder import build_app
+from support.ports import free_port
 
 HIT = {
     "prompt": "What is photosynthesis?",
@@ -112,7 +113,7 @@ def main() -> None:
             report["inprocess"] = run_backend(port, None, args.requests)
             report["inprocess"]["ratios"] = ratios(report["inprocess"], echo)
         if args.backend in ("redis", "both"):
-            from tests.fixtures.redis_server import RedisServer
+            from support.redis_server import RedisServer
 
             redis = RedisServer(Path(tempfile.mkdtemp(prefix="aivo-bench-redis-")))
             redis.start()

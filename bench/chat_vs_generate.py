@@ -29,10 +29,10 @@ from ray import serve
 from aivo.config import AppConfig, parse_config
 from aivo.engine.device import pick_device, pick_dtype
 from bench.batching import CLIENTS, QUESTIONS, Run, run_clients
-from bench.graph_overhead import free_port
 from bench.http_throughput import bench_config
 from bench.loadgen import bearer, write_result
 from deployments.builder import build_app
+from support.ports import free_port
 
 TUTORING = {"grade_level": "5", "subject": "science"}
 ROUTES = ("generate", "chat")

@@ -37,9 +37,10 @@ from aivo.engine.loader import load_model
 from aivo.engine.lora import wrap_for_adapters
 from aivo.training.results import parse_clone_results
 from bench.loadgen import write_result
-from tests.fixtures.datasets import student_dataset
-from tests.fixtures.s3_server import S3_TEST_ENV, free_port
-from tests.integration.test_clone_job import ray_head
+from support.datasets import student_dataset
+from support.ports import free_port
+from support.ray_cluster import ray_head
+from support.s3_server import S3_TEST_ENV
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "configs" / "serve.yaml"
@@ -195,7 +196,7 @@ def main() -> None:
             "cpus": os.cpu_count(),
             "cpu": platform.processor() or platform.machine(),
             "torch": torch.__version__,
-            "settings": "TrainingSettings defaults, fp32, 1 CPU per student; steps as given",
+            "settings": "TrainingConfig defaults, fp32, 1 CPU per student; steps as given",
             "clone": clone_figures(wall, summary),
             "adapter_load": loads,
         },

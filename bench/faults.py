@@ -272,14 +272,13 @@ def faults_config(redis_url: str, adapter_root: Path, keys_file: Path) -> dict[s
 
 
 def main() -> None:
-    import ray
     from ray import serve
 
     from aivo.config import parse_config
-    from bench.graph_overhead import free_port
     from deployments.builder import build_app
-    from tests.fixtures.keys import make_keys
-    from tests.fixtures.redis_server import RedisServer
+    from support.keys import make_keys
+    from support.ray_cluster import serve_cluster
+    from support.redis_server import RedisServer
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rate", type=float, default=4.0, help="requests per second")
@@ -291,33 +290,23 @@ def main() -> None:
     redis = RedisServer(workdir)
     redis.start()
     keys = make_keys(workdir)
-    port = free_port()
-    ray.init(
-        num_cpus=2,
-        include_dashboard=True,
-        dashboard_host="127.0.0.1",
-        dashboard_port=free_port(),
-        log_to_driver=False,
-    )
     try:
-        serve.start(http_options={"host": "127.0.0.1", "port": port})
-        config = parse_config(faults_config(redis.url, workdir / "adapters", keys.file))
-        serve.run(build_app(config), name="aivo", route_prefix="/")
-        headers = keys.header(keys.app)
-        report = asyncio.run(
-            run_faults(
-                f"http://127.0.0.1:{port}",
-                headers,
-                "aivo",
-                redis,
-                args.rate,
-                args.requests,
-                args.faults.split(","),
+        with serve_cluster() as port:
+            config = parse_config(faults_config(redis.url, workdir / "adapters", keys.file))
+            serve.run(build_app(config), name="aivo", route_prefix="/")
+            headers = keys.header(keys.app)
+            report = asyncio.run(
+                run_faults(
+                    f"http://127.0.0.1:{port}",
+                    headers,
+                    "aivo",
+                    redis,
+                    args.rate,
+                    args.requests,
+                    args.faults.split(","),
+                )
             )
-        )
     finally:
-        serve.shutdown()
-        ray.shutdown()
         redis.kill()
     write_result("faults", report)
 

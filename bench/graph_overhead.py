@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import time
 from pathlib import Path
@@ -27,14 +26,9 @@ from aivo.engine.lora import wrap_for_adapters
 from aivo.schemas import GenerateRequest
 from bench.loadgen import DEFAULT_BODY, bearer, run_load, write_result
 from deployments.builder import build_app
+from support.ports import free_port
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "serve.yaml"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def variant(i: int) -> dict[str, Any]:

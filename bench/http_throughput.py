@@ -55,9 +55,10 @@ from bench.batching import (
     run_clients,
 )
 from bench.cpu_dtype import prefill_and_step_seconds
-from bench.graph_overhead import CONFIG, free_port
+from bench.graph_overhead import CONFIG
 from bench.loadgen import bearer, run_load, write_result
 from deployments.builder import build_app
+from support.ports import free_port
 
 
 def request_body(i: int, max_tokens: int) -> dict[str, Any]:

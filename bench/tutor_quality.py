@@ -45,9 +45,10 @@ from aivo.safety.leaks import LeakCheck
 from aivo.schemas import GenerateRequest, grade_number
 from aivo.tutoring import answer_is_correct, mentions_answer
 from aivo.tutoring.solution import Solution
-from bench.graph_overhead import CONFIG, free_port
+from bench.graph_overhead import CONFIG
 from bench.loadgen import RESULTS, bearer, percentile, write_result
 from deployments.builder import build_app
+from support.ports import free_port
 
 ITEMS = Path(__file__).parent / "data" / "tutor_quality.jsonl"
 SIDES = ("on", "off")

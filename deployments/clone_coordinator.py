@@ -28,6 +28,7 @@ from aivo.service import ForgottenClones
 from aivo.training.dataset import parse_dataset
 from aivo.training.dataset_store import DatasetStore, open_dataset_store
 from aivo.training.results import parse_clone_results
+from aivo.training.settings import CloneJobConfig
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 JOB_MARK = "aivo-clone"
@@ -71,7 +72,6 @@ class CloneCoordinator:
         parse_dataset(dataset)  # a bad line answers 422 here, not minutes later in the job
         await self._expire_datasets()
         uri = await asyncio.to_thread(self.datasets.save, student_id, dataset)
-        storage = self.config.storage
         command = [
             sys.executable,  # this cluster's Python, whether or not it is on PATH
             "jobs/clone_student.py",
@@ -79,15 +79,9 @@ class CloneCoordinator:
             student_id,
             "--dataset",
             uri,
-            "--config",
-            self.config.clone.serve_config,
-            "--adapter-root",
-            storage.adapter_root,
+            "--job-config",
+            CloneJobConfig.of(self.config).model_dump_json(),
         ]
-        if storage.s3_endpoint_url:
-            command += ["--s3-endpoint-url", storage.s3_endpoint_url]
-        if self.config.clone.training_steps is not None:
-            command += ["--steps", str(self.config.clone.training_steps)]
         job_id = f"{JOB_MARK}-{uuid.uuid4().hex[:12]}"
         await self._submit(
             entrypoint=shlex.join(command),

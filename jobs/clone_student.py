@@ -6,6 +6,9 @@
         [--adapter-root s3://bucket/adapters] [--s3-endpoint-url http://minio:9000] \\
         [--steps 60] [--learning-rate 1e-3] [--seed 0]
 
+The CloneCoordinator passes `--job-config` instead: the running application's config (model
+chain, storage, training), whole, so a clone trains on the model the replicas serve.
+
 Prints one JSON line per student: {"event": "clone_result", "student_id", "status"
 (published | not_published | failed), "version", "reason", "error_code", "metrics",
 "durations_s"}. Exits 1 when a clone failed, 2 when the command itself is wrong.
@@ -22,9 +25,10 @@ from pydantic import ValidationError
 
 from aivo.config import ConfigError
 from aivo.error_tracking import init_error_tracking
-from aivo.errors import AivoError
+from aivo.errors import AivoError, validation_problems
 from aivo.training.job import clone_job_config, clone_requests, failed, run_clone_job
 from aivo.training.results import summary_line
+from aivo.training.settings import CloneJobConfig
 
 
 def parser() -> argparse.ArgumentParser:
@@ -33,9 +37,11 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument(
         "--dataset", action="append", required=True, help="s3://bucket/key or a path, per student."
     )
-    cli.add_argument(
+    given = cli.add_mutually_exclusive_group()
+    given.add_argument(
         "--config", default="configs/serve.yaml", help="Serve config to take args from."
     )
+    given.add_argument("--job-config", help="The whole job config as JSON; no overrides apply.")
     cli.add_argument("--adapter-root", help="Overrides storage.adapter_root.")
     cli.add_argument("--s3-endpoint-url", help="Overrides storage.s3_endpoint_url (MinIO, tests).")
     cli.add_argument("--steps", type=int, help="Optimizer steps per student.")
@@ -49,16 +55,24 @@ def training_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return {key: value for key, value in given.items() if value is not None}
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    try:
-        init_error_tracking("clone_job")
-        config = clone_job_config(
+def job_config(args: argparse.Namespace) -> CloneJobConfig:
+    if args.job_config is None:
+        return clone_job_config(
             args.config,
             adapter_root=args.adapter_root,
             s3_endpoint_url=args.s3_endpoint_url,
             training=training_overrides(args),
         )
+    if args.adapter_root or args.s3_endpoint_url or training_overrides(args):
+        raise ConfigError("--job-config is whole: give no overrides with it")
+    return CloneJobConfig.model_validate_json(args.job_config)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        init_error_tracking("clone_job")
+        config = job_config(args)
         requests = clone_requests(args.student_id, args.dataset)
     except (AivoError, ConfigError, OSError, ValidationError) as error:
         print(f"clone_student: {one_line(error)}", file=sys.stderr)
@@ -80,9 +94,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def one_line(error: Exception) -> str:
     if isinstance(error, ValidationError):
-        return "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors()
-        )
+        return validation_problems(error.errors())
     return str(error).splitlines()[0] if str(error) else type(error).__name__
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 
 import pytest
@@ -33,12 +32,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(no_gpu)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def engine_config() -> EngineConfig:
     return EngineConfig(models=[ModelSpec(name=BUNDLED_MODEL)])
@@ -54,31 +47,17 @@ def bundled_model(engine_config: EngineConfig):  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def serve_port() -> Iterator[int]:
     """A local Ray cluster with Serve's HTTP proxy on a free loopback port; torn down after."""
-    import ray
-    from ray import serve
+    from support.ray_cluster import serve_cluster
 
-    port = free_port()
-    # The dashboard carries the job API that clone requests submit to.
-    ray.init(
-        num_cpus=2,
-        include_dashboard=True,
-        dashboard_host="127.0.0.1",
-        dashboard_port=free_port(),
-        log_to_driver=False,
-    )
-    serve.start(http_options={"host": "127.0.0.1", "port": port})
-    try:
+    with serve_cluster() as port:
         yield port
-    finally:
-        serve.shutdown()
-        ray.shutdown()
 
 
 @pytest.fixture(scope="session")
 def api_keys(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    from tests.fixtures.keys import make_keys
+    from support.keys import make_keys
 
     return make_keys(tmp_path_factory.mktemp("keys"))
 
 
-pytest_plugins = ["tests.fixtures.redis_server", "tests.fixtures.s3_server"]
+pytest_plugins = ["support.redis_server", "support.s3_server"]

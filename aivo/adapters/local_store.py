@@ -21,7 +21,7 @@ from urllib.parse import unquote, urlsplit
 
 from aivo.adapters.errors import AdapterCorrupt, InvalidAdapter
 from aivo.adapters.layout import CHUNK_SIZE, MANIFEST, STUDENTS, student_path, version_path
-from aivo.adapters.manifest import FileDigest, Manifest
+from aivo.adapters.manifest import FileDigest, Manifest, digest_chunks, file_chunks
 from aivo.adapters.store import AdapterStore, ManifestChanged, ManifestState
 from aivo.config import ConfigError, StorageConfig
 
@@ -136,15 +136,11 @@ def _revision(data: bytes) -> str:
 
 
 def _copy_durably(source: Path, target: Path) -> FileDigest:
-    digest, size = hashlib.sha256(), 0
     with open(source, "rb") as src, open(target, "wb") as dst:
-        while chunk := src.read(CHUNK_SIZE):
-            digest.update(chunk)
-            size += len(chunk)
-            dst.write(chunk)
+        digest = digest_chunks(file_chunks(src), dst)
         dst.flush()
         os.fsync(dst.fileno())  # the manifest may name this file right after: it must be on disk
-    return FileDigest(sha256=digest.hexdigest(), size=size)
+    return digest
 
 
 def _write_atomically(path: Path, data: bytes) -> None:

@@ -7,9 +7,10 @@ published, so switching the manifest is what makes a version live.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import BinaryIO, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -28,13 +29,25 @@ class FileDigest(_Stored):
     size: int = Field(ge=0, description="Size in bytes.")
 
 
-def digest_file(path: Path) -> FileDigest:
+def digest_chunks(chunks: Iterable[bytes], out: BinaryIO | None = None) -> FileDigest:
+    """The sha256 and size of the bytes, written to `out` on the way when one is given."""
     digest, size = hashlib.sha256(), 0
-    with open(path, "rb") as f:
-        while chunk := f.read(CHUNK_SIZE):
-            digest.update(chunk)
-            size += len(chunk)
+    for chunk in chunks:
+        digest.update(chunk)
+        size += len(chunk)
+        if out is not None:
+            out.write(chunk)
     return FileDigest(sha256=digest.hexdigest(), size=size)
+
+
+def file_chunks(f: BinaryIO) -> Iterator[bytes]:
+    while chunk := f.read(CHUNK_SIZE):
+        yield chunk
+
+
+def digest_file(path: Path) -> FileDigest:
+    with open(path, "rb") as f:
+        return digest_chunks(file_chunks(f))
 
 
 class VersionRecord(_Stored):

@@ -8,7 +8,6 @@ synchronous; replicas call them through `asyncio.to_thread`.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
@@ -32,7 +31,13 @@ from aivo.adapters.layout import (
     checked_version,
     is_student_id,
 )
-from aivo.adapters.manifest import FileDigest, Manifest, VersionRecord, digest_file
+from aivo.adapters.manifest import (
+    FileDigest,
+    Manifest,
+    VersionRecord,
+    digest_chunks,
+    digest_file,
+)
 
 
 @dataclass(frozen=True)
@@ -265,13 +270,9 @@ class AdapterStore(ABC):
     def _download(
         self, student_id: str, version: int, name: str, expected: FileDigest, target: Path
     ) -> None:
-        digest, size = hashlib.sha256(), 0
         with open(target, "wb") as out:
-            for chunk in self._read_file(student_id, version, name):
-                digest.update(chunk)
-                size += len(chunk)
-                out.write(chunk)
-        if size != expected.size or digest.hexdigest() != expected.sha256:
+            got = digest_chunks(self._read_file(student_id, version, name), out)
+        if got != expected:
             raise AdapterCorrupt(
                 name, f"{name} of {student_id} v{version} does not match its manifest checksum"
             )

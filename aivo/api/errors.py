@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from aivo.api.openai.errors import is_openai_route, openai_error
-from aivo.errors import AivoError
+from aivo.errors import AivoError, field_problem
 from aivo.observability import get_logger, log_event
 
 log = get_logger("aivo.http")
@@ -32,21 +32,19 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def _field(loc: tuple[object, ...]) -> str:
-    parts = [str(p) for p in loc if p != "body"]
-    return ".".join(parts) or "body"
+def aivo_error_response(error: AivoError, path: str = "") -> JSONResponse:
+    return error_response(error.status, error.code, error.message, error.retry_after_s, path=path)
 
 
 def _validation_message(error: RequestValidationError) -> tuple[str, str | None]:
     """The problems, and the first field at fault."""
     problems, fields = [], []
     for e in error.errors()[:5]:
-        problem = e.get("msg", "invalid value")
         if e.get("type") == "json_invalid":
             problems.append("body: not valid JSON")
         else:
-            fields.append(_field(tuple(e.get("loc", ()))))
-            problems.append(f"{fields[-1]}: {problem}")
+            problems.append(field_problem(e, empty="body", skip={"body"}))
+            fields.append(problems[-1].split(":", 1)[0])
     return "; ".join(problems), next(iter(fields), None)
 
 

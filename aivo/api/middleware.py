@@ -7,7 +7,8 @@ import uuid
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from aivo.api.errors import error_response
+from aivo.api.errors import aivo_error_response
+from aivo.errors import PayloadTooLarge
 from aivo.observability import HTTP_ERRORS, HTTP_LATENCY, HTTP_REQUESTS, get_logger, log_event
 
 log = get_logger("aivo.http")
@@ -54,12 +55,8 @@ class BodyLimitMiddleware:
         await self.app(scope, replay, send)
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response(
-            413,
-            "payload_too_large",
-            f"request body is over {self.max_body_bytes} bytes",
-            path=scope["path"],
-        )
+        too_large = PayloadTooLarge(f"request body is over {self.max_body_bytes} bytes")
+        response = aivo_error_response(too_large, path=scope["path"])
         await response(scope, receive, send)
 
 

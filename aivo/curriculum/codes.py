@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from aivo.schemas import grade_number
+
 CCSS_MATH = "CCSS.Math"
 CCSS_ELA = "CCSS.ELA-Literacy"
 NGSS = "NGSS"
@@ -136,11 +138,7 @@ def parse_code(code: str) -> CodeInfo:
 def grade_range(grade: str) -> tuple[int, int]:
     """ "K" -> (0, 0), "5" -> (5, 5), "9-12" -> (9, 12), "K-2" -> (0, 2)."""
     low, _, high = grade.partition("-")
-    return _grade_number(low), _grade_number(high or low)
-
-
-def _grade_number(grade: str) -> int:
-    return 0 if grade == "K" else int(grade)
+    return grade_number(low), grade_number(high or low)
 
 
 def _invalid(code: str, why: str) -> InvalidStandardCode:

@@ -17,10 +17,10 @@ the leak check (`aivo/safety/leaks.py`), which removes what an answer reads back
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass
 
 from aivo.curriculum.readability import grade_band
+from aivo.safety.screening import CONTROL_TOKEN
 from aivo.schemas import (
     Accommodation,
     GenerateRequest,
@@ -59,7 +59,6 @@ MODE_RULES = {
     TutoringMode.check: "Say if the student's answer is right. If it is wrong, say what to look "
     "at again, without giving the answer.",
 }
-_CONTROL_TOKEN = re.compile(r"<\|[^|<>]{0,40}\|>|\[/?INST\]|<</?SYS>>", re.I)
 
 Messages = list[dict[str, str]]
 
@@ -125,7 +124,7 @@ def neutralise(text: str) -> str:
     previous = None
     while previous != text:
         previous = text
-        text = _CONTROL_TOKEN.sub("", text)
+        text = CONTROL_TOKEN.sub("", text)
     return text.strip()
 
 

@@ -217,9 +217,12 @@ RULES: dict[str, list[re.Pattern[str]]] = {
         re.compile(r"\b(?:base64|rot13|hex|decode|backwards|cipher)\b.{0,80}\bdo what it says\b"),
     ],
 }
+# Chat-template control tokens (<|im_start|>, [INST], <<SYS>>): flagged here, stripped from the
+# question by the prompt builder.
+CONTROL_TOKEN = re.compile(r"<\|[^|<>]{0,40}\|>|\[/?INST\]|<</?SYS>>", re.I)
 DELIMITERS = [
-    re.compile(r"<\|[a-z_]+\|>", re.I),
-    re.compile(r"\[/?inst\]|<</?sys>>|\[(?:system|assistant|admin|developer)\]", re.I),
+    CONTROL_TOKEN,
+    re.compile(r"\[(?:system|assistant|admin|developer)\]", re.I),
     re.compile(
         r"</?\s*(?:system|assistant|user|student_question|instructions?|im_start|im_end)"
         r"\s*>",

@@ -22,7 +22,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from aivo.config import ConfigError, SecurityConfig
-from aivo.errors import Forbidden, Unauthorized
+from aivo.errors import Forbidden, Unauthorized, field_problem
 
 Scope = Literal["generate", "admin"]
 SCOPES: tuple[Scope, ...] = ("generate", "admin")
@@ -89,9 +89,8 @@ def _parse(text: str, origin: str) -> list[KeyEntry]:
     try:
         return _ENTRIES.validate_json(text)
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"{origin}: invalid API key entry at {where}: {first['msg']}") from None
+        problem = field_problem(error.errors()[0])
+        raise ConfigError(f"{origin}: invalid API key entry at {problem}") from None
 
 
 def load_keyring(config: SecurityConfig) -> tuple[KeyRing, str | None]:

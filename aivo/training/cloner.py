@@ -24,7 +24,7 @@ from aivo.training.dataset import parse_dataset
 from aivo.training.evaluation import HeldOutMetrics, evaluate
 from aivo.training.progress import progress_for
 from aivo.training.publishing import clone_metadata, publish_adapter
-from aivo.training.results import CloneRequest, CloneResult, CloneStatus
+from aivo.training.results import CloneResult, CloneStatus, CloneTask
 from aivo.training.settings import CloneJobConfig
 from aivo.training.sources import read_dataset
 from aivo.training.tokenization import encode_examples, split_held_out
@@ -70,7 +70,7 @@ class LoRACloner:
     def base_name(self) -> str:
         return self.config.engine.models[0].name
 
-    def run(self, request: CloneRequest) -> dict[str, Any]:
+    def run(self, request: CloneTask) -> dict[str, Any]:
         """`clone` as the job's summary dict; a failure becomes a failed summary, not a raise."""
         try:
             return self.clone(request).summary()
@@ -85,7 +85,7 @@ class LoRACloner:
         log_event(log, "clone failed", student=_label(request), error=result.error_code)
         return result.summary()
 
-    def clone(self, request: CloneRequest) -> CloneResult:
+    def clone(self, request: CloneTask) -> CloneResult:
         """Train, evaluate and (if held-out loss improved) publish one student's adapter."""
         student_id = checked_student_id(request.student_id)
         settings, label, timer = self.config.training, _label(request), PhaseTimer()
@@ -164,7 +164,7 @@ class LoRACloner:
         return self._base
 
 
-def _label(request: CloneRequest) -> str:
+def _label(request: CloneTask) -> str:
     return pseudonym(request.student_id) or ""
 
 

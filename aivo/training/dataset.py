@@ -19,6 +19,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from aivo.curriculum.prompting import ACCOMMODATION_RULES, neutralise
+from aivo.errors import validation_problems
 from aivo.schemas import GRADES, Accommodation
 from aivo.training.errors import DatasetError
 
@@ -154,10 +155,7 @@ def _parse_line(raw: bytes, number: int) -> ChatExample | PairExample | ProfileL
         return kind.model_validate(value)
     except ValidationError as error:
         # loc and msg only: pydantic's full text would echo the student's input
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or '<line>'}: {e['msg']}" for e in error.errors()
-        )
-        raise DatasetError(problems, number) from None
+        raise DatasetError(validation_problems(error.errors(), empty="<line>"), number) from None
 
 
 def _messages(item: ChatExample | PairExample, profile: StudentProfile | None) -> Messages:

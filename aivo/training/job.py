@@ -1,6 +1,7 @@
 """The clone job: one `LoRACloner` Ray actor per student, in parallel, and its summary lines.
 
-`jobs/clone_student.py` is the command line around `clone_job_config` and `run_clone_job`; the
+`jobs/clone_student.py` is the command line around `run_clone_job`: the CloneCoordinator hands
+it the `CloneJobConfig` whole; by hand, `clone_job_config` reads one from a Serve config. The
 CloneCoordinator reads each student's outcome back from the job's logs with
 `aivo.training.results.parse_clone_results` (or from the adapter store).
 """
@@ -15,11 +16,11 @@ import ray
 from ray.exceptions import RayError
 
 from aivo.adapters.layout import checked_student_id
-from aivo.config import StorageConfig, load_serve_config
+from aivo.config import StorageConfig, TrainingConfig, load_serve_config
 from aivo.errors import InvalidRequest
 from aivo.observability import get_logger, log_event, pseudonym
-from aivo.training.results import CloneRequest, CloneResult, CloneStatus
-from aivo.training.settings import CloneJobConfig, TrainingSettings
+from aivo.training.results import CloneResult, CloneStatus, CloneTask
+from aivo.training.settings import CloneJobConfig
 
 log = get_logger("aivo.training")
 
@@ -31,7 +32,7 @@ def clone_job_config(
     s3_endpoint_url: str | None = None,
     training: Mapping[str, Any] | None = None,
 ) -> CloneJobConfig:
-    """Model chain and storage from a Serve config's args, with the job's overrides applied."""
+    """The job's part of a Serve config's args, with the command line's overrides applied."""
     app = load_serve_config(serve_config)
     storage_overrides = {
         key: value
@@ -39,23 +40,20 @@ def clone_job_config(
         if value is not None
     }
     storage = StorageConfig(**{**app.storage.model_dump(), **storage_overrides})
-    return CloneJobConfig(
-        engine=app.engine, storage=storage, training=TrainingSettings(**(training or {}))
-    )
+    training_config = TrainingConfig(**{**app.training.model_dump(), **(training or {})})
+    return CloneJobConfig(engine=app.engine, storage=storage, training=training_config)
 
 
-def clone_requests(student_ids: Sequence[str], datasets: Sequence[str]) -> list[CloneRequest]:
+def clone_requests(student_ids: Sequence[str], datasets: Sequence[str]) -> list[CloneTask]:
     """One request per student, checked before any actor starts."""
     if len(student_ids) != len(datasets) or not student_ids:
         raise InvalidRequest("give one --dataset for each --student-id, in the same order")
     if len(set(student_ids)) != len(student_ids):
         raise InvalidRequest("a student appears twice in one clone job")
-    return [
-        CloneRequest(checked_student_id(s), d) for s, d in zip(student_ids, datasets, strict=True)
-    ]
+    return [CloneTask(checked_student_id(s), d) for s, d in zip(student_ids, datasets, strict=True)]
 
 
-def run_clone_job(config: CloneJobConfig, requests: Sequence[CloneRequest]) -> list[dict[str, Any]]:
+def run_clone_job(config: CloneJobConfig, requests: Sequence[CloneTask]) -> list[dict[str, Any]]:
     """Clone every student in parallel on the connected Ray cluster; summaries in request order."""
     threads = config.training.cpus_per_student
     resources: dict[str, float] = {"num_cpus": threads}

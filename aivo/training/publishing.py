@@ -12,7 +12,7 @@ from typing import Any
 from peft import PeftModel
 
 from aivo.adapters import AdapterStore
-from aivo.training.settings import TrainingSettings
+from aivo.config import TrainingConfig
 
 LIBRARIES = ("torch", "transformers", "peft")
 
@@ -21,7 +21,7 @@ def clone_metadata(
     *,
     base_model: str,
     dataset_sha256: str,
-    settings: TrainingSettings,
+    settings: TrainingConfig,
     metrics: Mapping[str, Any],
     durations_s: Mapping[str, float],
 ) -> dict[str, Any]:

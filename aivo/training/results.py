@@ -1,4 +1,4 @@
-"""What a clone job is asked and what it answers: requests, results and their summary lines."""
+"""What a clone job is asked and what it answers: tasks, results and their summary lines."""
 
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ class CloneStatus(StrEnum):
 
 
 @dataclass(frozen=True)
-class CloneRequest:
+class CloneTask:
+    """One student's clone in a job (the HTTP body that asks for it is `schemas.CloneRequest`)."""
+
     student_id: str
     dataset_uri: str
 

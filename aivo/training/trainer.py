@@ -10,9 +10,9 @@ from typing import Any
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 
+from aivo.config import TrainingConfig
 from aivo.training.evaluation import forward_context
 from aivo.training.progress import Progress
-from aivo.training.settings import TrainingSettings
 from aivo.training.tokenization import EncodedExample, collate
 
 
@@ -24,7 +24,7 @@ class TrainingRun:
     seconds: float
 
 
-def lora_config(settings: TrainingSettings) -> LoraConfig:
+def lora_config(settings: TrainingConfig) -> LoraConfig:
     return LoraConfig(
         r=settings.rank,
         lora_alpha=settings.alpha,
@@ -34,7 +34,7 @@ def lora_config(settings: TrainingSettings) -> LoraConfig:
     )
 
 
-def attach_lora(model: Any, settings: TrainingSettings) -> PeftModel:
+def attach_lora(model: Any, settings: TrainingConfig) -> PeftModel:
     """`model` with a fresh trainable LoRA adapter; only the adapter's weights get gradients."""
     torch.manual_seed(settings.seed)  # LoRA's A matrices start random: same seed, same start
     return get_peft_model(model, lora_config(settings))
@@ -43,7 +43,7 @@ def attach_lora(model: Any, settings: TrainingSettings) -> PeftModel:
 def train(
     model: PeftModel,
     examples: Sequence[EncodedExample],
-    settings: TrainingSettings,
+    settings: TrainingConfig,
     *,
     pad_id: int,
     device: torch.device,

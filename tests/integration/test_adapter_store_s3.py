@@ -11,7 +11,8 @@ import pytest
 from aivo.adapters import AdapterStore, AdapterStoreUnavailable, S3AdapterStore, open_store
 from aivo.config import StorageConfig
 from aivo.infra.s3 import S3ClientSettings, S3Location
-from tests.fixtures.s3_server import S3Bucket, S3Server, free_port
+from support.ports import free_port
+from support.s3_server import S3Bucket, S3Server
 from tests.unit.test_adapter_store import (  # noqa: F401
     WEIGHTS,
     AdapterStoreContract,

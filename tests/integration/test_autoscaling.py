@@ -14,8 +14,8 @@ from ray import serve
 from aivo.config import parse_config
 from bench.autoscaling import APP, AUTOSCALING, autoscaling_config, run_autoscaling
 from deployments.builder import build_app
-from tests.fixtures.keys import ApiKeys
-from tests.fixtures.serving import wait_ready
+from support.keys import ApiKeys
+from support.serving import wait_ready
 
 pytestmark = pytest.mark.slow
 

@@ -15,9 +15,9 @@ from ray import serve
 from aivo.adapters import LocalAdapterStore
 from aivo.config import parse_config
 from deployments.builder import build_app
+from support.redis_server import RedisServer
+from support.serving import wait_ready
 from tests.fixtures.adapters import make_adapter
-from tests.fixtures.redis_server import RedisServer
-from tests.fixtures.serving import wait_ready
 
 pytestmark = pytest.mark.slow
 BODY = {"prompt": "What is a noun?", "grade_level": "2", "subject": "ela", "max_tokens": 12}

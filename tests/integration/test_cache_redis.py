@@ -27,7 +27,7 @@ from aivo.cache.redis_cache import INVALIDATION_CHANNEL
 from aivo.config import CacheConfig
 from aivo.observability import REGISTRY
 from aivo.schemas import GenerateRequest
-from tests.fixtures.redis_server import RedisServer
+from support.redis_server import RedisServer
 
 pytestmark = pytest.mark.anyio
 

@@ -12,9 +12,9 @@ from ray import serve
 
 from aivo.config import parse_config
 from deployments.builder import build_app
-from tests.fixtures.datasets import PROFILE, student_examples
-from tests.fixtures.keys import ApiKeys
-from tests.fixtures.serving import wait_ready
+from support.datasets import PROFILE, student_examples
+from support.keys import ApiKeys
+from support.serving import wait_ready
 
 pytestmark = pytest.mark.slow
 STUDENT = "stu-http-1"
@@ -28,7 +28,7 @@ def client(serve_port: int, api_keys: ApiKeys, tmp_path_factory: pytest.TempPath
         {
             "storage": {"adapter_root": str(root / "adapters"), "dataset_root": str(root / "data")},
             "security": {"api_keys_file": str(api_keys.file)},
-            "clone": {"training_steps": 6},
+            "training": {"steps": 6},
             "deployments": {
                 "ingress": {"num_cpus": 0.1},
                 "preprocessor": {"num_cpus": 0.1},

@@ -19,8 +19,8 @@ from ray import serve
 from aivo.config import parse_config
 from bench.faults import faults_config, run_faults
 from deployments.builder import build_app
-from tests.fixtures.redis_server import RedisServer
-from tests.fixtures.serving import wait_ready
+from support.redis_server import RedisServer
+from support.serving import wait_ready
 
 pytestmark = pytest.mark.slow
 

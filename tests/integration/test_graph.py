@@ -11,7 +11,7 @@ from ray import serve
 
 from aivo.config import load_serve_config, parse_config
 from deployments.builder import build_app
-from tests.fixtures.serving import wait_ready
+from support.serving import wait_ready
 
 pytestmark = pytest.mark.slow
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "serve.yaml"

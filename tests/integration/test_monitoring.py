@@ -14,8 +14,8 @@ from ray import serve
 
 from aivo.config import load_serve_config
 from deployments.builder import build_app
+from support.serving import wait_ready
 from tests.fixtures.monitoring import referenced, series_names
-from tests.fixtures.serving import wait_ready
 
 pytestmark = pytest.mark.slow
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "serve.yaml"

@@ -17,9 +17,9 @@ from aivo.adapters import LocalAdapterStore
 from aivo.config import parse_config
 from aivo.security.keys import new_key
 from deployments.builder import build_app
+from support.keys import ApiKeys
+from support.serving import wait_ready
 from tests.fixtures.adapters import make_adapter
-from tests.fixtures.keys import ApiKeys
-from tests.fixtures.serving import wait_ready
 
 pytestmark = pytest.mark.slow
 REQUESTS_PER_MINUTE = 25  # the limited key reaches it; the others stay well under

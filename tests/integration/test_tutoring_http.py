@@ -16,7 +16,7 @@ from aivo.config import load_serve_config, parse_config
 from aivo.tutoring import solve
 from aivo.tutoring.audit import audit_answer
 from deployments.builder import build_app
-from tests.fixtures.serving import wait_ready
+from support.serving import wait_ready
 
 pytestmark = pytest.mark.slow
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "serve.yaml"

@@ -16,7 +16,7 @@ from aivo.schemas import (
     Usage,
 )
 from aivo.security.keys import Principal
-from tests.fixtures.keys import ApiKeys
+from support.keys import ApiKeys
 
 
 class EchoTutor:

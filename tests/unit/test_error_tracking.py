@@ -16,7 +16,7 @@ import sentry_sdk
 
 from aivo.error_tracking import DSN_ENV, REDACTED, init_error_tracking, scrub
 from aivo.observability import pseudonym
-from tests.fixtures.keys import ApiKeys
+from support.keys import ApiKeys
 from tests.unit.test_api import EchoTutor, make_client
 
 STUDENT_ID = "s-maya-4471"

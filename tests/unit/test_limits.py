@@ -8,7 +8,7 @@ from aivo.config import CacheConfig, SecurityConfig
 from aivo.errors import RateLimited
 from aivo.security.keys import Principal
 from aivo.security.limits import RateLimiter
-from tests.fixtures.redis_server import RedisServer
+from support.redis_server import RedisServer
 
 pytestmark = pytest.mark.anyio
 APP = Principal("app", frozenset({"generate"}))

@@ -12,7 +12,7 @@ import pytest
 
 from aivo.api.app import create_api
 from aivo.config import SecurityConfig
-from tests.fixtures.keys import ApiKeys
+from support.keys import ApiKeys
 from tests.unit.test_service import LONG, Tutor
 
 pytestmark = pytest.mark.anyio

@@ -11,14 +11,14 @@ import pytest
 import torch
 
 from aivo.adapters import open_store
-from aivo.config import BUNDLED_MODEL, EngineConfig, StorageConfig
+from aivo.config import BUNDLED_MODEL, EngineConfig, StorageConfig, TrainingConfig
 from aivo.engine.loader import LoadedModel, load_model
 from aivo.training.cloner import LoRACloner, training_spec
-from aivo.training.results import CloneRequest, CloneStatus
-from aivo.training.settings import CloneJobConfig, TrainingSettings
-from tests.fixtures.datasets import student_dataset
+from aivo.training.results import CloneStatus, CloneTask
+from aivo.training.settings import CloneJobConfig
+from support.datasets import student_dataset
 
-TINY = TrainingSettings(
+TINY = TrainingConfig(
     steps=3, batch_size=4, learning_rate=1e-3, max_seq_length=128, seed=7, log_every=1
 )
 METRICS = {
@@ -52,7 +52,7 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def cloner(
-    engine_config: EngineConfig, root: Path, base: LoadedModel | None, training: TrainingSettings
+    engine_config: EngineConfig, root: Path, base: LoadedModel | None, training: TrainingConfig
 ) -> LoRACloner:
     config = CloneJobConfig(
         engine=engine_config, storage=StorageConfig(adapter_root=str(root)), training=training
@@ -63,7 +63,7 @@ def cloner(
 def test_a_clone_is_published_with_its_metadata_and_is_reproducible(
     engine_config: EngineConfig, base: LoadedModel, dataset: Path, tmp_path: Path
 ) -> None:
-    request = CloneRequest("stu-7", str(dataset))
+    request = CloneTask("stu-7", str(dataset))
     first = cloner(engine_config, tmp_path / "a", base, TINY).clone(request)
     second = cloner(engine_config, tmp_path / "b", base, TINY).clone(request)
 
@@ -110,7 +110,7 @@ def test_a_clone_that_does_not_improve_is_not_published(
 ) -> None:
     untrained = TINY.model_copy(update={"steps": 0})
     result = cloner(engine_config, tmp_path, base, untrained).clone(
-        CloneRequest("stu-8", str(dataset))
+        CloneTask("stu-8", str(dataset))
     )
     assert result.status is CloneStatus.not_published
     assert result.version is None
@@ -125,7 +125,7 @@ def test_the_base_model_is_handed_back_unchanged(
 ) -> None:
     before = {name: p.detach().clone() for name, p in base.model.named_parameters()}
     result = cloner(engine_config, tmp_path, base, TINY.model_copy(update={"steps": 1})).clone(
-        CloneRequest("stu-9", str(dataset))
+        CloneTask("stu-9", str(dataset))
     )
     assert result.metrics["steps"] == 1
     after = dict(base.model.named_parameters())
@@ -159,7 +159,7 @@ def test_expected_failures_are_failed_summaries_not_raises(
         path.write_bytes(dataset_text)
     # no base model given: these fail before one would be loaded
     summary = cloner(engine_config, tmp_path / "store", None, TINY).run(
-        CloneRequest(student_id, str(path))
+        CloneTask(student_id, str(path))
     )
     assert summary["status"] == "failed"
     assert summary["error_code"] == code

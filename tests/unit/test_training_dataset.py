@@ -14,7 +14,7 @@ from aivo.curriculum.prompting import neutralise
 from aivo.training.dataset import parse_dataset, system_message
 from aivo.training.errors import DatasetError, DatasetNotFound
 from aivo.training.sources import read_dataset
-from tests.fixtures.datasets import student_dataset
+from support.datasets import student_dataset
 
 SECRET = "Maya-lives-at-12-Elm"  # stands for student text that no error message may echo
 

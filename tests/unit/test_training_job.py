@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from aivo.config import BUNDLED_MODEL, ConfigError
+from aivo.config import BUNDLED_MODEL, ConfigError, parse_config
 from aivo.errors import InvalidRequest
 from aivo.training.job import clone_job_config, clone_requests
 from aivo.training.results import CloneResult, CloneStatus, parse_clone_results, summary_line
+from aivo.training.settings import CloneJobConfig
 
 REPO = Path(__file__).resolve().parents[2]
 SERVE_CONFIG = REPO / "configs" / "serve.yaml"
@@ -36,6 +37,15 @@ def test_command_line_overrides_win() -> None:
     assert config.storage.adapter_root == "s3://bucket/adapters"
     assert config.storage.s3_endpoint_url == "http://127.0.0.1:9000"
     assert (config.training.steps, config.training.learning_rate) == (4, 0.01)
+
+
+def test_the_job_is_handed_the_applications_config_whole() -> None:
+    app = parse_config({"training": {"steps": 4}, "storage": {"adapter_root": "s3://b/adapters"}})
+    sent = CloneJobConfig.of(app)
+    received = CloneJobConfig.model_validate_json(sent.model_dump_json())
+    assert received == sent
+    assert (received.training.steps, received.storage.adapter_root) == (4, "s3://b/adapters")
+    assert received.engine == app.engine
 
 
 def test_bad_settings_fail_before_anything_starts(tmp_path: Path) -> None:
@@ -86,6 +96,8 @@ def test_summary_lines_are_found_among_other_log_lines() -> None:
         (["--student-id", "a b", "--dataset", "x"], "student_id must match"),
         (["--student-id", "a1", "--dataset", "x", "--steps", "-2"], "steps: Input should be"),
         (["--student-id", "a1", "--dataset", "x", "--config", "missing.yaml"], "missing.yaml"),
+        (["--student-id", "a1", "--dataset", "x", "--job-config", "{}", "--steps", "3"], "whole"),
+        (["--student-id", "a1", "--dataset", "x", "--job-config", "{}"], "engine: Field required"),
     ],
 )
 def test_a_wrong_command_exits_2_with_one_line(args: list[str], message: str) -> None:

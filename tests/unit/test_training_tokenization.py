@@ -15,7 +15,7 @@ from aivo.training.tokenization import (
     encode_example,
     split_held_out,
 )
-from tests.fixtures.datasets import student_dataset
+from support.datasets import student_dataset
 
 END = "<|im_end|>"
 

@@ -12,16 +12,15 @@ from typing import Any
 
 import pytest
 
-from aivo.config import EngineConfig
+from aivo.config import EngineConfig, TrainingConfig
 from aivo.engine.loader import LoadedModel, load_model
 from aivo.training.cloner import training_spec
 from aivo.training.dataset import parse_dataset
 from aivo.training.evaluation import evaluate
 from aivo.training.progress import BarProgress, LogProgress, progress_for
-from aivo.training.settings import TrainingSettings
 from aivo.training.tokenization import encode_examples
 from aivo.training.trainer import attach_lora, train
-from tests.fixtures.datasets import student_dataset
+from support.datasets import student_dataset
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +29,7 @@ def base(engine_config: EngineConfig) -> LoadedModel:
 
 
 def test_a_few_steps_on_16_examples_lower_the_training_loss(base: LoadedModel) -> None:
-    settings = TrainingSettings(steps=4, batch_size=4, learning_rate=1e-3, max_seq_length=128)
+    settings = TrainingConfig(steps=4, batch_size=4, learning_rate=1e-3, max_seq_length=128)
     examples = encode_examples(
         base.tokenizer, parse_dataset(student_dataset(16)).examples, settings.max_seq_length
     )

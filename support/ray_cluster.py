@@ -1,0 +1,131 @@
+"""Ray for tests and benchmarks: a local cluster with Serve's proxy, or a separate Ray head with
+its job API, on free loopback ports."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from support.ports import HOST, free_port
+
+START_TIMEOUT_S = 90.0
+
+
+@contextmanager
+def serve_cluster() -> Iterator[int]:
+    """A local Ray cluster (with the dashboard: clone requests submit jobs to it) and Serve's
+    HTTP proxy on a free loopback port, which it yields; torn down after."""
+    import ray
+    from ray import serve
+
+    port = free_port()
+    ray.init(
+        num_cpus=2,
+        include_dashboard=True,
+        dashboard_host=HOST,
+        dashboard_port=free_port(),
+        log_to_driver=False,
+    )
+    try:
+        serve.start(http_options={"host": HOST, "port": port})
+        yield port
+    finally:
+        serve.shutdown()
+        ray.shutdown()
+
+
+@contextmanager
+def ray_head(num_cpus: int = 2) -> Iterator[str]:
+    """A Ray head with its dashboard (the job API) on free loopback ports; yields its address.
+
+    Every port is chosen here, since other clusters on the machine hold Ray's defaults, and the
+    head's environment has no AWS credentials: jobs get them only through their runtime_env.
+    (A real cluster keeps Ray's token auth; its job clients need RAY_AUTH_MODE=token set before
+    `ray` is imported.)
+    """
+    workdir = tempfile.mkdtemp(prefix="aivo-ray-")  # short: Ray's socket paths have a length limit
+    ports = {
+        option: free_port()
+        for option in (
+            "--port",
+            "--dashboard-port",
+            "--ray-client-server-port",
+            "--node-manager-port",
+            "--object-manager-port",
+            "--dashboard-agent-listen-port",
+            "--dashboard-agent-grpc-port",
+            "--runtime-env-agent-port",
+            "--metrics-export-port",
+        )
+    }
+    command = [
+        str(Path(sys.executable).with_name("ray")),
+        "start",
+        "--head",
+        "--block",
+        "--node-ip-address",
+        HOST,
+        "--dashboard-host",
+        HOST,
+        "--num-cpus",
+        str(num_cpus),
+        "--temp-dir",
+        workdir,
+        "--disable-usage-stats",
+        *(str(part) for option in ports.items() for part in option),
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "RAY_ADDRESS"))}
+    # no credentials anywhere boto3 would look: not in files, not from instance metadata
+    env |= {
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "AWS_EC2_METADATA_DISABLED": "true",
+    }
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"  # the job's `python`
+    # Loopback only, so no token: Ray fixes a process's auth mode when it is first imported, and
+    # a token-protected head would refuse this process's job client if Ray came in before us.
+    env["RAY_AUTH_MODE"] = "disabled"
+    process = subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    address = f"http://{HOST}:{ports['--dashboard-port']}"
+    try:
+        _wait_for_job_api(address, process)
+        yield address
+    finally:
+        process.send_signal(signal.SIGTERM)  # `ray start --block` drains and stops its processes
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _wait_for_job_api(address: str, process: subprocess.Popen[bytes]) -> None:
+    """Until a job is accepted: the dashboard answers before its job agent is up."""
+    from ray.job_submission import JobSubmissionClient
+
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"ray start exited with {process.returncode}")
+        try:
+            JobSubmissionClient(address).submit_job(entrypoint="true")
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
