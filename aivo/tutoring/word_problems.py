@@ -6,7 +6,7 @@ import re
 
 import sympy
 
-from aivo.tutoring.numbers import decimal_text, number_text
+from aivo.tutoring.numbers import UNREAD_OPERATION, decimal_text, number_text
 from aivo.tutoring.solution import Solution
 
 _NUM = r"\d+(?:\.\d+)?"
@@ -38,7 +38,7 @@ def recognise_percent(text: str, grade: int | None) -> Solution | None:
     if not re.search(r"%|\bpercent", text):
         return None
     numbers = re.findall(_NUM, text)
-    if len(numbers) != 2:
+    if len(numbers) != 2 or UNREAD_OPERATION.search(re.sub(r"%|\bpercent(?:age)?s?\b", "", text)):
         return None
     reverse = re.search(
         rf"\bwhat percent(?:age)? of \$?({_NUM}) is \$?({_NUM})", text
@@ -113,7 +113,7 @@ def recognise(text: str, grade: int | None) -> Solution | None:
     numbers = re.findall(_NUM, text)
     if len(numbers) != 2 or not re.search(r"\bhow (?:many|much)\b", text):
         return None
-    if re.search(r"[+\-*/=^%$]|\bpercent", text):
+    if re.search(r"[+\-*/=^%$]", text) or UNREAD_OPERATION.search(text):
         return None
     if re.search(r"\bhow many more\b|\bthan\b", text):
         return None  # comparison problems: which number is subtracted is for a person to read
