@@ -30,6 +30,7 @@ from aivo.tutoring.numbers import (
 )
 from aivo.tutoring.solution import Solution
 from aivo.tutoring.steps import arithmetic_steps, render
+from aivo.tutoring.talk import without_talk
 
 MAX_QUESTION_CHARS = 400
 N = r"-?\d+(?:\.\d+)?|\(\d+/\d+\)"  # fractions arrive in parentheses from to_symbols
@@ -147,7 +148,8 @@ def _math_run(text: str) -> str | None:
 
 _MATH_CUE = re.compile(
     r"\bwhat is\b|\bwhats\b|\bcalculate|\bcompute|\bevaluate|\bsolve|\bsimplify|\bfind\b|"
-    r"\bwork out\b|\bhow much is\b|\bequals?\b|\banswer\b|\bhelp\b|\bmath|\bvalue\b|="
+    r"\bwork out\b|\bfigure out\b|\bhow much is\b|\bequals?\b|\banswer\b|\bhelp\b|"
+    r"\bmath|\bvalue\b|="
 )
 
 
@@ -212,7 +214,7 @@ def solve(question: str, grade: int | None = None) -> Solution | None:
     """The exact solution of the math problem in a question; None unless read with confidence."""
     if not question or len(question) > MAX_QUESTION_CHARS:
         return None
-    text = to_symbols(question)
+    text = to_symbols(without_talk(question))
     if not re.search(r"\d", text):
         return None
     for recognise in _RECOGNISERS:
