@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import sympy
 
-from aivo.tutoring import formulas, word_problems
+from aivo.tutoring import formulas, percents, word_problems
 from aivo.tutoring.equations import solve_linear
 from aivo.tutoring.expressions import (
     BinOp,
@@ -204,7 +204,7 @@ def _expression(text: str, grade: int | None) -> Solution | None:
 
 _RECOGNISERS: tuple[Callable[[str, int | None], Solution | None], ...] = (
     formulas.recognise,
-    word_problems.recognise_percent,
+    percents.recognise,
     word_problems.recognise,
     _expression,
 )

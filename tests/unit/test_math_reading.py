@@ -100,3 +100,58 @@ def test_talk_around_the_problem_is_set_aside(
 @pytest.mark.parametrize("question", TALK_REFUSED)
 def test_talk_without_a_problem_or_with_another_number_is_refused(question: str) -> None:
     assert solve(question) is None
+
+
+# Word problems: the rest of a group, what several containers hold; percents read from a story.
+STORIES = [
+    ("A team has 18 players and 7 of them are girls. How many are boys?", 11, "11 boys"),
+    ("There are 30 adults at the party and 12 are women. How many men?", 18, "18 men"),
+    (
+        "A bag has 40 marbles. 25 are red and the rest are blue. How many are blue?",
+        15,
+        "15 marbles",
+    ),
+    ("there are 26 kids on the bus, 14 of them are boys. how many girls?", 12, "12 girls"),
+    ("Each van carries 9 people. How many people can 6 vans carry?", 54, "54 people"),
+    ("A carton holds 12 eggs. How many eggs fit in 5 cartons?", 60, "60 eggs"),
+    ("A table seats 8 guests. How many guests can 15 tables seat?", 120, "120 guests"),
+    ("If a box holds 24 crayons, how many crayons do 3 boxes hold?", 72, "72 crayons"),
+    ("My quiz score was 27 out of 30. What percent is that?", 90, "90%"),
+    ("She made 9 out of 12 free throws. What percent did she make?", 75, "75%"),
+    ("write 7 out of 20 as a percent", 35, "35%"),
+    ("We got 45 points out of 60, what percentage is that?", 75, "75%"),
+    ("A class has 30 kids and 40% of them walk to school. How many walk?", 12, "12"),
+    ("I earned $600 and saved 15 percent of it. How many dollars did I save?", 90, "$90"),
+    ("Grandma has $80 and gives 25% of it to me, how much do I get?", 20, "$20"),
+    ("hey can you help: a $60 game is 20% off, what do I pay?", 48, "$48"),
+    ("Sneakers cost $90 and are on sale for 30% off. What is the price now?", 63, "$63"),
+    ("A $45 hoodie at 10 percent off. How much do you save?", R(9, 2), "$4.50"),
+    ("what is 200 prcent of 15?", 30, "30"),
+    ("Find 120 percnet of 50", 60, "60"),
+]
+
+STORIES_REFUSED = [
+    "In a club of 45 people, 20 are not kids. How many are kids?",
+    "There are 24 apples and 15 are red. How many are big?",
+    "There are 24 kids and 15 are girls. How many teachers are there?",
+    "There are 20 dogs and 25 are brown. How many are not brown?",
+    "A bus holds 48 students. How many buses do 96 students need?",
+    "A shelf holds 30 books. How many shelves can 4 books hold?",
+    "I got 18 out of 24. What percent did I get wrong?",
+    "My paycheck is $900 and 20% of it goes to rent. How much is left?",
+    "20% of $900 goes to rent, how much is left?",
+    "The price is $80 and 25% of it is tax. What is the total?",
+    "I have 5 cats and 20% of them are black. I have 3 dogs.",
+]
+
+
+@pytest.mark.parametrize(("question", "answer", "answer_text"), STORIES)
+def test_stories(question: str, answer: object, answer_text: str) -> None:
+    solution = solve(question)
+    assert solution is not None, question
+    assert (solution.answer, solution.answer_text) == (answer, answer_text)
+
+
+@pytest.mark.parametrize("question", STORIES_REFUSED)
+def test_stories_that_stay_refused(question: str) -> None:
+    assert solve(question) is None
