@@ -13,6 +13,7 @@ _TYPOS = (
     (r"\bwaht\b|\bwhta\b", "what"),
     (r"\bpre?c[ae]nt\b|\bpercnet\b|\bpersent\b", "percent"),
     (r"\bperimi?ter\b|\bperimeter\b|\bperimetre\b", "perimeter"),
+    (r"\bhypoth?en[a-z]*\b", "hypotenuse"),
 )
 _HINT = r"(?:hint|clue|tip|nudge)s?"
 _REQUESTS = (

@@ -4,7 +4,7 @@ read with confidence; every answer here is worked by hand."""
 from __future__ import annotations
 
 import pytest
-from sympy import Rational
+from sympy import Rational, sqrt
 
 from aivo.tutoring import solve
 
@@ -154,4 +154,95 @@ def test_stories(question: str, answer: object, answer_text: str) -> None:
 
 @pytest.mark.parametrize("question", STORIES_REFUSED)
 def test_stories_that_stay_refused(question: str) -> None:
+    assert solve(question) is None
+
+
+# Geometry as learners write it: typos, a fence around, a triangle's sides, a tank's volume,
+# a ladder or cable against a wall or pole, a rectangle's diagonal.
+GEOMETRY = [
+    ("find the perimiter of a rectangle 7 cm by 4 cm", 22, "22 cm"),
+    ("whats the perimetre of a square with side 12 m", 48, "48 m"),
+    ("what is the perimiter of a 10 ft by 3 ft rectangle", 26, "26 ft"),
+    ("What is the perimeter of a triangle with sides 6 m, 8 m and 11 m?", 25, "25 m"),
+    ("triangle sides are 3, 4 and 5. perimeter?", 12, "12"),
+    ("An equilateral triangle has sides of 9 cm. Find its perimeter.", 27, "27 cm"),
+    (
+        "The sides of a triangle measure 2.5 in, 3 in and 4 in. What's the perimeter?",
+        R(19, 2),
+        "9.5 in",
+    ),
+    ("My yard is 20 m by 12 m. How much fencing do I need to go all the way around?", 64, "64 m"),
+    (
+        "A rectangular pool is 25 feet long and 10 feet wide. How much border tile goes around it?",
+        70,
+        "70 ft",
+    ),
+    ("How much ribbon to go all the way around a rectangle 30 cm by 20 cm?", 100, "100 cm"),
+    (
+        "A garden is 6 yards long and 4 yards wide. How many yards of fence go around it?",
+        20,
+        "20 yd",
+    ),
+    (
+        "An aquarium is 60 cm long, 30 cm wide, 40 cm tall: its volume in cubic centimeters?",
+        72000,
+        "72000 cm³",
+    ),
+    (
+        "How many cubic feet of sand fill a sandbox 4 ft long, 3 ft wide and 1 ft deep?",
+        12,
+        "12 ft³",
+    ),
+    ("Find the volume of a container 10 in long, 5 in wide, 2 in high", 100, "100 in³"),
+    ("A crate measures 2 m by 3 m by 1.5 m. What is its volume?", 9, "9 m³"),
+    ("A 10-foot ladder reaches 8 feet up a wall. How far is its base from the wall?", 6, "6 ft"),
+    (
+        "A 25 ft ladder leans on a house, its foot 7 ft from the house. How high does it reach?",
+        24,
+        "24 ft",
+    ),
+    (
+        "A wire 17 m long runs from a pole top to the ground 8 m from it. How tall is the pole?",
+        15,
+        "15 m",
+    ),
+    (
+        "A ladder reaches 12 ft up a wall, its foot 5 ft from the wall. How long is the ladder?",
+        13,
+        "13 ft",
+    ),
+    (
+        "A 15 m rope runs from a tree top to a stake 9 m from its base. How tall is the tree?",
+        12,
+        "12 m",
+    ),
+    ("How long is the diagonal of a rectangle 6 in by 8 in?", 10, "10 in"),
+    ("A TV screen is 48 inches wide and 36 inches tall. How long is its diagonal?", 60, "60 in"),
+    ("right triangle, legs 5 and 12, whats the hypotenuese?", 13, "13"),
+    ("diagonal of a square with side 3 cm", 3 * sqrt(2), "3√2 cm (about 4.24)"),
+    ("A rectangular field is 40 m long and 9 m wide. Find the diagonal.", 41, "41 m"),
+    ("the diagonal of a 5 by 12 rectangle", 13, "13"),
+]
+
+GEOMETRY_REFUSED = [
+    "A triangle has sides 1 cm, 2 cm and 5 cm. What is the perimeter?",
+    "A right triangle has legs 3 and 4. What is its perimeter?",
+    "A fence is 20 m long. How much paint do I need?",
+    "A 13 ft ladder leans against a wall. How high does it reach?",
+    "A 5 ft ladder leans on a wall, its foot 13 ft from the wall. How high does it reach?",
+    "What is the diagonal of a rectangle 5 cm long?",
+    "A tank is 50 cm long and 20 cm wide. What is its volume?",
+    "A rectangle is 5 m by 3 m. What is the area and the perimeter?",
+]
+
+
+@pytest.mark.parametrize(("question", "answer", "answer_text"), GEOMETRY)
+def test_geometry(question: str, answer: object, answer_text: str) -> None:
+    solution = solve(question)
+    assert solution is not None, question
+    assert (solution.answer, solution.answer_text) == (answer, answer_text)
+
+
+@pytest.mark.parametrize("question", GEOMETRY_REFUSED)
+def test_geometry_that_stays_refused(question: str) -> None:
     assert solve(question) is None
