@@ -37,7 +37,12 @@ def recognise(text: str, grade: int | None) -> Solution | None:
         rf"\bwhat percent(?:age)? of \$?({_NUM}) is \$?({_NUM})", text
     ) or re.search(rf"\$?({_NUM}) is what percent(?:age)? of \$?({_NUM})", text)
     scored = re.search(rf"\b({_NUM})(?: [a-z]+){{0,3}} out of ({_NUM})\b", text)
-    asks_percent = re.search(r"\bwhat percent|\bas a percent", text)
+    # the score itself as a percent; "what percent failed?" may ask about the other part
+    asks_percent = re.search(
+        r"\bwhat percent(?:age)? (?:is|was) (?:that|this|it)\b|\bas a percent|"
+        rf"\bwhat percent(?:age)? is {_NUM} out of|out of {_NUM} is what percent",
+        text,
+    )
     if scored and asks_percent and not _OTHER_PART.search(text):
         part, whole = (sympy.Rational(g) for g in scored.groups())  # "18 out of 24": 18 is the part
     elif reverse:

@@ -17,6 +17,8 @@ _SLANT_LENGTH = re.compile(
     rf"\b({NUM})[- ]?(?:[a-z]+[- ])?(?:long )?{_SLANT}\b|\b{_SLANT} (?:is |that is |of )?({NUM})\b"
 )
 _SIDES = rf"\blong\b.*\bwide\b|\bwide\b.*\b(?:tall|high)\b|{NUM}\s*(?:[a-z]+ )?by {NUM}"
+# The other side is a distance along the ground or up the wall, measured from the corner.
+_LEG = rf"{NUM}\s*(?:[a-z]+ )?(?:away )?from\b|\breaches {NUM}|{NUM}\s*(?:[a-z]+ )?up\b|\btop of\b"
 _UPRIGHT = r"\bwall|\bpole|\btree|\bground|\bbuilding|\bhouse|\btower"
 
 
@@ -94,6 +96,8 @@ def _slant(text: str) -> Solution | None:
         c = sympy.Rational(attached.group(1) or attached.group(2))
         if c not in values or not re.search(r"\bhow (?:high|tall|far|long)\b|\bheight\b", text):
             return None
+        if not re.search(_LEG, text):
+            return None  # "a 20 ft ladder and a 12 ft wall": it need not reach the wall's top
         a = next((v for v in values if v != c), c)
         return _missing_leg(c, a, unit, f"slanted side {shown(c)}, one leg {shown(a)}, other leg?")
     if asks_slant and not attached:

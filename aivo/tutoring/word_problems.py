@@ -117,6 +117,8 @@ def _rest_of_group(text: str) -> Solution | None:
     if not found or not asked:
         return None
     a, b, whole = found.group("a"), asked.group("b"), found.group("whole")
+    if whole in (a, b) or re.match(r"[a-z ]*\b(?:and|or)\b", text[asked.end() :]):
+        return None  # "24 boys, 15 are girls"; "how many boys and girls": not one rest
     rest = re.search(rf"\b(?:the )?(?:rest|others|remaining \w+) (?:are|were) {b}\b", text)
     if b == f"not {a}" or {a, b} in _PAIRS:
         unit = b if {a, b} in _PAIRS else whole
