@@ -4,6 +4,7 @@ triangles in `right_triangles`)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import sympy
 
@@ -15,6 +16,16 @@ from aivo.tutoring.solution import Solution
 _POINT = re.compile(rf"\(\s*({NUM})\s*,\s*({NUM})\s*\)")
 # Going all the way around a shape is its perimeter: a fence, a border, trim.
 _AROUND = r"\bperimeter\b|\ball the way around\b|\bfenc(?:e|ing)\b|\bborder\b|\btrim\b"
+# The measure a formula gives is stated ("a perimeter of 20 cm"): the problem runs it backwards.
+_STATED = (
+    r"\b(?:perimeter|area|volume|diagonal)(?: of (?:the |a |an |its )?[a-z]+)?\s+"
+    rf"(?:is|of|=|measures|was)\s+(?:about )?{NUM}"
+)
+# A side is asked for ("what is its width?"): not a perimeter, area or volume.
+_ASKS_SIDE = (
+    r"\b(?:what is|find) (?:its|the) (?:width|length|height|side)|"
+    r"\bhow (?:wide|tall|high|long) is (?:it|its|the)\b"
+)
 _BY = rf"{NUM}\s*(?:[a-z]+ )?by {NUM}"  # "15 feet by 8 feet"
 _BOX = r"\bbox\b|\bprism\b|\bcuboid\b|\bcube\b|\btank\b|\baquarium\b|\bcontainer\b|\bcrate\b"
 
@@ -112,7 +123,12 @@ def _slope(text: str) -> Solution | None:
 
 
 def recognise(text: str, grade: int | None) -> Solution | None:
-    for recogniser in (_slope, right_triangles.recognise, _box, _triangle_perimeter, _rectangle):
+    if re.search(_STATED, text):
+        return None
+    readings: tuple[Callable[[str], Solution | None], ...] = (_slope, right_triangles.recognise)
+    if not re.search(_ASKS_SIDE, text):
+        readings += (_box, _triangle_perimeter, _rectangle)
+    for recogniser in readings:
         solution = recogniser(text)
         if solution is not None:
             return solution

@@ -237,6 +237,9 @@ GEOMETRY_REFUSED = [
     "A 26 m cable is tied to a pole 24 m tall. How far from the pole is the stake?",
     "A 5 ft ladder leans on a wall, its foot 13 ft from the wall. How high does it reach?",
     "What is the diagonal of a rectangle 5 cm long?",
+    "A rectangle has a perimeter of 20 cm and a length of 6 cm. What is its width?",
+    "the diagonal of a rectangle is 10 and its width 6. how long is it?",
+    "A box has a volume of 60 and is 3 long and 4 wide. How tall is it?",
     "A tank is 50 cm long and 20 cm wide. What is its volume?",
     "A rectangle is 5 m by 3 m. What is the area and the perimeter?",
 ]
