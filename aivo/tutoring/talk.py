@@ -15,7 +15,7 @@ _TYPOS = (
     (r"\bperimi?ter\b|\bperimeter\b|\bperimetre\b", "perimeter"),
     (r"\bhypoth?en[a-z]*\b", "hypotenuse"),
 )
-_HINT = r"(?:hint|clue|tip|nudge)s?"
+_HINT = r"(?:hint|clue|nudge)s?"  # not "tip": a tip is money in a percent problem
 _REQUESTS = (
     # "can you give me a hint for", "can I get a hint on", "give me a hint for", "hint please:"
     r"\b(?:(?:can|could|would|will) (?:you|i|we) (?:please )?|i )?"
