@@ -16,6 +16,14 @@ _TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ni
 _PLAIN_OPERATORS = str.maketrans("×·÷−–", "**/--")
 _WORD_VALUE = {w: i for i, w in enumerate(_ONES)} | {w: 20 + 10 * i for i, w in enumerate(_TENS)}
 _SCALE = {"hundred": 100, "thousand": 1000}
+FRACTION_WORDS = {"half": 2, "third": 3, "quarter": 4, "fourth": 4, "fifth": 5, "sixth": 6}
+FRACTION_WORDS |= {"seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10}
+# An operation named in words the checker did not read ("the reciprocal of 3/4"): never ignore it.
+UNREAD_OPERATION = re.compile(
+    rf"\b(?:{'|'.join(FRACTION_WORDS)}|halve|doubled?|twice|tripled?|thrice|reciprocal|opposite|"
+    r"absolute|average|mean|median|round|rounded|estimate|remainder|square|cube|root|percent|"
+    r"increased?|decreased?|more than|less than|fewer than)s?\b|%"
+)
 
 _WORD = "|".join(sorted(_WORD_VALUE, key=len, reverse=True))
 # "fifty-six", "one hundred and twenty", "three thousand": a run of number words.

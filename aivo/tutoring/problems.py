@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import sympy
 
-from aivo.tutoring import formulas, word_problems
+from aivo.tutoring import formulas, percents, word_problems
 from aivo.tutoring.equations import solve_linear
 from aivo.tutoring.expressions import (
     BinOp,
@@ -21,9 +21,16 @@ from aivo.tutoring.expressions import (
     to_sympy,
     variables,
 )
-from aivo.tutoring.numbers import number_text, plain_operators, words_to_digits
+from aivo.tutoring.numbers import (
+    FRACTION_WORDS,
+    UNREAD_OPERATION,
+    number_text,
+    plain_operators,
+    words_to_digits,
+)
 from aivo.tutoring.solution import Solution
 from aivo.tutoring.steps import arithmetic_steps, render
+from aivo.tutoring.talk import without_talk
 
 MAX_QUESTION_CHARS = 400
 N = r"-?\d+(?:\.\d+)?|\(\d+/\d+\)"  # fractions arrive in parentheses from to_symbols
@@ -41,12 +48,14 @@ _PHRASES = (
     (r"\bminus\b|\btake away\b", "-"),
     (r"\bnegative\s+(?=\d)", "-"),
 )
-_FRACTION_WORDS = {"half": 2, "third": 3, "quarter": 4, "fourth": 4, "fifth": 5, "sixth": 6}
-_FRACTION_WORDS |= {"seventh": 7, "eighth": 8, "ninth": 9, "tenth": 10}
 _FRACTION_OF = re.compile(
-    rf"\b(?:(?P<count>\d+|a|an)\s+)?(?P<part>{'|'.join(_FRACTION_WORDS)}|halve)s?\s+of\s+"
-    rf"(?P<whole>{N})\b"
+    rf"\b(?:(?P<count>\d+|a|an)\s+)?(?P<part>{'|'.join(FRACTION_WORDS)}|halve)s?\s+of\s+"
+    rf"(?P<whole>{N})(?!\.?\d)"  # not \b: a fraction ends in ")", where \b never matches
 )
+_SCALED = re.compile(
+    rf"\b(?P<scale>double|twice|triple|thrice)\s+(?:of\s+)?(?P<whole>{N})(?!\.?\d)"
+)
+_SCALES = {"double": 2, "twice": 2, "triple": 3, "thrice": 3}
 _WRITTEN_FRACTION_OF = re.compile(rf"(\(\d+/\d+\)) of ({N})")  # "2/5 of 30"
 # "sum of 3 and 4" -> 3 + 4; the second group order says which number comes first.
 _NAMED = (
@@ -94,12 +103,17 @@ def _named_tree(text: str) -> tuple[Node, str] | None:
     match = _FRACTION_OF.search(text)
     if match:
         count = match.group("count")
-        part = _FRACTION_WORDS.get(match.group("part"), 2)
+        part = FRACTION_WORDS.get(match.group("part"), 2)
         whole = _number(match.group("whole"))
         if count in (None, "a", "an", "1"):
             return BinOp("/", whole, Num(sympy.Integer(part), str(part))), match.group(0)
         fraction = Num(sympy.Rational(int(count), part), f"{count}/{part}")
         return BinOp("*", fraction, whole), match.group(0)
+    scaled = _SCALED.search(text)
+    if scaled:
+        factor = _SCALES[scaled.group("scale")]
+        tree = BinOp("*", Num(sympy.Integer(factor), str(factor)), _number(scaled.group("whole")))
+        return tree, scaled.group(0)
     written = _WRITTEN_FRACTION_OF.search(text)
     if written:
         tree = BinOp("*", _number(written.group(1)), _number(written.group(2)))
@@ -134,7 +148,8 @@ def _math_run(text: str) -> str | None:
 
 _MATH_CUE = re.compile(
     r"\bwhat is\b|\bwhats\b|\bcalculate|\bcompute|\bevaluate|\bsolve|\bsimplify|\bfind\b|"
-    r"\bwork out\b|\bhow much is\b|\bequals?\b|\banswer\b|\bhelp\b|\bmath|\bvalue\b|="
+    r"\bwork out\b|\bfigure out\b|\bhow much is\b|\bequals?\b|\banswer\b|\bhelp\b|"
+    r"\bmath|\bvalue\b|="
 )
 
 
@@ -167,8 +182,13 @@ def arithmetic_solution(tree: Node, grade: int | None, as_decimal: bool = False)
 def _expression(text: str, grade: int | None) -> Solution | None:
     named = _named_tree(text)
     run = named[1] if named else _math_run(text)
-    if run is None or re.search(r"\d", text.replace(run, " ")):
-        return None  # a number outside the math ("sum of 3 and 4 and 5"): not what we'd compute
+    if run is None:
+        return None
+    rest = text.replace(run, " ")
+    if re.search(r"\d", rest) or UNREAD_OPERATION.search(rest):
+        return None  # a number or operation outside the math ("sum of 3 and 4 and 5")
+    if re.search(r"\b(?!value |answer |result )[a-z]+ of\s*$", text[: text.find(run)]):
+        return None  # "the ... of 3/4": something of the expression we have no reading for
     if named:
         tree = named[0]
     else:
@@ -184,7 +204,7 @@ def _expression(text: str, grade: int | None) -> Solution | None:
 
 _RECOGNISERS: tuple[Callable[[str, int | None], Solution | None], ...] = (
     formulas.recognise,
-    word_problems.recognise_percent,
+    percents.recognise,
     word_problems.recognise,
     _expression,
 )
@@ -194,7 +214,7 @@ def solve(question: str, grade: int | None = None) -> Solution | None:
     """The exact solution of the math problem in a question; None unless read with confidence."""
     if not question or len(question) > MAX_QUESTION_CHARS:
         return None
-    text = to_symbols(question)
+    text = to_symbols(without_talk(question))
     if not re.search(r"\d", text):
         return None
     for recognise in _RECOGNISERS:

@@ -1,4 +1,4 @@
-"""One-step word problems and percents: read the operation from the story, or refuse."""
+"""One-step word problems: read the operation from the story, or refuse."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 
 import sympy
 
-from aivo.tutoring.numbers import decimal_text, number_text
+from aivo.tutoring.numbers import UNREAD_OPERATION, number_text
 from aivo.tutoring.solution import Solution
 
 _NUM = r"\d+(?:\.\d+)?"
@@ -26,77 +26,6 @@ _NOT_UNITS = {"are", "is", "does", "do", "did", "will", "can", "in", "of", "more
 _NOT_UNITS |= {"was", "were", "has", "have", "had", "there", "remains"}
 
 
-def _money(value: sympy.Rational) -> str:
-    text = (
-        decimal_text(value) if value.q in (1, 2, 4, 5, 10, 20, 25, 50, 100) else number_text(value)
-    )
-    return f"${text}" if "." not in text or len(text.split(".")[1]) == 2 else f"${text}0"
-
-
-def recognise_percent(text: str, grade: int | None) -> Solution | None:
-    """15% of 80; what percent of 50 is 10; a $40 shirt 25% off."""
-    if not re.search(r"%|\bpercent", text):
-        return None
-    numbers = re.findall(_NUM, text)
-    if len(numbers) != 2:
-        return None
-    reverse = re.search(
-        rf"\bwhat percent(?:age)? of \$?({_NUM}) is \$?({_NUM})", text
-    ) or re.search(rf"\$?({_NUM}) is what percent(?:age)? of \$?({_NUM})", text)
-    if reverse:
-        whole, part = (sympy.Rational(g) for g in reverse.groups())
-        if reverse.re.pattern.startswith(r"\$"):
-            part, whole = whole, part
-        if whole == 0:
-            return None
-        answer = part / whole * 100
-        text_answer = f"{number_text(answer, decimal=True)}%"
-        return Solution(
-            "percent",
-            f"what percent of {number_text(whole)} is {number_text(part)}",
-            answer,
-            text_answer,
-            (
-                f"Divide the part by the whole: {number_text(part)} ÷ {number_text(whole)} = "
-                f"{number_text(part / whole, decimal=True)}.",
-                f"Multiply by 100 to make a percent: {text_answer}.",
-            ),
-            "%",
-        )
-    found = re.search(rf"({_NUM})\s?(?:%|percent)", text)
-    if not found:
-        return None
-    rate = sympy.Rational(found.group(1))
-    others = [n for n in numbers if n != found.group(1)] or [numbers[1]]
-    base = sympy.Rational(others[0])
-    money = "$" in text
-    shown = _money if money else (lambda v: number_text(v, decimal=True))
-    part = rate * base / 100
-    of_step = (
-        f"{number_text(rate, decimal=True)}% of {shown(base)} is {shown(base)} × "
-        f"{number_text(rate, decimal=True)} ÷ 100 = {shown(part)}."
-    )
-    if re.search(r"\boff\b|\bdiscount|\bsale\b", text):
-        if re.search(
-            r"\bsav(?:e|es|ed|ing)\b|\bhow much (?:is )?(?:the )?(?:discount|off)\b", text
-        ):
-            answer, steps = part, [of_step]
-        elif re.search(r"\bprice\b|\bcost|\bpay\b", text):
-            answer = base - part
-            taken = f"{shown(base)} - {shown(part)} = {shown(answer)}"
-            steps = [of_step, f"Take it off the price: {taken}."]
-        else:
-            return None
-        problem = f"{number_text(rate, decimal=True)}% off {shown(base)}"
-        return Solution(
-            "percent", problem, answer, shown(answer), tuple(steps), "$" if money else None
-        )
-    if not re.search(rf"({_NUM})\s?(?:%|percent) of \$?{_NUM}", text):
-        return None
-    problem = f"{number_text(rate, decimal=True)}% of {shown(base)}"
-    return Solution("percent", problem, part, shown(part), (of_step,), "$" if money else None)
-
-
 def _unit(text: str, number: str) -> str | None:
     asked = re.search(r"\bhow many ([a-z]+)(?: ([a-z]+s)\b)?", text)
     if asked and asked.group(1) not in _NOT_UNITS:
@@ -113,10 +42,14 @@ def recognise(text: str, grade: int | None) -> Solution | None:
     numbers = re.findall(_NUM, text)
     if len(numbers) != 2 or not re.search(r"\bhow (?:many|much)\b", text):
         return None
-    if re.search(r"[+\-*/=^%$]|\bpercent", text):
+    if re.search(r"[+\-*/=^%$]", text) or UNREAD_OPERATION.search(text):
         return None
     if re.search(r"\bhow many more\b|\bthan\b", text):
         return None  # comparison problems: which number is subtracted is for a person to read
+    for story_kind in (_rest_of_group, _capacity):
+        solution = story_kind(text)
+        if solution is not None:
+            return solution
     a, b = (sympy.Rational(n) for n in numbers)
     story = re.sub(r"\b(?:does |will |did )?each(?: \w+)? (?:gets?|have|has)\b", "each", text)
     take, get = re.search(_TAKE, story), re.search(_GET, story)
@@ -139,16 +72,23 @@ def recognise(text: str, grade: int | None) -> Solution | None:
         return None
     if op == "/" and (b == 0 or (a / b).q != 1):
         return None
-    answer = {"+": a + b, "-": a - b, "*": a * b, "/": a / b}[op]
     unit = _unit(text, numbers[0] if op != "*" else numbers[1])
-    sa, sb, sv = (number_text(v, decimal=True) for v in (a, b, answer))
-    symbol = {"+": "+", "-": "-", "*": "×", "/": "÷"}[op]
+    sa, sb = (number_text(v, decimal=True) for v in (a, b))
     why = {
         "+": f"Putting {sb} more together with {sa} means adding.",
         "-": f"Taking {sb} away from {sa} means subtracting.",
         "/": f"Sharing {sa} equally into {sb} groups means dividing.",
         "*": f"{sa} groups of {sb} means multiplying.",
     }[op]
+    return _one_step(op, a, b, unit, why)
+
+
+def _one_step(
+    op: str, a: sympy.Rational, b: sympy.Rational, unit: str | None, why: str
+) -> Solution:
+    answer = {"+": a + b, "-": a - b, "*": a * b, "/": a / b}[op]
+    sa, sb, sv = (number_text(v, decimal=True) for v in (a, b, answer))
+    symbol = {"+": "+", "-": "-", "*": "×", "/": "÷"}[op]
     answer_text = f"{sv} {unit}" if unit else sv
     return Solution(
         "word_problem",
@@ -158,3 +98,60 @@ def recognise(text: str, grade: int | None) -> Solution | None:
         (why, f"{sa} {symbol} {sb} = {sv}."),
         unit,
     )
+
+
+# Two groups that make up a whole between them: 15 of 24 kids are girls, so the rest are boys.
+_PAIRS = [{"boys", "girls"}, {"men", "women"}, {"adults", "children"}, {"adults", "kids"}]
+_PART = re.compile(
+    rf"\b(?P<total>{_NUM}) (?P<whole>[a-z]+)\b.*?\b(?P<part>{_NUM}) (?:of (?:them|these|those) )?"
+    r"(?:are|were) (?P<a>[a-z]+)\b"
+)
+_ASKED_PART = re.compile(
+    r"\bhow many (?:of them |of these )?(?:are |were )?(?P<b>not [a-z]+|[a-z]+)"
+)
+
+
+def _rest_of_group(text: str) -> Solution | None:
+    """24 kids, 15 are girls: how many boys (or how many are not girls, or the rest)?"""
+    found, asked = _PART.search(text), _ASKED_PART.search(text)
+    if not found or not asked:
+        return None
+    a, b, whole = found.group("a"), asked.group("b"), found.group("whole")
+    if whole in (a, b) or re.match(r"[a-z ]*\b(?:and|or)\b", text[asked.end() :]):
+        return None  # "24 boys, 15 are girls"; "how many boys and girls": not one rest
+    rest = re.search(rf"\b(?:the )?(?:rest|others|remaining \w+) (?:are|were) {b}\b", text)
+    if b == f"not {a}" or {a, b} in _PAIRS:
+        unit = b if {a, b} in _PAIRS else whole
+    elif rest and b not in (a, whole):
+        unit = whole
+    else:
+        return None  # "15 are red, how many are big?": the two groups need not make the whole
+    total, part = sympy.Rational(found.group("total")), sympy.Rational(found.group("part"))
+    if part > total:
+        return None
+    why = f"{number_text(part)} of the {number_text(total)} are {a}; the rest is what is left."
+    return _one_step("-", total, part, unit, why)
+
+
+_HOLDS = r"(?:holds?|carr(?:y|ies)|fits?|seats?)"
+_RATE = re.compile(rf"\b{_HOLDS} (?:up to )?(?P<rate>{_NUM}) (?P<unit>[a-z]+)")
+_COUNT = re.compile(
+    rf"\bhow many (?P<unit>[a-z]+) (?:can|could|will|would|do|does) (?P<count>{_NUM}) [a-z]+ "
+    rf"{_HOLDS}\b|\bhow many (?P<unit2>[a-z]+) (?:can |will )?(?:fit|go) (?:in|into|on) "
+    rf"(?P<count2>{_NUM}) [a-z]+"
+)
+
+
+def _capacity(text: str) -> Solution | None:
+    """A bus holds 48 students: how many students can 7 buses hold?"""
+    rate, asked = _RATE.search(text), _COUNT.search(text)
+    if not rate or not asked:
+        return None
+    unit = asked.group("unit") or asked.group("unit2")
+    count = asked.group("count") or asked.group("count2")
+    if unit != rate.group("unit"):
+        return None  # the question must ask about what one of them holds
+    r, c = sympy.Rational(count), sympy.Rational(rate.group("rate"))
+    sr, sc = number_text(r), number_text(c)
+    why = f"Each one holds {sc}, so {sr} of them hold {sr} groups of {sc}."
+    return _one_step("*", r, c, unit, why)

@@ -64,6 +64,14 @@ def test_a_follow_up_finds_the_problem_in_the_conversation() -> None:
     assert hint.solution.problem == "7 × 8"
 
 
+def test_a_wrapped_problem_is_read_and_talk_alone_follows_it() -> None:
+    asked = "Hint please, I keep getting it wrong: 63 ÷ 9"
+    assert plan(TutoringMode.hint, asked).solution.problem == "63 ÷ 9"
+    history = [Turn(role="student", text=asked), Turn(role="tutor", text="Think of 9s.")]
+    for follow_up in ("Just a hint please.", "Can you walk me through it?"):
+        assert plan(TutoringMode.hint, follow_up, history=history).solution.answer == 7
+
+
 @pytest.mark.parametrize(
     ("question", "answer", "right"),
     [
