@@ -183,13 +183,20 @@ def _passes(text: str, plan: TutorPlan) -> bool:
 def _checked_continuation(plan: TutorPlan, leaks: LeakCheck, text: str) -> str:
     """The worked text and as many whole sentences of the model's continuation as pass."""
     continuation = text.removeprefix(plan.worked + "\n")
-    sentences = re.split(r"(?<=[.!?])\s+", continuation.strip())
+    said = {_normal(s) for s in re.split(r"(?<=[.!?])\s+|\n+", plan.worked)}
+    sentences = [  # a sentence the worked text already says is a repeat, not an addition
+        s for s in re.split(r"(?<=[.!?])\s+", continuation.strip()) if _normal(s) not in said
+    ]
     while sentences:
         candidate = f"{plan.worked}\n{' '.join(sentences)}".strip()
         if _passes(candidate, plan) and not leaks.leaks(candidate):
             return candidate
         sentences.pop()
     return plan.worked
+
+
+def _normal(sentence: str) -> str:
+    return " ".join(re.findall(r"\w+", sentence.lower()))
 
 
 async def _explained(

@@ -43,6 +43,11 @@ _IDEAS: dict[str, tuple[str, str]] = {
         "A power means multiplying a number by itself again and again.",
         "An exponent tells how many times the base is used as a factor.",
     ),
+    "root": (
+        "A square root asks which number times itself makes this number.",
+        "A square root undoes squaring: it is the nonnegative number whose square equals the "
+        "given value.",
+    ),
     "percent": (
         "A percent means parts out of 100.",
         "A percent is a ratio out of one hundred, so a percentage of an amount is that many "
@@ -87,8 +92,47 @@ def idea(solution: Solution, grade: int) -> str | None:
     key = operation.group(1) if operation else solution.kind
     if key in ("+", "-") and "/" in solution.problem:
         key = "fractions"
+    elif "√" in solution.problem:
+        key = "root"
     ideas = _IDEAS.get(key)
     return None if ideas is None else ideas[0 if grade <= 5 else 1]
+
+
+def band(grade: int) -> int:
+    """0: K-5, 1: grades 6-8, 2: grades 9-12: the registers the tutor's own sentences use."""
+    return 0 if grade <= 5 else 1 if grade <= 8 else 2
+
+
+# The tutor's own sentences around checked steps, per register: plain for young learners,
+# fuller and more precise for older ones (each band reads at its own level).
+HINT_LEADS = (
+    ("Start with this step.", "Next step."),
+    (
+        "Begin by working out the first step of the problem on your own.",
+        "Now continue with the next step, using the result you found before.",
+    ),
+    (
+        "Consider the first operation, which simplifies the problem before anything else.",
+        "Next, apply the following operation to the expression you obtained previously.",
+    ),
+)
+NOT_YET = (
+    "Not quite yet. Try it once more!",
+    "Not quite yet, but your method may be close. Look carefully at this step and redo the "
+    "calculation.",
+    "Not quite yet: your reasoning may be close, but the result is not correct. Reexamine the "
+    "following computation carefully, verifying each intermediate result.",
+)
+CONFIRMED = (
+    "Yes, {answer} is right! Here is why.",
+    "Yes, {answer} is correct, and here is the reasoning that confirms it.",
+    "Yes, {answer} is correct; the following reasoning demonstrates why the result holds.",
+)
+SIMILAR = (
+    "Here is a similar problem, worked out. Now try yours the same way.",
+    "Here is a similar problem, solved step by step. Use the same method on yours.",
+    "Consider an analogous problem, solved below; apply the identical method to your own.",
+)
 
 
 def worked_text(solution: Solution, grade: int) -> str:

@@ -21,7 +21,15 @@ import sympy
 
 from aivo.schemas import Turn, TutoringMode
 from aivo.tutoring import check_student_answer, likely_mistake, mentions_answer, solve
-from aivo.tutoring.explanations import idea, worked_text
+from aivo.tutoring.explanations import (
+    CONFIRMED,
+    HINT_LEADS,
+    NOT_YET,
+    SIMILAR,
+    band,
+    idea,
+    worked_text,
+)
 from aivo.tutoring.numbers import read_numbers
 from aivo.tutoring.solution import Solution
 
@@ -80,17 +88,24 @@ def _check_plan(question: str, solution: Solution, student_answer: str, grade: i
         verdict = f"The student's answer, {student_answer!r}, holds no number to check."
         worked = "I could not find a number in your answer. What number did you get?"
         return TutorPlan(TutoringMode.check, question, solution, (verdict,), worked, False)
+    register = band(grade)
     if correct:
-        why = " ".join(filter(None, [idea(solution, grade), *solution.steps]))
-        worked = f"Yes, {solution.answer_text} is right! Here is why: {why}"
+        why = "\n".join(filter(None, [idea(solution, grade), *solution.steps]))
+        confirmed = CONFIRMED[register].format(answer=solution.answer_text)
         verdict = f"The student's answer {student_answer!r} is right."
         return TutorPlan(
-            TutoringMode.check, question, solution, (verdict, f"Why: {why}"), worked, True, True
+            TutoringMode.check,
+            question,
+            solution,
+            (verdict, f"Why: {why}"),
+            f"{confirmed}\n{why}",
+            True,
+            True,
         )
     mistake = _mistake(solution, student_answer)
-    look = hint_text(solution, question, 0, 0).replace("Start with this step", "Look again at")
-    worked = " ".join(
-        ["Not quite yet.", *([mistake] if mistake else []), look, "Try it once more!"]
+    look = _ask(without_result(solution.steps[0]))
+    worked = "\n".join(
+        filter(None, [NOT_YET[register], mistake and f"It looks like {mistake}.", look])
     )
     verdict = f"The student's answer {student_answer!r} is wrong. Do not give the right answer."
     material = (verdict, *([f"Likely mistake: {mistake}"] if mistake else []), look)
@@ -103,11 +118,13 @@ def _mistake(solution: Solution, student_answer: str) -> str | None:
 
 
 def without_result(step: str) -> str:
-    """A step with the result it states left for the learner: "2x = 8." -> "2x = ?"."""
+    """A step with what it works out left for the learner, from its first "=" on:
+    "Subtract 3 from both sides: 2x = 8." -> "Subtract 3 from both sides: 2x = ?";
+    "√169 = 13, because 13 × 13 = 169" -> "√169 = ?"."""
     step = step.rstrip(".")
     if "=" not in step:
         return step
-    head, result = step.rsplit("=", 1)
+    head, result = step.split("=", 1)
     return f"{head.strip()} = ?" if re.search(r"\d", result) else step
 
 
@@ -126,17 +143,24 @@ def strategy(solution: Solution) -> str | None:
 
 
 def hint_text(solution: Solution, question: str, grade: int, earlier_hints: int) -> str:
-    """The hint at rung `earlier_hints` of the ladder."""
+    """The hint at rung `earlier_hints` of the ladder; never the answer, whatever the steps say
+    (a hint that would state it falls back to the problem's way in)."""
+    register = band(grade)
     steps = [without_result(s) for s in solution.steps if not s.startswith("Check:")]
     if earlier_hints < len(steps):
-        lead = "Start with this step" if earlier_hints == 0 else "Next step"
+        lead = HINT_LEADS[register][0 if earlier_hints == 0 else 1]
         way_in = strategy(solution) if earlier_hints == 0 else None
-        return " ".join(filter(None, [f"{lead}: {_ask(steps[earlier_hints])}", way_in]))
-    example = similar_problem(question, solution, grade)
-    if example is None:
-        return f"Go back to the first step: {_ask(steps[0])}"
-    worked = " ".join(example.steps)
-    return f"Here is a similar problem, {example.problem}: {worked} Now try yours the same way."
+        hint = "\n".join(filter(None, [lead, _ask(steps[earlier_hints]), way_in]))
+    else:
+        example = similar_problem(question, solution, grade)
+        if example is None:
+            hint = f"{HINT_LEADS[register][0]}\n{_ask(steps[0])}"
+        else:
+            shown = "\n".join([example.problem, *example.steps])
+            hint = f"{SIMILAR[register]}\n{shown}"
+    if mentions_answer(hint, solution):
+        return idea(solution, max(grade, 3)) or "Read the problem again: what is it asking for?"
+    return hint
 
 
 def _ask(step: str) -> str:

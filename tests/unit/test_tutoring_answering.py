@@ -151,3 +151,12 @@ def test_plain_answers_pass_through_whole() -> None:
     text = "You can only add parts that are the same size. A common denominator makes them so."
     released, result = go(run(prompt, None, ScriptedReplica(text)))
     assert "".join(released) == result.text == text and result.verification is None
+
+
+def test_a_continuation_that_repeats_the_worked_text_adds_nothing() -> None:
+    prompt, plan = setup("What is 7 times 8?")
+    assert plan is not None
+    last_line = plan.worked.splitlines()[-1]
+    replica = ScriptedReplica("7 × 8 = 54.", last_line)
+    _, result = go(run(prompt, plan, replica))
+    assert result.text == plan.worked

@@ -53,9 +53,9 @@ def test_the_ladder_climbs_to_a_similar_worked_example() -> None:
         plan(TutoringMode.hint, question, history=[Turn(role="tutor", text="hint")] * n).worked
         for n in range(3)
     ]
-    assert rungs[0].startswith("Start with this step: Subtract 3 from both sides")
-    assert rungs[1].startswith("Next step: Divide both sides by 2")
-    assert "similar problem" in rungs[2] and "11" not in rungs[2].split(":")[0]
+    assert "Subtract 3 from both sides: 2x = ?" in rungs[0]
+    assert "Divide both sides by 2: x = ?" in rungs[1]
+    assert "similar problem" in rungs[2] and "2x + 3 = 11" not in rungs[2]
 
 
 def test_a_follow_up_finds_the_problem_in_the_conversation() -> None:
