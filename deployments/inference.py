@@ -21,6 +21,7 @@ from aivo.engine.fallback import ModelChain
 from aivo.engine.generation import Generation
 from aivo.engine.loader import LoadedModel
 from aivo.engine.rows import GenerationFailed
+from aivo.engine.sampling import SamplingParams
 from aivo.errors import GenerationTimeout
 
 # Students a replica advertises to the router; more than the adapters kept resident, since
@@ -79,12 +80,11 @@ class InferenceReplica:
     async def generate(
         self,
         messages: list[dict[str, str]],
-        max_tokens: int,
-        temperature: float,
+        params: SamplingParams,
         student_id: str | None = None,
         adapter: LiveAdapter | None = None,
     ) -> Generation:
-        async for item in self.stream(messages, max_tokens, temperature, student_id, adapter):
+        async for item in self.stream(messages, params, student_id, adapter):
             if isinstance(item, Generation):
                 return item
         raise AssertionError("a stream always ends with its Generation")
@@ -92,8 +92,7 @@ class InferenceReplica:
     async def stream(
         self,
         messages: list[dict[str, str]],
-        max_tokens: int,
-        temperature: float,
+        params: SamplingParams,
         student_id: str | None = None,
         adapter: LiveAdapter | None = None,
     ) -> AsyncIterator[str | Generation]:
@@ -110,7 +109,7 @@ class InferenceReplica:
         request = None
         try:
             slot = lease.choice.adapter_name if lease else None
-            request = server.batcher.submit(prompt_ids, max_tokens, temperature, slot)
+            request = server.batcher.submit(prompt_ids, params, slot)
             async with asyncio.timeout(self.config.request_timeout_s):
                 async for chunk in request:
                     yield chunk

@@ -27,6 +27,7 @@ from aivo.cache import (
 from aivo.config import AppConfig
 from aivo.curriculum.pipeline import PROMPT_VERSION, PreparedPrompt
 from aivo.engine.generation import Generation
+from aivo.engine.sampling import request_params
 from aivo.errors import AivoError, InvalidRequest, RateLimited, ServiceUnavailable
 from aivo.observability import GENERATED_TOKENS
 from aivo.safety.output import check_output
@@ -149,8 +150,7 @@ class Ingress:
             chunks = calls.stream(
                 self._inference(admitted, stream=True).stream,
                 prepared.messages,
-                request.max_tokens,
-                request.temperature,
+                request_params(request, self.config.engine),
                 *self._adapter_args(admitted),
             )
             async for item in chunks:
@@ -215,8 +215,7 @@ class Ingress:
         generation = await calls.call(
             self._inference(admitted).generate,
             prepared.messages,
-            request.max_tokens,
-            request.temperature,
+            request_params(request, self.config.engine),
             *self._adapter_args(admitted),
         )
         return await self._finish(admitted, prepared, generation)
