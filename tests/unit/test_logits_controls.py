@@ -7,11 +7,13 @@ from typing import Any
 import pytest
 import torch
 
+from aivo.config import EngineConfig
 from aivo.engine.answer_text import AnswerText, LoopDetector, partial_stop, stop_at
 from aivo.engine.detokenize import IncrementalDecoder
 from aivo.engine.penalties import TokenHistory, penalised
-from aivo.engine.sampling import SamplingParams, pick_token
+from aivo.engine.sampling import SamplingParams, pick_token, request_params
 from aivo.errors import InvalidRequest
+from aivo.schemas import GenerateRequest
 
 LOGITS = torch.tensor([2.0, -1.0, 0.5, 3.0, -2.0, 1.0])
 
@@ -183,3 +185,19 @@ def test_text_that_does_not_loop_streams_whole(bundled_model: Any) -> None:
     text = "7 x 8 = 56. We check: 8 + 8 + 8 + 8 + 8 + 8 + 8 = 56, so 7 x 8 = 56."
     chunks, answer = streamed(bundled_model.tokenizer, text)
     assert "".join(chunks) == answer.text == text and not answer.loop_stopped
+
+
+def test_a_request_gets_its_own_sampling_and_the_servers_repetition_defaults() -> None:
+    request = GenerateRequest(
+        prompt="hi", grade_level="4", subject="math", temperature=0.5, top_p=0.9, seed=3, stop="Q:"
+    )
+    engine = EngineConfig(repetition_penalty=1.15, no_repeat_ngram_size=9)
+    assert request_params(request, engine) == SamplingParams(
+        256,
+        temperature=0.5,
+        top_p=0.9,
+        seed=3,
+        stop=("Q:",),
+        repetition_penalty=1.15,
+        no_repeat_ngram_size=9,
+    )
