@@ -30,13 +30,10 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture(scope="module")
-def peft_model(engine_config: EngineConfig) -> LoadedModel:
-    return with_two_adapters(engine_config, "float32")
-
-
-@pytest.fixture(scope="module")
-def batcher(peft_model: LoadedModel) -> Iterator[ContinuousBatcher]:
-    batcher = ContinuousBatcher(peft_model, max_batch_size=8, batch_wait_ms=20)
+def batcher(engine_config: EngineConfig) -> Iterator[ContinuousBatcher]:
+    """The bundled model with two adapters, "kind" and "terse", in fp32."""
+    loaded = with_two_adapters(engine_config, "float32")
+    batcher = ContinuousBatcher(loaded, max_batch_size=8, batch_wait_ms=20)
     yield batcher
     batcher.close()
 
@@ -51,9 +48,9 @@ async def streamed(stream: RequestStream) -> tuple[list[str], Completion]:
 
 
 async def test_a_loop_is_ended_and_trimmed_and_repetition_controls_prevent_it(
-    batcher: ContinuousBatcher, peft_model: LoadedModel
+    batcher: ContinuousBatcher,
 ) -> None:
-    poem = prompt(peft_model, POEM)
+    poem = prompt(batcher.loaded, POEM)
     plain = batcher.submit(poem, SamplingParams(80))
     controlled = [
         batcher.submit(poem, SamplingParams(80, repetition_penalty=1.2)),
@@ -76,22 +73,22 @@ def top_count(loaded: LoadedModel, text: str) -> int:
 
 
 async def test_frequency_and_presence_penalties_spread_the_tokens(
-    batcher: ContinuousBatcher, peft_model: LoadedModel
+    batcher: ContinuousBatcher,
 ) -> None:
-    fruits = prompt(peft_model, FRUITS)
+    fruits = prompt(batcher.loaded, FRUITS)
     plain, frequency, presence = await asyncio.gather(
         batcher.submit(fruits, SamplingParams(48)).result(),
         batcher.submit(fruits, SamplingParams(48, frequency_penalty=1.0)).result(),
         batcher.submit(fruits, SamplingParams(48, presence_penalty=1.5)).result(),
     )
-    assert top_count(peft_model, frequency.text) < top_count(peft_model, plain.text)
-    assert top_count(peft_model, presence.text) < top_count(peft_model, plain.text)
+    assert top_count(batcher.loaded, frequency.text) < top_count(batcher.loaded, plain.text)
+    assert top_count(batcher.loaded, presence.text) < top_count(batcher.loaded, plain.text)
 
 
 async def test_tiny_top_p_is_greedy_and_a_seed_reproduces_its_draws(
-    batcher: ContinuousBatcher, peft_model: LoadedModel
+    batcher: ContinuousBatcher,
 ) -> None:
-    water = prompt(peft_model, WATER)
+    water = prompt(batcher.loaded, WATER)
     greedy = batcher.submit(water, SamplingParams(16), "kind")
     nucleus = batcher.submit(water, SamplingParams(16, temperature=1.0, top_p=1e-6), "kind")
     sampled = [
@@ -105,23 +102,23 @@ async def test_tiny_top_p_is_greedy_and_a_seed_reproduces_its_draws(
 
 
 async def test_a_stop_string_ends_the_row_at_once_and_is_never_streamed(
-    batcher: ContinuousBatcher, peft_model: LoadedModel
+    batcher: ContinuousBatcher,
 ) -> None:
-    water = prompt(peft_model, WATER)
+    water = prompt(batcher.loaded, WATER)
     whole = await batcher.submit(water, SamplingParams(24)).result()
     stop = whole.text.split()[4]  # a word in the middle of the greedy answer
     expected = whole.text[: whole.text.index(stop)]
     chunks, stopped = await streamed(batcher.submit(water, SamplingParams(24, stop=(stop,))))
     assert stopped.text == expected == "".join(chunks)
     assert stopped.finish_reason == "stop" and not stopped.loop_stopped
-    assert stopped.completion_tokens <= len(peft_model.tokenizer.encode(expected)) + 3
+    assert stopped.completion_tokens <= len(batcher.loaded.tokenizer.encode(expected)) + 3
     assert stop not in "".join(chunks)
 
 
 async def test_greedy_with_controls_is_the_same_alone_and_in_a_mixed_batch(
-    batcher: ContinuousBatcher, peft_model: LoadedModel
+    batcher: ContinuousBatcher,
 ) -> None:
-    fruits, water, poem = (prompt(peft_model, q) for q in (FRUITS, WATER, POEM))
+    fruits, water, poem = (prompt(batcher.loaded, q) for q in (FRUITS, WATER, POEM))
     controls = SamplingParams(
         24,
         repetition_penalty=1.2,
