@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from aivo.engine.detokenize import IncrementalDecoder
 
-# Loop thresholds, from greedy 200-token answers of the bundled model: its loops repeat a
-# sentence of 9-40 tokens back to back, while sound answers repeat no span of 24+ tokens even
-# once; so a tail of one unit (up to 64 tokens) repeated 3 times, 24 tokens at least, is a loop.
+# Loop thresholds, from greedy 200-token answers of the bundled model: its loops (a poem, a
+# story) repeat a line of 9-20 tokens back to back, and none of its sound answers set this off:
+# a tail of one unit (up to 64 tokens, a short paragraph) written 3 times, 24+ tokens in all.
 MAX_LOOP_UNIT = 64
 MIN_LOOP_TOKENS = 24
 SENTENCE_ENDS = ".!?\n"
