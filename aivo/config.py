@@ -95,6 +95,22 @@ class EngineConfig(Strict):
         30.0, gt=0, description="How long an open circuit waits before one request retries it."
     )
 
+    repetition_penalty: float = Field(
+        1.15,
+        ge=1.0,
+        le=2.0,
+        description="CTRL/HF repetition penalty on the tokens an answer already generated "
+        "(1: off); every request gets it. 1.15 ended the bundled model's measured loops.",
+    )
+    no_repeat_ngram_size: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="Ban a token that would repeat an n-gram of this size the answer already "
+        "generated (0: off); every request gets it. Off by default: a math answer restates "
+        "'7 x 8 = 56' (7 tokens), and 8+ token repeats are the loop detector's.",
+    )
+
     _cache_dir_absolute = field_validator("cache_dir")(_absolute)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -75,6 +75,21 @@ class GenerateRequest(BaseModel):
     )
     max_tokens: int = Field(256, ge=1, le=MAX_TOKENS)
     temperature: float = Field(0.0, ge=0.0, le=2.0)
+    top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling mass.")
+    stop: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        default_factory=list,
+        max_length=4,
+        description="A string or up to 4: the answer ends before the first one it writes.",
+    )
+    seed: int | None = Field(
+        None, ge=0, lt=2**63, description="Makes a sampled answer reproducible."
+    )
+    frequency_penalty: float = Field(
+        0.0, ge=-2.0, le=2.0, description="Lowers a token's logit by this per earlier use."
+    )
+    presence_penalty: float = Field(
+        0.0, ge=-2.0, le=2.0, description="Lowers the logit of every token already used."
+    )
     stream: bool = False
     mode: TutoringMode = Field(
         TutoringMode.explain,
@@ -111,6 +126,11 @@ class GenerateRequest(BaseModel):
     @classmethod
     def _unique(cls, value: list[Accommodation]) -> list[Accommodation]:
         return sorted(set(value))
+
+    @field_validator("stop", mode="before")
+    @classmethod
+    def _stop_list(cls, value: object) -> object:
+        return [value] if isinstance(value, str) else value
 
     @field_validator("prompt")
     @classmethod

@@ -38,6 +38,7 @@ from aivo.engine.batching import ContinuousBatcher
 from aivo.engine.loader import LoadedModel, load_model
 from aivo.engine.lora import wrap_for_adapters
 from aivo.engine.residency import AdapterResidency
+from aivo.engine.sampling import SamplingParams
 from aivo.engine.streaming import RequestStream
 from bench.loadgen import percentile, write_result
 
@@ -145,7 +146,9 @@ async def timed(stream: RequestStream, started: float) -> tuple[float, int]:
 def batcher_serve(batcher: ContinuousBatcher) -> Serve:
     async def serve(job: Job) -> tuple[float, int]:
         started = time.perf_counter()
-        return await timed(batcher.submit(job.prompt, job.max_tokens, 0.0, job.adapter), started)
+        return await timed(
+            batcher.submit(job.prompt, SamplingParams(job.max_tokens), job.adapter), started
+        )
 
     return serve
 
@@ -154,7 +157,7 @@ def residency_serve(batcher: ContinuousBatcher, residency: AdapterResidency) -> 
     async def serve(job: Job) -> tuple[float, int]:
         started = time.perf_counter()
         async with residency.use(job.adapter or "") as choice:
-            stream = batcher.submit(job.prompt, job.max_tokens, 0.0, choice.adapter_name)
+            stream = batcher.submit(job.prompt, SamplingParams(job.max_tokens), choice.adapter_name)
             return await timed(stream, started)
 
     return serve

@@ -23,6 +23,7 @@ from aivo.curriculum.pipeline import CurriculumPipeline
 from aivo.engine.batching import ContinuousBatcher
 from aivo.engine.loader import load_model
 from aivo.engine.lora import wrap_for_adapters
+from aivo.engine.sampling import request_params
 from aivo.schemas import GenerateRequest
 from bench.loadgen import DEFAULT_BODY, bearer, run_load, write_result
 from deployments.builder import build_app
@@ -51,7 +52,7 @@ async def in_process_ms(requests: int) -> tuple[float, int]:
             started = time.perf_counter()
             prepared = pipeline.prepare(request)
             prompt_ids = loaded.chat_prompt_ids(prepared.messages)
-            stream = batcher.submit(prompt_ids, request.max_tokens, request.temperature)
+            stream = batcher.submit(prompt_ids, request_params(request, config.engine))
             completion = await stream.result()
             pipeline.finish(request, completion.text)
             times.append((time.perf_counter() - started) * 1000)

@@ -226,6 +226,7 @@ def side_config(side: str, folder: Path) -> Any:
     args["storage"]["adapter_root"] = str(folder / "adapters")
     if side == "off":
         args["tutoring"] = {"checks": False}
+        args["engine"]["repetition_penalty"] = 1.0  # the batcher's loop detector stays on
     return parse_config(args)
 
 

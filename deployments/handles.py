@@ -10,6 +10,7 @@ from ray.serve.handle import DeploymentHandle
 from aivo.adapters import StudentAdapter
 from aivo.curriculum.pipeline import FinishedAnswer, PreparedPrompt
 from aivo.engine.generation import Generation, GenerationStart
+from aivo.engine.sampling import SamplingParams
 from aivo.schemas import AdapterInfo, CloneJob, GenerateRequest, JobReport
 from aivo.service import ForgottenClones
 from deployments import calls
@@ -41,18 +42,12 @@ class InferenceHandle:
     def stream(
         self,
         messages: list[dict[str, str]],
-        max_tokens: int,
-        temperature: float,
+        params: SamplingParams,
         student_id: str | None = None,
         adapter: StudentAdapter | None = None,
     ) -> AsyncIterator[str | GenerationStart | Generation]:
         return calls.stream(
-            self._routed(student_id, stream=True).stream,
-            messages,
-            max_tokens,
-            temperature,
-            student_id,
-            adapter,
+            self._routed(student_id, stream=True).stream, messages, params, student_id, adapter
         )
 
     async def status(self) -> dict[str, object]:

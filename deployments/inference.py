@@ -21,6 +21,7 @@ from aivo.engine.loader import LoadedModel
 from aivo.engine.lora import wrap_for_adapters
 from aivo.engine.residency import AdapterLease, AdapterResidency
 from aivo.engine.rows import GenerationFailed
+from aivo.engine.sampling import SamplingParams
 from aivo.error_tracking import init_error_tracking
 from aivo.errors import GenerationTimeout
 
@@ -87,12 +88,11 @@ class InferenceReplica:
     async def generate(
         self,
         messages: list[dict[str, str]],
-        max_tokens: int,
-        temperature: float,
+        params: SamplingParams,
         student_id: str | None = None,
         adapter: StudentAdapter | None = None,
     ) -> Generation:
-        async for item in self.stream(messages, max_tokens, temperature, student_id, adapter):
+        async for item in self.stream(messages, params, student_id, adapter):
             if isinstance(item, Generation):
                 return item
         raise AssertionError("a stream always ends with its Generation")
@@ -100,8 +100,7 @@ class InferenceReplica:
     async def stream(
         self,
         messages: list[dict[str, str]],
-        max_tokens: int,
-        temperature: float,
+        params: SamplingParams,
         student_id: str | None = None,
         adapter: StudentAdapter | None = None,
     ) -> AsyncIterator[str | GenerationStart | Generation]:
@@ -119,7 +118,7 @@ class InferenceReplica:
         request = None
         try:
             slot = lease.choice.adapter_name if lease else None
-            request = server.batcher.submit(prompt_ids, max_tokens, temperature, slot)
+            request = server.batcher.submit(prompt_ids, params, slot)
             served = lease is not None and lease.choice.adapter_name is not None
             yield GenerationStart(
                 name,

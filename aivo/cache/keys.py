@@ -22,7 +22,14 @@ _ANSWER_FIELDS = {
     "mode",
     "student_answer",
     "history",
+    "top_p",
+    "seed",
+    "stop",
+    "frequency_penalty",
+    "presence_penalty",
 }
+# Greedy answers ignore these: leaving them out lets every greedy request share its answer.
+_SAMPLING_ONLY = ("top_p", "seed")
 
 
 def student_tag(student_id: str) -> str:
@@ -45,6 +52,9 @@ def cache_key(
     deleted and created again.
     """
     fields = request.model_dump(mode="json", include=_ANSWER_FIELDS)
+    if request.temperature == 0:
+        for name in _SAMPLING_ONLY:
+            del fields[name]
     fields.update(
         prompt=" ".join(request.prompt.split()),
         model=model,

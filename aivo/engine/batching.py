@@ -19,12 +19,13 @@ import torch
 from peft import PeftModel
 from transformers import DynamicCache
 
+from aivo.engine.answer_text import AnswerText
 from aivo.engine.detokenize import IncrementalDecoder
 from aivo.engine.kv_cache import BatchCache, left_padded
 from aivo.engine.loader import LoadedModel
 from aivo.engine.lora import BASE_ADAPTER
 from aivo.engine.rows import BatchRow, GenerationFailed
-from aivo.engine.sampling import next_tokens, row_generator, samples
+from aivo.engine.sampling import SamplingParams, row_generator
 from aivo.engine.streaming import RequestStream
 from aivo.errors import InvalidRequest, ModelUnavailable, Overloaded
 from aivo.observability import get_logger, log_event
@@ -78,28 +79,15 @@ class ContinuousBatcher:
     # --- the event-loop side -----------------------------------------------------------------
 
     def submit(
-        self,
-        prompt_ids: list[int],
-        max_tokens: int,
-        temperature: float = 0.0,
-        adapter: str | None = None,
-        seed: int | None = None,
+        self, prompt_ids: list[int], params: SamplingParams, adapter: str | None = None
     ) -> RequestStream:
         """Queue a request; `adapter` is a loaded PEFT adapter name, None for the base model."""
-        if not prompt_ids or max_tokens < 1 or temperature < 0:
-            raise InvalidRequest("a request needs prompt tokens, max_tokens >= 1, temperature >= 0")
+        if not prompt_ids:
+            raise InvalidRequest("a request needs prompt tokens")
         stream = RequestStream(asyncio.get_running_loop())
-        generator = row_generator(self.loaded.device, seed) if samples(temperature) else None
-        decoder = IncrementalDecoder(self.loaded.tokenizer)
-        row = BatchRow(
-            list(prompt_ids),
-            max_tokens,
-            temperature,
-            adapter or BASE_ADAPTER,
-            generator,
-            decoder,
-            stream,
-        )
+        generator = row_generator(self.loaded.device, params.seed) if params.samples else None
+        answer = AnswerText(IncrementalDecoder(self.loaded.tokenizer), params.stop)
+        row = BatchRow(list(prompt_ids), params, adapter or BASE_ADAPTER, generator, answer, stream)
         with self._wake:
             if self._closed:
                 raise ModelUnavailable("the model is shutting down", retry_after_s=1)
@@ -274,7 +262,7 @@ class ContinuousBatcher:
         return row.adapter == BASE_ADAPTER or row.adapter in self.model.peft_config
 
     def _pick(self, rows: list[BatchRow], logits: torch.Tensor) -> list[int]:
-        return next_tokens(logits, [r.temperature for r in rows], [r.generator for r in rows])
+        return [row.pick(row_logits) for row, row_logits in zip(rows, logits, strict=True)]
 
 
 def _run_command(command: Callable[[], Any], future: Future[Any]) -> None:

@@ -10,7 +10,8 @@ class Completion:
     text: str
     prompt_tokens: int
     completion_tokens: int
-    finish_reason: str  # "stop" (end of sequence), "length" (max_tokens) or "cancelled"
+    finish_reason: str  # "stop" (end of sequence, a stop string, a loop), "length", "cancelled"
+    loop_stopped: bool = False  # the answer began repeating itself: ended and trimmed
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 
 import torch
 
-from aivo.engine.detokenize import IncrementalDecoder
+from aivo.engine.answer_text import AnswerText
 from aivo.engine.generation import Completion
+from aivo.engine.penalties import TokenHistory, penalised
+from aivo.engine.sampling import SamplingParams, pick_token
 from aivo.engine.streaming import RequestStream
 from aivo.errors import AivoError
 
@@ -24,42 +26,55 @@ class BatchRow:
     """Only the model thread touches a row once it is submitted."""
 
     prompt_ids: list[int]
-    max_tokens: int
-    temperature: float
+    params: SamplingParams
     adapter: str  # a PEFT adapter name, or BASE_ADAPTER
     generator: torch.Generator | None
-    decoder: IncrementalDecoder
+    answer: AnswerText
     stream: RequestStream
     arrived: float = field(default_factory=time.monotonic)
-    generated: list[int] = field(default_factory=list)
     finished: bool = False
+    history: TokenHistory = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.history = TokenHistory(self.params.no_repeat_ngram_size)
 
     @property
     def last_token(self) -> int:
-        return self.generated[-1]
+        return self.history.tokens[-1]
+
+    def pick(self, logits: torch.Tensor) -> int:
+        """The next token from this row's logits [vocab], by this row's controls alone."""
+        return pick_token(penalised(logits, self.params, self.history), self.params, self.generator)
 
     def accept(self, token: int, eos_token_ids: set[int]) -> None:
-        """Record the next token: stream its text, finish at end of sequence or max_tokens."""
-        self.generated.append(token)
+        """Record the next token: stream what text may go, finish at end of sequence, a stop
+        string, a loop or max_tokens."""
+        self.history.add(token)
         if token in eos_token_ids:
             self.finish("stop")
             return
-        chunk = self.decoder.push(token)
-        if chunk:
-            self.stream.put(chunk)
-        if len(self.generated) >= self.max_tokens:
+        self._put(self.answer.push(token))
+        if self.answer.ended:
+            self.finish("stop")
+        elif len(self.history.tokens) >= self.params.max_tokens:
             self.finish("length")
 
     def finish(self, reason: str) -> None:
         """End the stream with a Completion: "stop", "length" or "cancelled"."""
         self.finished = True
-        chunk = self.decoder.flush()
-        if chunk:
-            self.stream.put(chunk)
+        self._put(self.answer.finish())
         completion = Completion(
-            self.decoder.text, len(self.prompt_ids), len(self.generated), reason
+            self.answer.text,
+            len(self.prompt_ids),
+            len(self.history.tokens),
+            reason,
+            self.answer.loop_stopped,
         )
         self.stream.put(completion)
+
+    def _put(self, chunk: str) -> None:
+        if chunk:
+            self.stream.put(chunk)
 
     def fail(self, error: AivoError) -> None:
         if not self.finished:

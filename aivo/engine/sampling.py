@@ -1,27 +1,101 @@
-"""The next token of each row: greedy at temperature 0, else sampled with the row's generator."""
+"""A request's sampling settings, and the next token of each row: greedy at temperature 0, else
+drawn from the row's top-p nucleus with the row's own generator."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
 import torch
+
+from aivo.errors import InvalidRequest
+
+if TYPE_CHECKING:
+    from aivo.config import EngineConfig
+    from aivo.schemas import GenerateRequest
 
 # Below this, logits / temperature overflows to inf: such a temperature is greedy in effect.
 MIN_SAMPLING_TEMPERATURE = 1e-3
+MAX_STOPS = 4
+MAX_STOP_CHARS = 64
 
 
-def samples(temperature: float) -> bool:
-    return temperature >= MIN_SAMPLING_TEMPERATURE
+@dataclass(frozen=True)
+class SamplingParams:
+    """How one row picks its tokens and when it ends; every control acts on that row alone.
+
+    frequency_penalty and presence_penalty follow OpenAI (logit -= f * count + p * (count > 0),
+    over the row's generated tokens); repetition_penalty follows CTRL/HF (a positive logit is
+    divided by it, a negative one multiplied) over the generated tokens only: the prompt holds
+    the question, whose numbers and terms a good answer repeats ("7 x 8 = 56"). A token that
+    would complete an n-gram the row already generated is banned when no_repeat_ngram_size > 0.
+    """
+
+    max_tokens: int
+    temperature: float = 0.0
+    top_p: float = 1.0
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+    frequency_penalty: float = 0.0
+    presence_penalty: float = 0.0
+    repetition_penalty: float = 1.0
+    no_repeat_ngram_size: int = 0
+
+    def __post_init__(self) -> None:
+        problems = [
+            what
+            for what, bad in (
+                ("max_tokens >= 1", self.max_tokens < 1),
+                ("temperature >= 0", self.temperature < 0),
+                ("0 < top_p <= 1", not 0 < self.top_p <= 1),
+                (f"at most {MAX_STOPS} stop strings", len(self.stop) > MAX_STOPS),
+                (
+                    f"stop strings of 1-{MAX_STOP_CHARS} characters",
+                    any(not 0 < len(s) <= MAX_STOP_CHARS for s in self.stop),
+                ),
+                ("-2 <= frequency_penalty <= 2", not -2 <= self.frequency_penalty <= 2),
+                ("-2 <= presence_penalty <= 2", not -2 <= self.presence_penalty <= 2),
+                ("repetition_penalty >= 1", self.repetition_penalty < 1),
+                ("no_repeat_ngram_size >= 0", self.no_repeat_ngram_size < 0),
+            )
+            if bad
+        ]
+        if problems:
+            raise InvalidRequest("sampling needs " + ", ".join(problems))
+
+    @property
+    def samples(self) -> bool:
+        return self.temperature >= MIN_SAMPLING_TEMPERATURE
 
 
-def next_tokens(
-    logits: torch.Tensor, temperatures: list[float], generators: list[torch.Generator | None]
-) -> list[int]:
-    """One token id per row of `logits` [rows, vocab]."""
-    chosen = logits.argmax(dim=-1)
-    for row, temperature in enumerate(temperatures):
-        if samples(temperature):
-            probs = torch.softmax(logits[row].float() / temperature, dim=-1)
-            chosen[row] = torch.multinomial(probs, 1, generator=generators[row])[0]
-    return [int(t) for t in chosen.tolist()]
+def request_params(request: GenerateRequest, engine: EngineConfig) -> SamplingParams:
+    """A /v1/generate request's sampling, with the server's repetition defaults."""
+    return SamplingParams(
+        max_tokens=request.max_tokens,
+        temperature=request.temperature,
+        top_p=request.top_p,
+        seed=request.seed,
+        stop=tuple(request.stop),
+        frequency_penalty=request.frequency_penalty,
+        presence_penalty=request.presence_penalty,
+        repetition_penalty=engine.repetition_penalty,
+        no_repeat_ngram_size=engine.no_repeat_ngram_size,
+    )
+
+
+def pick_token(
+    logits: torch.Tensor, params: SamplingParams, generator: torch.Generator | None
+) -> int:
+    """One token id from one row's processed logits [vocab]."""
+    if not params.samples:
+        return int(logits.argmax())
+    probs = torch.softmax(logits.float() / params.temperature, dim=-1)
+    if params.top_p < 1:
+        # the nucleus: the most likely tokens until their mass reaches top_p (the first is kept)
+        sorted_probs, order = probs.sort(descending=True)
+        outside = sorted_probs.cumsum(dim=-1) - sorted_probs >= params.top_p
+        probs = probs.scatter(0, order, sorted_probs.masked_fill(outside, 0.0))
+    return int(torch.multinomial(probs, 1, generator=generator)[0])
 
 
 def row_generator(device: torch.device, seed: int | None) -> torch.Generator:

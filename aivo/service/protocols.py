@@ -11,6 +11,7 @@ from typing import Protocol
 from aivo.adapters import StudentAdapter
 from aivo.curriculum.pipeline import FinishedAnswer, PreparedPrompt
 from aivo.engine.generation import Generation, GenerationStart
+from aivo.engine.sampling import SamplingParams
 from aivo.schemas import AdapterInfo, CloneJob, GenerateRequest, JobReport
 
 
@@ -26,8 +27,7 @@ class Inference(Protocol):
     def stream(
         self,
         messages: list[dict[str, str]],
-        max_tokens: int,
-        temperature: float,
+        params: SamplingParams,
         student_id: str | None = None,
         adapter: StudentAdapter | None = None,
     ) -> AsyncIterator[str | GenerationStart | Generation]:

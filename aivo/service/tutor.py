@@ -9,6 +9,7 @@ of its key and its answer is stored for both.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 import weakref
@@ -20,6 +21,7 @@ from aivo.cache import CacheAside, CachedAnswer, ResponseCache, cache_key, is_ca
 from aivo.config import AppConfig
 from aivo.curriculum.pipeline import PROMPT_VERSION, PreparedPrompt
 from aivo.curriculum.prompting import Messages
+from aivo.engine.sampling import request_params
 from aivo.errors import AivoError, InvalidRequest, ServiceUnavailable
 from aivo.observability import FALLBACK_ANSWERS, GENERATED_TOKENS
 from aivo.schemas import (
@@ -196,9 +198,14 @@ class TutorService:
         if prepared is None:
             prepared = await self.preprocessor.prepare(request)
 
+        params = request_params(request, self.config.engine)
+
         def generate(messages: Messages, max_tokens: int) -> AsyncIterator[ReplicaItem]:
             return self.inference.stream(
-                messages, max_tokens, request.temperature, admitted.student_id, admitted.adapter
+                messages,
+                dataclasses.replace(params, max_tokens=max_tokens),
+                admitted.student_id,
+                admitted.adapter,
             )
 
         tutored = None

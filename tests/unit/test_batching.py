@@ -12,17 +12,17 @@ from collections.abc import Callable, Iterator
 
 import pytest
 import torch
-from peft import LoraConfig
 
-from aivo.config import BUNDLED_MODEL, EngineConfig, ModelSpec
+from aivo.config import EngineConfig
 from aivo.engine.batching import ContinuousBatcher
 from aivo.engine.detokenize import IncrementalDecoder
 from aivo.engine.kv_cache import left_padded
-from aivo.engine.loader import LoadedModel, load_model
-from aivo.engine.lora import wrap_for_adapters
+from aivo.engine.loader import LoadedModel
 from aivo.engine.rows import GenerationFailed
+from aivo.engine.sampling import SamplingParams
 from aivo.engine.streaming import RequestStream
 from aivo.errors import Overloaded
+from tests.fixtures.models import with_two_adapters
 
 pytestmark = pytest.mark.anyio
 
@@ -37,20 +37,6 @@ QUESTIONS = [
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-def with_two_adapters(engine_config: EngineConfig, dtype: str) -> LoadedModel:
-    """The bundled model in `dtype`, in a PeftModel with two random adapters, "kind", "terse"."""
-    spec = ModelSpec(name=BUNDLED_MODEL, dtype=dtype)  # type: ignore[arg-type]
-    loaded = wrap_for_adapters(load_model(spec, engine_config))
-    for seed, name in enumerate(["kind", "terse"]):
-        torch.manual_seed(seed)
-        config = LoraConfig(
-            r=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False, inference_mode=True
-        )
-        loaded.model.add_adapter(name, config)
-    loaded.model.eval()
-    return loaded
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +57,7 @@ def batcher(peft_model: LoadedModel) -> Iterator[ContinuousBatcher]:
 
 
 async def answer(batcher: ContinuousBatcher, prompt: list[int], adapter: str | None, n: int) -> str:
-    return (await batcher.submit(prompt, n, 0.0, adapter).result()).text
+    return (await batcher.submit(prompt, SamplingParams(n), adapter).result()).text
 
 
 async def wait_for(condition: Callable[[], bool], timeout_s: float = 30.0) -> None:
@@ -100,12 +86,12 @@ async def test_mixed_batch_gives_each_request_its_solo_answer(
     solo = [await answer(batcher, p, a, 12) for p, a in jobs]
     assert solo[0] != solo[1] and solo[5] != solo[2]  # the adapters really change the answers
 
-    early = [batcher.submit(p, 12, 0.0, a) for p, a in jobs[:3]]
+    early = [batcher.submit(p, SamplingParams(12), a) for p, a in jobs[:3]]
     await first_chunk(early[0])
-    middle = [batcher.submit(p, 12, 0.0, a) for p, a in jobs[3:5]]
+    middle = [batcher.submit(p, SamplingParams(12), a) for p, a in jobs[3:5]]
     await first_chunk(middle[0])
     assert not early[0].done  # the newcomers joined a batch that was still running
-    late = batcher.submit(jobs[5][0], 12, 0.0, jobs[5][1])
+    late = batcher.submit(jobs[5][0], SamplingParams(12), jobs[5][1])
     mixed = await asyncio.gather(*(s.result() for s in [*early, *middle, late]))
     assert [c.text for c in mixed] == solo
 
@@ -130,16 +116,16 @@ async def test_solo_answers_match_peft_generate(
     for prompt, adapter in [(prompts[1], None), (prompts[0], "kind")]:
         reference = functools.partial(peft_generate, peft_model, prompt, adapter, 10)
         expected = await batcher.run_between_steps(reference)  # the model thread owns the model
-        result = await batcher.submit(prompt, 10, 0.0, adapter).result()
+        result = await batcher.submit(prompt, SamplingParams(10), adapter).result()
         assert result.text == expected and result.prompt_tokens == len(prompt)
 
 
 async def test_each_row_stops_on_its_own(
     batcher: ContinuousBatcher, prompts: list[list[int]]
 ) -> None:
-    long = batcher.submit(prompts[1], 40, 0.0, "kind")
-    short = batcher.submit(prompts[1], 3, 0.0, None)
-    ending = batcher.submit(prompts[2], 40, 0.0, None)  # "Hi" is answered in a few words
+    long = batcher.submit(prompts[1], SamplingParams(40), "kind")
+    short = batcher.submit(prompts[1], SamplingParams(3))
+    ending = batcher.submit(prompts[2], SamplingParams(40))  # "Hi" is answered in a few words
     short_result = await short.result()
     assert short_result.completion_tokens == 3 and short_result.finish_reason == "length"
     assert not long.done
@@ -155,9 +141,9 @@ async def test_window_only_mode_keeps_newcomers_waiting(
 ) -> None:
     batcher = ContinuousBatcher(peft_model, batch_wait_ms=0, join_running=join_running)
     try:
-        first = batcher.submit(prompts[1], 16, 0.0, None)
+        first = batcher.submit(prompts[1], SamplingParams(16))
         await first_chunk(first)
-        second = batcher.submit(prompts[0], 2, 0.0, None)
+        second = batcher.submit(prompts[0], SamplingParams(2))
         await second.result()
         assert first.done is not join_running  # continuous: the newcomer finished first
         await first.result()
@@ -168,12 +154,12 @@ async def test_window_only_mode_keeps_newcomers_waiting(
 async def test_stream_chunks_make_up_the_final_text(
     batcher: ContinuousBatcher, peft_model: LoadedModel, prompts: list[list[int]]
 ) -> None:
-    stream = batcher.submit(prompts[1], 20, 0.0, None)
+    stream = batcher.submit(prompts[1], SamplingParams(20))
     chunks = [chunk async for chunk in stream]
     completion = await stream.result()
     assert len(chunks) >= 5
     assert "".join(chunks) == completion.text
-    whole = batcher.submit(prompts[1], 20, 0.0, None)
+    whole = batcher.submit(prompts[1], SamplingParams(20))
     assert (await whole.result()) == completion
 
 
@@ -190,16 +176,19 @@ def test_incremental_decoding_never_splits_a_character(peft_model: LoadedModel) 
 async def test_seeded_sampling_is_per_request(
     batcher: ContinuousBatcher, prompts: list[list[int]]
 ) -> None:
-    same = [batcher.submit(prompts[1], 12, 1.2, "kind", seed=7) for _ in range(2)]
-    other = batcher.submit(prompts[1], 12, 1.2, "kind", seed=8)
+    same = [
+        batcher.submit(prompts[1], SamplingParams(12, temperature=1.2, seed=7), "kind")
+        for _ in range(2)
+    ]
+    other = batcher.submit(prompts[1], SamplingParams(12, temperature=1.2, seed=8), "kind")
     results = await asyncio.gather(*(s.result() for s in [*same, other]))
     assert results[0].text == results[1].text != results[2].text
 
 
 async def test_cancel_frees_the_row(batcher: ContinuousBatcher, prompts: list[list[int]]) -> None:
     solo = [await answer(batcher, prompts[i], "terse", 16) for i in (0, 3)]
-    doomed = batcher.submit(prompts[1], 200, 0.0, "kind")
-    others = [batcher.submit(prompts[i], 16, 0.0, "terse") for i in (0, 3)]
+    doomed = batcher.submit(prompts[1], SamplingParams(200), "kind")
+    others = [batcher.submit(prompts[i], SamplingParams(16), "terse") for i in (0, 3)]
     await asyncio.gather(*(first_chunk(s) for s in [doomed, *others]))
     assert batcher.active_rows == 3
     doomed.cancel()
@@ -214,11 +203,11 @@ async def test_overloaded_past_the_queue_bound(
 ) -> None:
     batcher = ContinuousBatcher(peft_model, max_batch_size=1, max_queued_requests=2)
     try:
-        running = batcher.submit(prompts[1], 200, 0.0, None)
+        running = batcher.submit(prompts[1], SamplingParams(200))
         await first_chunk(running)
-        queued = [batcher.submit(prompts[0], 4, 0.0, None) for _ in range(2)]
+        queued = [batcher.submit(prompts[0], SamplingParams(4)) for _ in range(2)]
         with pytest.raises(Overloaded) as caught:
-            batcher.submit(prompts[0], 4, 0.0, None)
+            batcher.submit(prompts[0], SamplingParams(4))
         assert caught.value.status == 503 and caught.value.retry_after_s
         running.cancel()
         results = [await s.result() for s in queued]
@@ -231,12 +220,12 @@ async def test_a_failing_request_fails_alone(
     batcher: ContinuousBatcher, prompts: list[list[int]]
 ) -> None:
     solo = await answer(batcher, prompts[3], "kind", 12)
-    good = batcher.submit(prompts[3], 12, 0.0, "kind")
+    good = batcher.submit(prompts[3], SamplingParams(12), "kind")
     await first_chunk(good)
     out_of_vocabulary = [*prompts[0][:-1], 10**7]  # the embedding lookup raises IndexError
     bad = [
-        batcher.submit(out_of_vocabulary, 12, 0.0, None),
-        batcher.submit(prompts[0], 12, 0.0, "no-such-adapter"),
+        batcher.submit(out_of_vocabulary, SamplingParams(12)),
+        batcher.submit(prompts[0], SamplingParams(12), "no-such-adapter"),
     ]
     for stream in bad:
         with pytest.raises(GenerationFailed) as caught:
@@ -283,7 +272,7 @@ async def test_bf16_keeps_each_rows_adapter_and_repeats_itself(engine_config: En
     try:
         runs = []
         for _ in range(2):
-            streams = [batcher.submit(p, 12, 0.0, a) for p, a in jobs]
+            streams = [batcher.submit(p, SamplingParams(12), a) for p, a in jobs]
             runs.append([(await s.result()).text for s in streams])
         assert runs[0] == runs[1]
     finally:

@@ -45,8 +45,9 @@ def test_same_request_same_key() -> None:
         {"prompt": "  Why is the\tsky   blue?\n"},
         {"subject": "SCIENCE", "grade_level": " 4 "},
         {"stream": True},
+        {"seed": 5, "top_p": 0.5},
     ],
-    ids=["whitespace", "case-of-enums", "stream"],
+    ids=["whitespace", "case-of-enums", "stream", "greedy-ignores-sampling"],
 )
 def test_what_does_not_change_the_answer_does_not_change_the_key(variant: dict[str, Any]) -> None:
     assert key({**BASE, **variant}) == key(BASE)
@@ -72,10 +73,23 @@ def test_accommodation_order_does_not_change_the_key() -> None:
         {"mode": "hint"},
         {"mode": "check", "student_answer": "12"},
         {"history": [{"role": "student", "text": "I got 12"}]},
+        {"stop": "The end"},
+        {"frequency_penalty": 0.5},
+        {"presence_penalty": -0.5},
     ],
 )
 def test_each_request_field_changes_the_key(variant: dict[str, Any]) -> None:
     assert key({**BASE, **variant}) != key(BASE)
+
+
+def test_one_stop_string_is_a_list_of_one() -> None:
+    assert key({**BASE, "stop": "Bye"}) == key({**BASE, "stop": ["Bye"]})
+
+
+def test_seed_and_top_p_change_a_sampled_answers_key() -> None:
+    sampled = {**BASE, "temperature": 0.7}
+    assert key({**sampled, "seed": 1}) != key({**sampled, "seed": 2}) != key(sampled)
+    assert key({**sampled, "top_p": 0.5}) != key(sampled)
 
 
 @pytest.mark.parametrize(

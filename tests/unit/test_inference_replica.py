@@ -13,6 +13,7 @@ import pytest
 from aivo.config import BUNDLED_MODEL, parse_config
 from aivo.engine.generation import Generation
 from aivo.engine.rows import GenerationFailed
+from aivo.engine.sampling import SamplingParams
 from aivo.errors import GenerationTimeout, Overloaded
 from deployments.inference import InferenceReplica
 from tests.fixtures.models import mismatched_model
@@ -61,8 +62,8 @@ async def test_a_failing_primary_opens_its_circuit_and_the_fallback_answers(
     )
     for _ in range(2):
         with pytest.raises(GenerationFailed):
-            await inference.generate(MESSAGES, 4, 0.0)
-    answer = await inference.generate(MESSAGES, 4, 0.0)
+            await inference.generate(MESSAGES, SamplingParams(4))
+    answer = await inference.generate(MESSAGES, SamplingParams(4))
     assert isinstance(answer, Generation)
     assert answer.model == BUNDLED_MODEL and answer.fallback_used
     status = inference.status()
@@ -75,7 +76,7 @@ async def test_a_timeout_answers_504_and_frees_the_row(
 ) -> None:
     inference = replica({"request_timeout_s": 0.3})
     with pytest.raises(GenerationTimeout) as caught:
-        await inference.generate(MESSAGES, 1000, 0.0)
+        await inference.generate(MESSAGES, SamplingParams(1000))
     assert caught.value.status == 504
     batcher = inference.servers[BUNDLED_MODEL].batcher
     await until(lambda: batcher.active_rows == 0)  # the cancelled row leaves at the next step
@@ -85,12 +86,12 @@ async def test_past_the_queue_bound_requests_get_503_with_retry_after(
     replica: Callable[[dict[str, Any]], InferenceReplica],
 ) -> None:
     inference = replica({"max_batch_size": 1, "max_queued_requests": 1})
-    running = [asyncio.create_task(inference.generate(LONG, 200, 0.0)) for _ in range(2)]
+    running = [asyncio.create_task(inference.generate(LONG, SamplingParams(200))) for _ in range(2)]
     await until(lambda: BUNDLED_MODEL in inference.servers)
     batcher = inference.servers[BUNDLED_MODEL].batcher
     await until(lambda: batcher.active_rows == 1 and batcher.waiting_requests == 1)
     with pytest.raises(Overloaded) as caught:
-        await inference.generate(MESSAGES, 4, 0.0)
+        await inference.generate(MESSAGES, SamplingParams(4))
     assert caught.value.status == 503 and caught.value.retry_after_s
     for task in running:
         task.cancel()

@@ -20,6 +20,7 @@ from aivo.engine.batching import ContinuousBatcher
 from aivo.engine.loader import LoadedModel, load_model
 from aivo.engine.lora import wrap_for_adapters
 from aivo.engine.residency import AdapterResidency
+from aivo.engine.sampling import SamplingParams
 from tests.fixtures.adapters import make_adapter
 
 pytestmark = pytest.mark.anyio
@@ -74,10 +75,12 @@ async def answers(
 
     async def one(prompt: list[int], student: str | None) -> str:
         if student is None:
-            return (await batcher.submit(prompt, TOKENS, 0.0).result()).text
+            return (await batcher.submit(prompt, SamplingParams(TOKENS)).result()).text
         async with residency.use(student) as choice:
             assert choice.adapter_name is not None, choice.fallback_reason
-            return (await batcher.submit(prompt, TOKENS, 0.0, choice.adapter_name).result()).text
+            return (
+                await batcher.submit(prompt, SamplingParams(TOKENS), choice.adapter_name).result()
+            ).text
 
     return list(await asyncio.gather(*(one(p, s) for p, s in jobs)))
 

@@ -19,6 +19,7 @@ from aivo.engine.batching import ContinuousBatcher
 from aivo.engine.loader import LoadedModel
 from aivo.engine.lora import wrap_for_adapters
 from aivo.engine.residency import AdapterResidency
+from aivo.engine.sampling import SamplingParams
 
 pytestmark = pytest.mark.anyio
 
@@ -101,7 +102,7 @@ async def serve(
 ) -> str:
     async with residency.use(student) as choice:
         assert choice.adapter_name is not None or choice.fallback_reason is not None
-        return (await batcher.submit(prompt, 8, 0.0, choice.adapter_name).result()).text
+        return (await batcher.submit(prompt, SamplingParams(8), choice.adapter_name).result()).text
 
 
 @pytest.fixture(scope="module")
@@ -154,7 +155,7 @@ async def test_a_swapped_slot_answers_like_a_fresh_load(
     fresh = await serve(residency, batcher, "ann", prompt)
     other = await serve(residency, batcher, "bob", prompt)
     swapped = await serve(residency, batcher, "ann", prompt)
-    base = (await batcher.submit(prompt, 8, 0.0, None).result()).text
+    base = (await batcher.submit(prompt, SamplingParams(8)).result()).text
     assert fresh == swapped and len({fresh, other, base}) == 3
     assert residency.slots == 1 and store.fetches == 3
 
@@ -171,7 +172,7 @@ async def test_a_pinned_adapter_waits_for_its_rows(
     expected = await serve(residency, batcher, "ann", prompt)
 
     ann = await residency.resolve("ann")
-    stream = batcher.submit(prompt, 8, 0.0, ann.choice.adapter_name)
+    stream = batcher.submit(prompt, SamplingParams(8), ann.choice.adapter_name)
     bob = await residency.resolve("bob")  # over the bound: ann's slot is pinned by its row
     assert residency.resident() == [("ann", 1), ("bob", 1)] and residency.slots == 2
     assert (await stream.result()).text == expected
@@ -217,7 +218,7 @@ async def test_broken_adapters_fall_back_to_the_base_model(
             assert choice.fallback_reason is not None and reason in choice.fallback_reason
     assert residency.resident() == [] and slot_names(batcher) == set()
 
-    base = await batcher.submit(prompt, 8, 0.0, None).result()
+    base = await batcher.submit(prompt, SamplingParams(8)).result()
     assert await serve(residency, batcher, "ann", prompt) == base.text
 
 

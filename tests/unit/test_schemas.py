@@ -34,6 +34,14 @@ def test_normalises_case_and_accommodations() -> None:
         ("max_tokens", 0),
         ("max_tokens", 1025),
         ("temperature", 2.5),
+        ("top_p", 0),
+        ("top_p", 1.1),
+        ("stop", ["a", "b", "c", "d", "e"]),
+        ("stop", "x" * 65),
+        ("stop", [""]),
+        ("seed", -1),
+        ("frequency_penalty", 2.1),
+        ("presence_penalty", -2.1),
     ],
 )
 def test_invalid_field_is_named(field: str, value: object) -> None:
@@ -42,6 +50,12 @@ def test_invalid_field_is_named(field: str, value: object) -> None:
     with pytest.raises(ValidationError) as caught:
         GenerateRequest.model_validate(body)
     assert caught.value.errors()[0]["loc"][0] == field
+
+
+def test_sampling_fields_default_off_and_one_stop_string_becomes_a_list() -> None:
+    r = GenerateRequest(prompt="hi", grade_level="4", subject="math", stop="Bye")
+    assert r.stop == ["Bye"]
+    assert (r.top_p, r.seed, r.frequency_penalty, r.presence_penalty) == (1.0, None, 0.0, 0.0)
 
 
 def test_unknown_field_refused() -> None:

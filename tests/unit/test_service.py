@@ -23,6 +23,7 @@ from aivo.config import AppConfig, parse_config
 from aivo.curriculum.pipeline import FinishedAnswer, PreparedPrompt
 from aivo.curriculum.prompting import Prompt
 from aivo.engine.generation import Completion, Generation, GenerationStart
+from aivo.engine.sampling import SamplingParams
 from aivo.errors import InvalidRequest, NotFound, PromptRejected, RateLimited
 from aivo.schemas import AdapterInfo, CloneJob, CloneRequest, GenerateRequest, JobReport
 from aivo.security.keys import Principal
@@ -64,11 +65,11 @@ class EchoModel:
     async def stream(
         self,
         messages: list[dict[str, str]],
-        max_tokens: int,
-        temperature: float,
+        params: SamplingParams,
         student_id: str | None = None,
         adapter: StudentAdapter | None = None,
     ) -> AsyncIterator[str | GenerationStart | Generation]:
+        max_tokens = params.max_tokens
         self.runs += 1
         self.adapters.append(adapter)
         await self.gate.wait()

@@ -39,11 +39,8 @@ UNSUPPORTED_FIELDS = (
 # Values of those fields that ask for nothing (clients send them as defaults).
 _UNSET: tuple[object, ...] = (None, False, 0, "none", [], {}, {"type": "text"}, ["text"])
 
-# OpenAI's sampling fields, forwarded to `GenerateRequest` under the same names once it has them
-# (they land with the batcher's per-row sampling). Until then a value that would change the
-# answer is refused, never ignored.
+# OpenAI's sampling fields, forwarded to `GenerateRequest` under the same names.
 SAMPLING_FIELDS = ("top_p", "stop", "seed", "frequency_penalty", "presence_penalty")
-_NEUTRAL_SAMPLING = {"top_p": 1.0, "frequency_penalty": 0.0, "presence_penalty": 0.0}
 
 _ROLES: dict[str, Role] = {"user": "student", "assistant": "tutor"}
 _CONTEXT_ROLES = ("system", "developer")
@@ -94,16 +91,10 @@ def _refuse_unsupported(body: ChatCompletionRequest) -> None:
 
 
 def _sampling(body: ChatCompletionRequest) -> dict[str, Any]:
-    given = {}
-    for name in SAMPLING_FIELDS:
-        value = getattr(body, name)
-        if value in (None, []) or (name in _NEUTRAL_SAMPLING and value == _NEUTRAL_SAMPLING[name]):
-            continue
-        if name not in GenerateRequest.model_fields:
-            message = "not supported yet (it comes with per-request sampling)"
-            raise InvalidParameter(name, message, code="unsupported_parameter")
-        given[name] = value
-    return given
+    given = {name: getattr(body, name) for name in SAMPLING_FIELDS}
+    if isinstance(given["stop"], str):
+        given["stop"] = [given["stop"]]
+    return {name: value for name, value in given.items() if value is not None}
 
 
 def _tutoring(fields: TutoringFields | None) -> dict[str, Any]:
