@@ -101,13 +101,16 @@ async def answer(
             yield item
         return
     used: list[Generation] = []
-    first = await _planned_attempt(prompt.messages, plan, leaks, generate, max_tokens, "")
+    opened = _seeded(prompt.messages, plan.opening)
+    first = await _planned_attempt(opened, plan, leaks, generate, max_tokens, plan.opening)
     used.append(first.result())
     text, corrected = first.text.strip(), first.stopped is not None or not _passes(first.text, plan)
     if corrected:
-        seeded = [*prompt.messages, {"role": "assistant", "content": plan.worked + "\n"}]
+        seeded = _seeded(prompt.messages, plan.worked + "\n")
         budget = min(CONTINUATION_TOKENS, max_tokens)
-        second = await _planned_attempt(seeded, plan, leaks, generate, budget, plan.worked + "\n")
+        second = await _planned_attempt(
+            seeded, plan, leaks, generate, budget, plan.worked + "\n", one_sentence=True
+        )
         used.append(second.result())
         text = _checked_continuation(plan, leaks, second.text)
     yield text
@@ -121,8 +124,11 @@ async def _planned_attempt(
     generate: Generate,
     max_tokens: int,
     seed: str,
+    *,
+    one_sentence: bool = False,
 ) -> _Attempt:
-    """One generation, audited at each sentence end; stopped at the first failure."""
+    """One generation continuing `seed`, audited at each sentence end; stopped at the first
+    failure (or, `one_sentence`, after the first sentence it adds)."""
     attempt = _Attempt(text=seed)
     vouched = vouched_numbers(plan.solution, plan.question, plan.worked)
     if not plan.may_state_answer:
@@ -130,7 +136,7 @@ async def _planned_attempt(
     async for chunk in _watched(attempt, generate(messages, max_tokens), LeakWatch(leaks)):
         if _SENTENCE_END.search(chunk):
             attempt.stopped = _audit_so_far(attempt.text, plan, vouched)
-            if seed and not attempt.stopped and attempt.text.strip() != seed.strip():
+            if one_sentence and not attempt.stopped and attempt.text.strip() != seed.strip():
                 attempt.stopped = "one_sentence"  # a continuation adds one sentence: enough
     return attempt
 
@@ -156,6 +162,11 @@ async def _watched(
             attempt.stopped = "leak"
     finally:
         await stream.aclose()  # type: ignore[attr-defined]
+
+
+def _seeded(messages: Messages, text: str) -> Messages:
+    """The messages with `text` as the start of the model's answer (nothing: unchanged)."""
+    return [*messages, {"role": "assistant", "content": text}] if text else messages
 
 
 def _audit_so_far(text: str, plan: TutorPlan, vouched: set[sympy.Expr]) -> str | None:

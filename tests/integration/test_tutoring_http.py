@@ -41,8 +41,9 @@ def deploy(name: str, folder: Path, port: int, **overrides: Any) -> httpx.Client
 
 @pytest.fixture(scope="module")
 def client(serve_port: int, tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
-    with deploy("tutor", tmp_path_factory.mktemp("tutor"), serve_port) as c:
-        yield c
+    client = deploy("tutor", tmp_path_factory.mktemp("tutor"), serve_port)
+    yield client
+    client.close()
     serve.delete("tutor")
 
 

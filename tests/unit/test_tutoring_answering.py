@@ -160,3 +160,12 @@ def test_a_continuation_that_repeats_the_worked_text_adds_nothing() -> None:
     replica = ScriptedReplica("7 × 8 = 54.", last_line)
     _, result = go(run(prompt, plan, replica))
     assert result.text == plan.worked
+
+
+def test_a_checked_answer_always_opens_with_the_verdict() -> None:
+    prompt, plan = setup("What is 7 times 8?", "check", student_answer="54")
+    assert plan is not None and plan.opening.startswith("Not quite")
+    replica = ScriptedReplica("Count the groups of 8 again.")
+    _, result = go(run(prompt, plan, replica))
+    assert result.text == f"{plan.opening}Count the groups of 8 again."
+    assert replica.calls[0][0][-1] == {"role": "assistant", "content": plan.opening}
