@@ -236,6 +236,25 @@ class InvalidateResponse(BaseModel):
     removed: int
 
 
+class RollbackRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: int = Field(ge=1, description="An earlier published version to make live again.")
+
+
+class StudentSummary(BaseModel):
+    student_id: str
+    live_version: int
+    versions: list[int]
+
+
+class StudentPage(BaseModel):
+    students: list[StudentSummary]
+    next_after: str | None = Field(
+        None, description="Pass as `after` for the next page; null on the last page."
+    )
+
+
 class StudentDeletion(BaseModel):
     student_id: str
     removed: dict[str, int] = Field(description="What was removed, by kind, with counts.")

@@ -23,7 +23,7 @@ from aivo.config import AppConfig
 from aivo.error_tracking import init_error_tracking
 from aivo.errors import ModelUnavailable, NotFound, ServiceUnavailable
 from aivo.observability import get_logger, log_event, pseudonym
-from aivo.schemas import AdapterInfo, CloneJob, JobReport
+from aivo.schemas import CloneJob, JobReport
 from aivo.service import ForgottenClones
 from aivo.training.dataset import parse_dataset
 from aivo.training.dataset_store import DatasetStore, open_dataset_store
@@ -105,18 +105,6 @@ class CloneCoordinator:
             logs = await asyncio.to_thread(self.client().get_job_logs, job_id)
             results = parse_clone_results(logs)
         return JobReport(job_id=job_id, status=status.value, results=results)
-
-    async def adapter(self, student_id: str) -> AdapterInfo:
-        manifest = await asyncio.to_thread(self.store.manifest, student_id)
-        if manifest is None:
-            raise NotFound(f"student {student_id} has no adapter")
-        metadata = await asyncio.to_thread(self.store.metadata, student_id)
-        return AdapterInfo(
-            student_id=student_id,
-            live_version=manifest.live_version,
-            versions=manifest.version_numbers,
-            metadata=metadata,
-        )
 
     async def forget(self, student_id: str) -> ForgottenClones:
         """Removes the student's stored training data and job records (what DELETE reports)."""

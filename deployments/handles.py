@@ -11,7 +11,7 @@ from aivo.adapters import StudentAdapter
 from aivo.curriculum.pipeline import FinishedAnswer, PreparedPrompt
 from aivo.engine.generation import Generation, GenerationStart
 from aivo.engine.sampling import SamplingParams
-from aivo.schemas import AdapterInfo, CloneJob, GenerateRequest, JobReport
+from aivo.schemas import CloneJob, GenerateRequest, JobReport
 from aivo.service import ForgottenClones
 from deployments import calls
 
@@ -68,10 +68,6 @@ class CloneCoordinatorHandle:
     async def job(self, job_id: str) -> JobReport:
         report: JobReport = await self.handle.job.remote(job_id)
         return report
-
-    async def adapter(self, student_id: str) -> AdapterInfo:
-        info: AdapterInfo = await self.handle.adapter.remote(student_id)
-        return info
 
     async def forget(self, student_id: str) -> ForgottenClones:
         forgotten: ForgottenClones = await self.handle.forget.remote(student_id)

@@ -6,7 +6,7 @@ which refer to dependencies built inside `create_api`.
 
 from typing import Annotated, Any, Protocol
 
-from fastapi import Depends, FastAPI, Path, Request
+from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -28,7 +28,9 @@ from aivo.schemas import (
     InvalidateRequest,
     InvalidateResponse,
     JobReport,
+    RollbackRequest,
     StudentDeletion,
+    StudentPage,
 )
 from aivo.security.keys import KeyRing, Principal, Scope
 
@@ -51,6 +53,10 @@ class Service(ChatService, Protocol):
     async def job(self, job_id: str) -> JobReport: ...
 
     async def adapter(self, student_id: str) -> AdapterInfo: ...
+
+    async def rollback(self, student_id: str, version: int) -> AdapterInfo: ...
+
+    async def students(self, after: str | None, limit: int) -> StudentPage: ...
 
 
 def create_api(service: Service, security: SecurityConfig, keys: KeyRing) -> FastAPI:
@@ -146,6 +152,30 @@ def create_api(service: Service, security: SecurityConfig, keys: KeyRing) -> Fas
     )
     async def adapter(student_id: student_path) -> AdapterInfo:
         return await service.adapter(student_id)
+
+    @app.post(
+        "/v1/students/{student_id}/adapter/rollback",
+        response_model=AdapterInfo,
+        responses=ERRORS,
+        dependencies=[scoped("admin")],
+    )
+    async def rollback(student_id: student_path, body: RollbackRequest) -> AdapterInfo:
+        """Make an earlier published version of the student's adapter live again; replicas
+        serve it on the student's next request, and no answer of another version is reused."""
+        return await service.rollback(student_id, body.version)
+
+    @app.get(
+        "/v1/students",
+        response_model=StudentPage,
+        responses=ERRORS,
+        dependencies=[scoped("admin")],
+    )
+    async def students(
+        after: Annotated[str | None, Query(pattern=STUDENT_ID_PATTERN)] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    ) -> StudentPage:
+        """Students with a live adapter, by id, a page at a time."""
+        return await service.students(after, limit)
 
     add_openai_routes(app, service, scoped)
 

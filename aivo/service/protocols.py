@@ -12,7 +12,7 @@ from aivo.adapters import StudentAdapter
 from aivo.curriculum.pipeline import FinishedAnswer, PreparedPrompt
 from aivo.engine.generation import Generation, GenerationStart
 from aivo.engine.sampling import SamplingParams
-from aivo.schemas import AdapterInfo, CloneJob, GenerateRequest, JobReport
+from aivo.schemas import CloneJob, GenerateRequest, JobReport
 
 
 class Preprocessor(Protocol):
@@ -50,8 +50,6 @@ class CloneJobs(Protocol):
     async def clone(self, student_id: str, dataset: bytes) -> CloneJob: ...
 
     async def job(self, job_id: str) -> JobReport: ...
-
-    async def adapter(self, student_id: str) -> AdapterInfo: ...
 
     async def forget(self, student_id: str) -> ForgottenClones:
         """Stops the student's running job and removes their training data and job records."""

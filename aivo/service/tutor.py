@@ -22,7 +22,7 @@ from aivo.config import AppConfig
 from aivo.curriculum.pipeline import PROMPT_VERSION, PreparedPrompt
 from aivo.curriculum.prompting import Messages
 from aivo.engine.sampling import request_params
-from aivo.errors import AivoError, InvalidRequest, ServiceUnavailable
+from aivo.errors import AivoError, InvalidRequest, NotFound, ServiceUnavailable
 from aivo.observability import FALLBACK_ANSWERS, GENERATED_TOKENS
 from aivo.schemas import (
     AdapterInfo,
@@ -34,6 +34,8 @@ from aivo.schemas import (
     InvalidateRequest,
     JobReport,
     StudentDeletion,
+    StudentPage,
+    StudentSummary,
     Usage,
 )
 from aivo.security.keys import Principal
@@ -294,7 +296,43 @@ class TutorService:
         return await self.clones.job(job_id)
 
     async def adapter(self, student_id: str) -> AdapterInfo:
-        return await self.clones.adapter(student_id)
+        return await asyncio.to_thread(self._adapter_info, student_id)
+
+    def _adapter_info(self, student_id: str) -> AdapterInfo:
+        manifest = self.adapters.manifest(student_id)
+        if manifest is None:
+            raise NotFound(f"student {student_id} has no adapter")
+        return AdapterInfo(
+            student_id=student_id,
+            live_version=manifest.live_version,
+            versions=manifest.version_numbers,
+            metadata=self.adapters.metadata(student_id),
+        )
+
+    async def rollback(self, student_id: str, version: int) -> AdapterInfo:
+        await asyncio.to_thread(self.adapters.rollback, student_id, version)
+        return await self.adapter(student_id)
+
+    async def students(self, after: str | None, limit: int) -> StudentPage:
+        """A page of students with a live adapter, after the student id `after`."""
+        return await asyncio.to_thread(self._student_page, after, limit)
+
+    def _student_page(self, after: str | None, limit: int) -> StudentPage:
+        page: list[StudentSummary] = []
+        for student_id in self.adapters.students():
+            if after is not None and student_id <= after:
+                continue
+            if len(page) == limit:
+                return StudentPage(students=page, next_after=page[-1].student_id)
+            manifest = self.adapters.manifest(student_id)
+            if manifest is not None:  # none: deleted since the listing, or mid-publish
+                summary = StudentSummary(
+                    student_id=student_id,
+                    live_version=manifest.live_version,
+                    versions=manifest.version_numbers,
+                )
+                page.append(summary)
+        return StudentPage(students=page)
 
     async def student_model(self, student_id: str) -> Manifest | None:
         """The manifest of the student's adapter; None when the student has none."""

@@ -25,7 +25,7 @@ from aivo.curriculum.prompting import Prompt
 from aivo.engine.generation import Completion, Generation, GenerationStart
 from aivo.engine.sampling import SamplingParams
 from aivo.errors import InvalidRequest, NotFound, PromptRejected, RateLimited
-from aivo.schemas import AdapterInfo, CloneJob, CloneRequest, GenerateRequest, JobReport
+from aivo.schemas import CloneJob, CloneRequest, GenerateRequest, JobReport
 from aivo.security.keys import Principal
 from aivo.service import ForgottenClones, TutorService
 
@@ -104,9 +104,6 @@ class MemoryClones:
             if job.job_id == job_id:
                 return JobReport(job_id=job_id, status=job.status)
         raise NotFound(f"no clone job {job_id}")
-
-    async def adapter(self, student_id: str) -> AdapterInfo:
-        raise NotFound(f"student {student_id} has no adapter")
 
     async def forget(self, student_id: str) -> ForgottenClones:
         datasets = int(self.datasets.pop(student_id, None) is not None)
@@ -325,3 +322,29 @@ async def test_readiness_reports_the_replicas_and_the_cache(tutor: Tutor) -> Non
         "cache": "ok",
         "inference": {"ready": True},
     }
+
+
+async def test_an_operator_rolls_a_student_back_and_old_answers_stay_with_their_version(
+    tmp_path: Path, tutor: Tutor
+) -> None:
+    tutor.publish(tmp_path, "ana", b"weights one")
+    first = await tutor.service.generate(ask(student_id="ana"), "r1", TEACHER)
+    tutor.publish(tmp_path, "ana", b"weights two")
+    second = await tutor.service.generate(ask(student_id="ana"), "r2", TEACHER)
+    assert (first.adapter and first.adapter.version, second.cached) == (1, False)
+    info = await tutor.service.rollback("ana", 1)
+    assert (info.live_version, info.versions) == (1, [1, 2])
+    again = await tutor.service.generate(ask(student_id="ana"), "r3", TEACHER)
+    assert again.cached and again.adapter is not None and again.adapter.version == 1
+    with pytest.raises(NotFound):
+        await tutor.service.rollback("ana", 7)
+
+
+async def test_students_are_listed_a_page_at_a_time(tmp_path: Path, tutor: Tutor) -> None:
+    for name in ["cy", "ana", "bo"]:
+        tutor.publish(tmp_path, name, name.encode())
+    tutor.publish(tmp_path, "bo", b"bo again")
+    first = await tutor.service.students(None, 2)
+    assert [(s.student_id, s.live_version) for s in first.students] == [("ana", 1), ("bo", 2)]
+    rest = await tutor.service.students(first.next_after, 2)
+    assert [s.student_id for s in rest.students] == ["cy"] and rest.next_after is None
