@@ -16,7 +16,6 @@ import time
 from typing import Any
 
 import torch
-from transformers import DynamicCache
 
 from aivo.config import BUNDLED_MODEL, EngineConfig, ModelSpec
 from aivo.engine.device import (
@@ -25,7 +24,7 @@ from aivo.engine.device import (
     matmul_seconds,
     pick_dtype,
 )
-from aivo.engine.kv_cache import BatchCache, left_padded
+from aivo.engine.forward import decode_step, prefill
 from aivo.engine.loader import LoadedModel, load_model
 from aivo.engine.lora import BASE_ADAPTER, wrap_for_adapters
 from bench.batching import QUESTIONS, cpu_stall_us
@@ -35,38 +34,17 @@ DTYPES = {"bfloat16": torch.bfloat16, "float32": torch.float32}
 BATCHES = (1, 16)
 
 
-@torch.inference_mode()
 def prefill_and_step_seconds(
     loaded: LoadedModel, prompts: list[list[int]], adapters: list[str], steps: int
 ) -> tuple[float, float]:
     """Seconds of the prompts' prefill as one batch, and the mean of one decoding step after it;
-    row i runs adapter `adapters[i]` (BASE_ADAPTER: none)."""
-    ids, mask, positions = left_padded(prompts, 0, loaded.device)
-    cache = DynamicCache(config=loaded.model.config)
+    row i runs adapter `adapters[i]` (BASE_ADAPTER: none). The batcher's own forward passes."""
     started = time.perf_counter()
-    output = loaded.model(
-        input_ids=ids,
-        attention_mask=mask,
-        position_ids=positions,
-        past_key_values=cache,
-        use_cache=True,
-        logits_to_keep=1,
-        adapter_names=adapters,
-    )
+    cache, logits = prefill(loaded.model, prompts, 0, loaded.device, adapters)
     prefill_s = time.perf_counter() - started
-    rows = BatchCache(cache, mask)
     started = time.perf_counter()
     for _ in range(steps):
-        tokens = output.logits[:, -1].argmax(dim=-1, keepdim=True)
-        positions, mask = rows.next_step()
-        output = loaded.model(
-            input_ids=tokens,
-            attention_mask=mask,
-            position_ids=positions,
-            past_key_values=cache,
-            use_cache=True,
-            adapter_names=adapters,
-        )
+        logits = decode_step(loaded.model, cache, logits.argmax(dim=-1, keepdim=True), adapters)
     return prefill_s, (time.perf_counter() - started) / steps
 
 

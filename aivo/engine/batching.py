@@ -17,11 +17,11 @@ from typing import Any, TypeVar
 
 import torch
 from peft import PeftModel
-from transformers import DynamicCache
 
 from aivo.engine.answer_text import AnswerText
 from aivo.engine.detokenize import IncrementalDecoder
-from aivo.engine.kv_cache import BatchCache, left_padded
+from aivo.engine.forward import decode_step, prefill
+from aivo.engine.kv_cache import BatchCache
 from aivo.engine.loader import LoadedModel
 from aivo.engine.lora import BASE_ADAPTER
 from aivo.engine.rows import BatchRow, GenerationFailed
@@ -220,42 +220,20 @@ class ContinuousBatcher:
             for row, token in zip(rows, tokens, strict=True):
                 row.accept(token, self._eos)
 
-    @torch.inference_mode()
     def _prefill(self, rows: list[BatchRow]) -> Prefilled:
         """The rows' prompts through the model: their own cache and first tokens."""
-        ids, mask, positions = left_padded(
-            [r.prompt_ids for r in rows], self._pad_id, self.loaded.device
-        )
-        cache = DynamicCache(config=self.model.config)
-        output = self.model(
-            input_ids=ids,
-            attention_mask=mask,
-            position_ids=positions,
-            past_key_values=cache,
-            use_cache=True,
-            logits_to_keep=1,  # only the last position's logits are needed
-            adapter_names=[r.adapter for r in rows],
-        )
-        return rows, BatchCache(cache, mask), self._pick(rows, output.logits[:, -1])
+        prompts = [r.prompt_ids for r in rows]
+        adapters = [r.adapter for r in rows]
+        cache, logits = prefill(self.model, prompts, self._pad_id, self.loaded.device, adapters)
+        return rows, cache, self._pick(rows, logits)
 
-    @torch.inference_mode()
     def _decode(self) -> None:
         """One step: every row's last token in, every row's next token out."""
         if self._cache is None:
             raise RuntimeError("rows without a cache")
-        positions, mask = self._cache.next_step()
         ids = torch.tensor([[r.last_token] for r in self._rows], device=self.loaded.device)
-        output = self.model(
-            input_ids=ids,
-            attention_mask=mask,
-            position_ids=positions,
-            past_key_values=self._cache.cache,
-            use_cache=True,
-            adapter_names=[r.adapter for r in self._rows],
-        )
-        for row, token in zip(
-            self._rows, self._pick(self._rows, output.logits[:, -1]), strict=True
-        ):
+        logits = decode_step(self.model, self._cache, ids, [r.adapter for r in self._rows])
+        for row, token in zip(self._rows, self._pick(self._rows, logits), strict=True):
             row.accept(token, self._eos)
 
     def _adapter_loaded(self, row: BatchRow) -> bool:

@@ -16,7 +16,7 @@ import torch
 from aivo.config import EngineConfig
 from aivo.engine.batching import ContinuousBatcher
 from aivo.engine.detokenize import IncrementalDecoder
-from aivo.engine.kv_cache import left_padded
+from aivo.engine.forward import prefill
 from aivo.engine.loader import LoadedModel
 from aivo.engine.rows import GenerationFailed
 from aivo.engine.sampling import SamplingParams
@@ -235,17 +235,11 @@ async def test_a_failing_request_fails_alone(
     assert await answer(batcher, prompts[3], "kind", 12) == solo  # the loop still serves
 
 
-@torch.inference_mode()
 def first_logits(loaded: LoadedModel, jobs: list[tuple[list[int], str | None]]) -> torch.Tensor:
     """Each row's next-token logits from one left-padded prefill of `jobs` as a mixed batch."""
-    ids, mask, positions = left_padded([p for p, _ in jobs], 0, loaded.device)
-    output = loaded.model(
-        input_ids=ids,
-        attention_mask=mask,
-        position_ids=positions,
-        adapter_names=[adapter or "__base__" for _, adapter in jobs],
-    )
-    return output.logits[:, -1].float()
+    adapters = [adapter or "__base__" for _, adapter in jobs]
+    _, logits = prefill(loaded.model, [p for p, _ in jobs], 0, loaded.device, adapters)
+    return logits.float()
 
 
 async def test_bf16_keeps_each_rows_adapter_and_repeats_itself(engine_config: EngineConfig) -> None:
