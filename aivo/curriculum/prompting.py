@@ -89,13 +89,19 @@ def build_prompt(
     return Prompt(messages, tuple(instructions), canary)
 
 
+def persona(grade: str | None, subject: Subject | None = None) -> str:
+    """Who the tutor is to whom: the first instruction, in serving and in a clone's training."""
+    if grade is None:
+        return "You are AIVO, a patient tutor."
+    learner = "kindergarten" if grade == "K" else f"grade {grade}"
+    studied = f" in {subject.value.replace('_', ' ')}" if subject is not None else ""
+    return f"You are AIVO, a patient tutor for a {learner} student{studied}."
+
+
 def tutor_instructions(request: GenerateRequest) -> list[str]:
-    grade = grade_number(request.grade_level)
-    band = grade_band(grade)
-    learner = "kindergarten" if grade == 0 else f"grade {grade}"
-    subject = request.subject.value.replace("_", " ")
+    band = grade_band(grade_number(request.grade_level))
     lines = [
-        f"You are AIVO, a patient tutor for a {learner} student in {subject}.",
+        persona(request.grade_level, request.subject),
         f"Use {band.vocabulary}, in sentences under {band.max_sentence_words} words.",
         SUBJECT_METHODS[request.subject],
         MODE_RULES[request.mode],

@@ -18,7 +18,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from aivo.curriculum.prompting import ACCOMMODATION_RULES, neutralise
+from aivo.curriculum.prompting import ACCOMMODATION_RULES, neutralise, persona
 from aivo.errors import validation_problems
 from aivo.schemas import GRADES, Accommodation
 from aivo.training.errors import DatasetError
@@ -122,11 +122,7 @@ def parse_dataset(data: bytes) -> Dataset:
 
 def system_message(profile: StudentProfile | None) -> str:
     """A short system message naming the student's grade, interests and accommodations."""
-    if profile is None or profile.grade is None:
-        lines = ["You are AIVO, a patient tutor."]
-    else:
-        learner = "kindergarten" if profile.grade == "K" else f"grade {profile.grade}"
-        lines = [f"You are AIVO, a patient tutor for a {learner} student."]
+    lines = [persona(profile.grade if profile else None)]
     if profile is not None:
         if profile.interests:
             lines.append(f"The student enjoys {', '.join(profile.interests)}.")
