@@ -102,7 +102,9 @@ async def answer(
         return
     used: list[Generation] = []
     opened = _seeded(prompt.messages, plan.opening)
-    first = await _planned_attempt(opened, plan, leaks, generate, max_tokens, plan.opening)
+    first = await _planned_attempt(
+        opened, plan, leaks, generate, max_tokens, plan.opening, one_sentence=bool(plan.opening)
+    )
     used.append(first.result())
     text, corrected = first.text.strip(), first.stopped is not None or not _passes(first.text, plan)
     if corrected:
@@ -194,7 +196,7 @@ def _passes(text: str, plan: TutorPlan) -> bool:
 def _checked_continuation(plan: TutorPlan, leaks: LeakCheck, text: str) -> str:
     """The worked text and as many whole sentences of the model's continuation as pass."""
     continuation = text.removeprefix(plan.worked + "\n")
-    said = {_normal(s) for s in re.split(r"(?<=[.!?])\s+|\n+", plan.worked)}
+    said = " | ".join(_normal(s) for s in re.split(r"(?<=[.!?])\s+|\n+", plan.worked))
     sentences = [  # a sentence the worked text already says is a repeat, not an addition
         s for s in re.split(r"(?<=[.!?])\s+", continuation.strip()) if _normal(s) not in said
     ]

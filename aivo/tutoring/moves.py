@@ -43,7 +43,8 @@ class TutorPlan:
     worked: str  # correct by construction: the answer when the model's own text fails
     may_state_answer: bool
     student_answer_correct: bool | None = None
-    opening: str = ""  # what the answer starts with whoever writes the rest (a check's verdict)
+    opening: str = ""  # what the answer starts with whoever writes the rest (a check's verdict,
+    # the likely mistake and the step to look at: the model only adds to them)
 
 
 def plan_move(
@@ -102,7 +103,7 @@ def _check_plan(question: str, solution: Solution, student_answer: str, grade: i
             f"{confirmed}\n{why}",
             True,
             True,
-            confirmed,
+            f"{confirmed}\n{why}",
         )
     mistake = _mistake(solution, student_answer)
     look = _ask(without_result(solution.steps[0]))
@@ -111,9 +112,7 @@ def _check_plan(question: str, solution: Solution, student_answer: str, grade: i
     )
     verdict = f"The student's answer {student_answer!r} is wrong. Do not give the right answer."
     material = (verdict, *([f"Likely mistake: {mistake}"] if mistake else []), look)
-    return TutorPlan(
-        TutoringMode.check, question, solution, material, worked, False, False, NOT_YET[register]
-    )
+    return TutorPlan(TutoringMode.check, question, solution, material, worked, False, False, worked)
 
 
 def _mistake(solution: Solution, student_answer: str) -> str | None:
