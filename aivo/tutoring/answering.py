@@ -34,6 +34,7 @@ from aivo.tutoring.moves import TutorPlan
 CONTINUATION_TOKENS = 32  # the constrained generation adds one sentence to the worked text
 UNSAFE_WINDOW = 80  # characters of released text the unsafe-output check also reads
 MIN_KEPT = 0.5  # a scrubbed answer shorter than this share of the original is answered again
+ENOUGH = "one_sentence"  # why a continuation stops when nothing is wrong with it
 _SENTENCE_END = re.compile(r"[.!?\n]")
 
 # A replica's stream: its GenerationStart, text chunks, then its Generation.
@@ -106,7 +107,8 @@ async def answer(
         opened, plan, leaks, generate, max_tokens, plan.opening, one_sentence=bool(plan.opening)
     )
     used.append(first.result())
-    text, corrected = first.text.strip(), first.stopped is not None or not _passes(first.text, plan)
+    failed = first.stopped not in (None, ENOUGH) or not _passes(first.text, plan)
+    text, corrected = first.text.strip(), failed
     if corrected:
         seeded = _seeded(prompt.messages, plan.worked + "\n")
         budget = min(CONTINUATION_TOKENS, max_tokens)
@@ -139,7 +141,7 @@ async def _planned_attempt(
         if _SENTENCE_END.search(chunk):
             attempt.stopped = _audit_so_far(attempt.text, plan, vouched)
             if one_sentence and not attempt.stopped and attempt.text.strip() != seed.strip():
-                attempt.stopped = "one_sentence"  # a continuation adds one sentence: enough
+                attempt.stopped = ENOUGH  # a continuation adds one sentence
     return attempt
 
 
