@@ -117,7 +117,7 @@ HINT_LEADS = (
     ),
 )
 NOT_YET = (
-    "Not quite yet. Try it once more!",
+    "Not quite yet.",
     "Not quite yet, but your method may be close. Look carefully at this step and redo the "
     "calculation.",
     "Not quite yet: your reasoning may be close, but the result is not correct. Reexamine the "

@@ -107,9 +107,8 @@ def _check_plan(question: str, solution: Solution, student_answer: str, grade: i
         )
     mistake = _mistake(solution, student_answer)
     look = _ask(without_result(solution.steps[0]))
-    worked = "\n".join(
-        filter(None, [NOT_YET[register], mistake and f"It looks like {mistake}.", look])
-    )
+    lines = [NOT_YET[register], mistake and f"It looks like {mistake}.", look, strategy(solution)]
+    worked = "\n".join(filter(None, [*lines, "Try it once more!"]))
     verdict = f"The student's answer {student_answer!r} is wrong. Do not give the right answer."
     material = (verdict, *([f"Likely mistake: {mistake}"] if mistake else []), look)
     return TutorPlan(TutoringMode.check, question, solution, material, worked, False, False, worked)
