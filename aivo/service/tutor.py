@@ -40,9 +40,9 @@ from aivo.schemas import (
 )
 from aivo.security.keys import Principal
 from aivo.security.limits import RateLimiter
+from aivo.service.answering import ReplicaItem, TutoredAnswer, answer
 from aivo.service.protocols import CloneJobs, Inference, Preprocessor
 from aivo.service.streams import StreamSlots, event
-from aivo.tutoring.answering import ReplicaItem, TutoredAnswer, answer
 
 READY_TIMEOUT_S = 3.0
 

@@ -3,7 +3,7 @@
 For each move the preprocessor builds a `TutorPlan`: the material that grounds the model (the
 worked solution to explain, the next step to hint at, the verdict on a learner's answer) and a
 `worked` text, written from the checker's steps, that is correct by construction. The answering
-loop (`aivo/tutoring/answering.py`) lets the model write first; if what it writes fails the
+loop (`aivo/service/answering.py`) lets the model write first; if what it writes fails the
 audit, the model continues from `worked` instead, and if that continuation fails too, `worked`
 alone is the answer.
 

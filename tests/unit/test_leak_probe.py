@@ -13,7 +13,7 @@ from aivo.config import BUNDLED_MODEL, parse_config
 from aivo.curriculum.prompting import Messages, Prompt
 from aivo.engine.sampling import SamplingParams
 from aivo.safety.leaks import LeakCheck
-from aivo.tutoring.answering import ReplicaItem, TutoredAnswer, answer
+from aivo.service.answering import ReplicaItem, TutoredAnswer, answer
 from deployments.inference import InferenceReplica
 
 pytestmark = pytest.mark.anyio

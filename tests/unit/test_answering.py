@@ -15,7 +15,7 @@ import pytest
 from aivo.curriculum.prompting import Messages, Prompt, build_prompt
 from aivo.engine.generation import Completion, Generation, GenerationStart
 from aivo.schemas import GenerateRequest
-from aivo.tutoring.answering import TutoredAnswer, answer
+from aivo.service.answering import TutoredAnswer, answer
 from aivo.tutoring.moves import TutorPlan, plan_move
 
 
