@@ -34,7 +34,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
-	$(BIN)/python bench/graph_overhead.py
+	$(BIN)/python -m bench.graph_overhead
 
 clean:
 	rm -rf $(VENV)
