@@ -71,6 +71,22 @@ def test_explanations_state_the_checked_answer_and_no_false_step(
     assert answer in body["text"]
 
 
+def test_the_bundled_models_wrong_answers_are_corrected(client: httpx.Client) -> None:
+    """The 135M model gets most of these wrong on its own (it says 7 × 8 = 54): those answers
+    are corrected, and every answer shipped is the checked one."""
+    questions = [
+        ("What is 7 times 8?", "3", "56"),
+        ("What is 15% of 80?", "6", "12"),
+        ("How do I solve 3x - 4 = 11?", "7", "x = 5"),
+    ]
+    corrected = 0
+    for question, grade, answer in questions:
+        verification = ask(client, question, grade)["verification"]
+        assert (verification["answer"], verification["answer_in_text"]) == (answer, True)
+        corrected += verification["corrected"]
+    assert corrected >= 1
+
+
 def test_a_hint_guides_without_the_answer(client: httpx.Client) -> None:
     body = ask(client, "What is 9 times 6?", mode="hint")
     assert body["verification"]["answer"] == "54"
