@@ -20,15 +20,13 @@ import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-import sympy
-
 from aivo.curriculum.prompting import Messages, Prompt
 from aivo.engine.generation import Completion, Generation, GenerationStart
 from aivo.safety.leaks import LEAK_WORDS, MARKER_CHARS, LeakCheck, LeakWatch
 from aivo.safety.output import check_output
 from aivo.schemas import Verification
 from aivo.tutoring.answers import mentions_answer
-from aivo.tutoring.audit import audit_answer, audit_equations, audit_numbers, vouched_numbers
+from aivo.tutoring.audit import audit_answer, audit_written
 from aivo.tutoring.moves import TutorPlan
 
 CONTINUATION_TOKENS = 32  # the constrained generation adds one sentence to the worked text
@@ -134,12 +132,9 @@ async def _planned_attempt(
     """One generation continuing `seed`, audited at each sentence end; stopped at the first
     failure (or, `one_sentence`, after the first sentence it adds)."""
     attempt = _Attempt(text=seed)
-    vouched = vouched_numbers(plan.solution, plan.question, plan.worked)
-    if not plan.may_state_answer:
-        vouched.discard(plan.solution.answer)
     async for chunk in _watched(attempt, generate(messages, max_tokens), LeakWatch(leaks)):
         if _SENTENCE_END.search(chunk):
-            attempt.stopped = _audit_so_far(attempt.text, plan, vouched)
+            attempt.stopped = _audit_so_far(attempt.text, plan)
             if one_sentence and not attempt.stopped and attempt.text.strip() != seed.strip():
                 attempt.stopped = ENOUGH  # a continuation adds one sentence
     return attempt
@@ -173,15 +168,16 @@ def _seeded(messages: Messages, text: str) -> Messages:
     return [*messages, {"role": "assistant", "content": text}] if text else messages
 
 
-def _audit_so_far(text: str, plan: TutorPlan, vouched: set[sympy.Expr]) -> str | None:
-    """Why the text written so far already fails (a false step, an unchecked number, a hint
-    that gives the answer away), or None."""
-    finding = audit_equations(text, plan.solution, plan.worked) or audit_numbers(text, vouched)
-    if finding is not None:
-        return finding.reason
-    if not plan.may_state_answer and mentions_answer(text, plan.solution):
-        return "gives_answer"
-    return None
+def _audit_so_far(text: str, plan: TutorPlan) -> str | None:
+    """Why the text written so far already fails, or None."""
+    finding = audit_written(
+        text,
+        plan.solution,
+        plan.question,
+        may_state_answer=plan.may_state_answer,
+        checked=plan.worked,
+    )
+    return finding.reason if finding else None
 
 
 def _passes(text: str, plan: TutorPlan) -> bool:

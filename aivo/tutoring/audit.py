@@ -96,17 +96,27 @@ def audit_equations(text: str, solution: Solution, checked: str = "") -> AuditFi
     return None
 
 
-def audit_answer(
+def audit_written(
     text: str, solution: Solution, question: str, *, may_state_answer: bool, checked: str = ""
 ) -> AuditFinding | None:
-    """The whole answer: its numbers, then its final answer as the tutoring move needs."""
+    """What is wrong with text written so far (it may go on): a given-away answer, a false step
+    or calculation, an unchecked number."""
     vouched = vouched_numbers(solution, question, checked)
     if not may_state_answer:
         if solution.answer not in {t.value for t in read_numbers(plain(question))}:
             vouched.discard(solution.answer)
         if mentions_answer(text, solution):
             return AuditFinding("gives_answer")
-    finding = audit_equations(text, solution, checked) or audit_numbers(text, vouched)
+    return audit_equations(text, solution, checked) or audit_numbers(text, vouched)
+
+
+def audit_answer(
+    text: str, solution: Solution, question: str, *, may_state_answer: bool, checked: str = ""
+) -> AuditFinding | None:
+    """The whole answer: what `audit_written` finds, then its final answer as the move needs."""
+    finding = audit_written(
+        text, solution, question, may_state_answer=may_state_answer, checked=checked
+    )
     if finding is not None or not may_state_answer:
         return finding
     correct = answer_is_correct(text, solution)
