@@ -80,7 +80,10 @@ def main(argv: list[str] | None = None) -> int:
     ray.init()  # inside a Ray job: the job's cluster; run by hand: a local one
     summaries = run_clone_job(config, requests)
     for summary in summaries:
-        print(summary_line(summary), flush=True)
+        # one write per line: Ray's log forwarding prints from another thread, and print()
+        # writes the text and its newline separately, so a forwarded line could split a summary
+        sys.stdout.write(summary_line(summary) + "\n")
+        sys.stdout.flush()
     failures = failed(summaries)
     if failures:
         reasons = "; ".join(f"{s['error_code']}: {s['reason']}" for s in failures)

@@ -93,7 +93,20 @@ def wait_for_job(address: str, job_id: str) -> tuple[str, str]:
             client.stop_job(job_id)
             pytest.fail(f"clone job still {status} after {JOB_TIMEOUT_S} s")
         time.sleep(1)
-    return str(status), client.get_job_logs(job_id)
+    return str(status), settled_logs(client, job_id)
+
+
+def settled_logs(client: Any, job_id: str, quiet_s: float = 2.0, bound_s: float = 30.0) -> str:
+    """A finished job's logs once they stop growing: the last lines can reach the job's log
+    file after its status has turned final."""
+    logs = client.get_job_logs(job_id)
+    deadline = time.monotonic() + bound_s
+    while time.monotonic() < deadline:
+        time.sleep(quiet_s)
+        if (later := client.get_job_logs(job_id)) == logs:
+            break
+        logs = later
+    return str(logs)
 
 
 def greedy_answer(model: Any, loaded: LoadedModel, question: str) -> str:
