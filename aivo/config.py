@@ -256,6 +256,15 @@ class CloneConfig(Strict):
         None, description="Ray dashboard for job submission; unset: this cluster's own."
     )
     max_examples: int = Field(5000, ge=1, description="Examples one clone request may send.")
+    max_concurrent_jobs: int = Field(
+        2, ge=1, description="Clone jobs running at once; more answer 429 with Retry-After."
+    )
+    stop_timeout_s: float = Field(
+        120,
+        gt=0,
+        description="How long deleting a student waits for their running clone job to stop "
+        "before answering 503 (a retry waits again).",
+    )
 
 
 class TrainingConfig(Strict):

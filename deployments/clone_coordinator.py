@@ -1,14 +1,23 @@
 """CloneCoordinator: turns clone requests into Ray jobs (`jobs/clone_student.py`) and reports on
-them. One job per student at a time: a second request while one runs gets that job back."""
+them. One job per student at a time: a second request while one runs gets that job back; at
+most `clone.max_concurrent_jobs` in all.
+
+A student's clone requests and deletion take the student's lock, so a deletion sees every job
+a request started; a request that waited on a deletion is refused (the tombstone says when).
+Jobs carry no credentials: the cluster's nodes have them (an instance role, or a secret file
+that every node reads), never a job record."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import shlex
 import sys
 import time
 import uuid
+import weakref
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +26,11 @@ from ray._private.ray_constants import DASHBOARD_ADDRESS, KV_NAMESPACE_DASHBOARD
 from ray.experimental.internal_kv import _internal_kv_get
 from ray.job_submission import JobStatus, JobSubmissionClient
 
-from aivo.adapters import AdapterStore, open_store
+from aivo.adapters import AdapterStore, StudentDeleted, open_store
 from aivo.adapters.layout import checked_student_id
 from aivo.config import AppConfig
 from aivo.error_tracking import init_error_tracking
-from aivo.errors import ModelUnavailable, NotFound, ServiceUnavailable
+from aivo.errors import AivoError, ModelUnavailable, NotFound, RateLimited, ServiceUnavailable
 from aivo.observability import get_logger, log_event, pseudonym
 from aivo.schemas import CloneJob, JobReport
 from aivo.service import ForgottenClones
@@ -32,11 +41,22 @@ from aivo.training.settings import CloneJobConfig
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 JOB_MARK = "aivo-clone"
+JOB_ID = re.compile(rf"{JOB_MARK}-[0-9a-f]{{12}}")
 RUNNING = {JobStatus.PENDING, JobStatus.RUNNING}
 NO_AGENT = "No available agent to submit job"  # the job API's answer while its agent starts
 SUBMIT_ATTEMPTS = 5
 
 log = get_logger("aivo.clone")
+
+
+class TooManyCloneJobs(RateLimited):
+    code = "too_many_clone_jobs"
+
+
+class CloneJobStillRunning(AivoError):
+    """A deleted student's clone job did not stop in time; deleting again waits again."""
+
+    status, code = 503, "clone_job_still_running"
 
 
 class CloneCoordinator:
@@ -53,6 +73,7 @@ class CloneCoordinator:
         self.store = store if store is not None else open_store(config.storage)
         self.datasets = datasets if datasets is not None else open_dataset_store(config.storage)
         self.running: dict[str, str] = {}  # student id -> job id, while it runs
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._client = client  # None: this cluster's job API, found on first use
         self._expired_at = 0.0
 
@@ -64,12 +85,29 @@ class CloneCoordinator:
             self._client = JobSubmissionClient(address)
         return self._client
 
+    def _lock(self, student_id: str) -> asyncio.Lock:
+        lock = self._locks.get(student_id)
+        if lock is None:
+            lock = self._locks[student_id] = asyncio.Lock()
+        return lock
+
     async def clone(self, student_id: str, dataset: bytes) -> CloneJob:
         student_id = checked_student_id(student_id)
+        asked_at = time.time()
+        async with self._lock(student_id):
+            if await asyncio.to_thread(self.store.deleted_since, student_id, asked_at):
+                raise StudentDeleted(
+                    "the student was deleted while this request waited; send it again to clone "
+                    "them anew"
+                )
+            return await self._clone(student_id, dataset)
+
+    async def _clone(self, student_id: str, dataset: bytes) -> CloneJob:
         job_id = self.running.get(student_id)
-        if job_id is not None and await self._status(job_id) in RUNNING:
+        if job_id is not None and await self._running(job_id):
             return CloneJob(job_id=job_id, student_id=student_id, status="RUNNING")
         parse_dataset(dataset)  # a bad line answers 422 here, not minutes later in the job
+        await self._within_job_limit()
         await self._expire_datasets()
         uri = await asyncio.to_thread(self.datasets.save, student_id, dataset)
         command = [
@@ -86,18 +124,18 @@ class CloneCoordinator:
         await self._submit(
             entrypoint=shlex.join(command),
             submission_id=job_id,
+            # no env_vars: a job record is readable through the job API, so no secret goes in
             runtime_env={
                 "working_dir": str(REPOSITORY),
                 "excludes": [".venv", ".git", "var", "bench/results", "**/__pycache__"],
-                "env_vars": _passed_environment(),
             },
-            metadata={"aivo": JOB_MARK, "student": pseudonym(student_id) or ""},
+            metadata={"aivo": JOB_MARK, "student": _student_tag(student_id)},
         )
         self.running[student_id] = job_id
         return CloneJob(job_id=job_id, student_id=student_id, status="PENDING")
 
     async def job(self, job_id: str) -> JobReport:
-        if not job_id.startswith(f"{JOB_MARK}-"):  # other jobs on the cluster are not ours to show
+        if not JOB_ID.fullmatch(job_id):  # other jobs on the cluster are not ours to show
             raise NotFound(f"no clone job {job_id}")
         status = await self._status(job_id)
         results = None
@@ -107,15 +145,59 @@ class CloneCoordinator:
         return JobReport(job_id=job_id, status=status.value, results=results)
 
     async def forget(self, student_id: str) -> ForgottenClones:
-        """Removes the student's stored training data and job records (what DELETE reports)."""
-        datasets = await asyncio.to_thread(self.datasets.delete_student, student_id)
-        job_id = self.running.pop(student_id, None)
-        jobs = 0
-        if job_id is not None:
-            if await self._status(job_id) in RUNNING:
-                await asyncio.to_thread(self.client().stop_job, job_id)
-            jobs = int(await asyncio.to_thread(self.client().delete_job, job_id))
-        return ForgottenClones(training_datasets=datasets, job_records=jobs)
+        """Stops the student's clone jobs and waits (bounded) until they have ended, then
+        removes their job records and the student's training data. The caller has left the
+        student's tombstone first, so a job that publishes before it stops is undone."""
+        student_id = checked_student_id(student_id)
+        async with self._lock(student_id):
+            jobs = await self._jobs_of(student_id)
+            for job_id, status in jobs.items():
+                if status in RUNNING:
+                    await asyncio.to_thread(self.client().stop_job, job_id)
+            await self._until_ended(jobs)
+            for job_id in jobs:
+                await asyncio.to_thread(self.client().delete_job, job_id)
+            self.running.pop(student_id, None)
+            datasets = await asyncio.to_thread(self.datasets.delete_student, student_id)
+        return ForgottenClones(training_datasets=datasets, job_records=len(jobs))
+
+    async def _jobs_of(self, student_id: str) -> dict[str, JobStatus]:
+        """Every clone job of the student the cluster knows, whoever started it, by id."""
+        tag = _student_tag(student_id)
+        jobs = await asyncio.to_thread(self.client().list_jobs)
+        return {
+            job.submission_id: job.status
+            for job in jobs
+            if job.submission_id is not None
+            and (job.metadata or {}).get("aivo") == JOB_MARK
+            and (job.metadata or {}).get("student") == tag
+        }
+
+    async def _until_ended(self, job_ids: Iterable[str]) -> None:
+        deadline = time.monotonic() + self.config.clone.stop_timeout_s
+        for job_id in job_ids:
+            while await self._running(job_id):
+                if time.monotonic() > deadline:
+                    raise CloneJobStillRunning(
+                        f"clone job {job_id} has not stopped after "
+                        f"{self.config.clone.stop_timeout_s:g} s",
+                        retry_after_s=10,
+                    )
+                await asyncio.sleep(0.5)
+
+    async def _within_job_limit(self) -> None:
+        jobs = await asyncio.to_thread(self.client().list_jobs)
+        running = [
+            job
+            for job in jobs
+            if (job.metadata or {}).get("aivo") == JOB_MARK and job.status in RUNNING
+        ]
+        if len(running) >= self.config.clone.max_concurrent_jobs:
+            raise TooManyCloneJobs(
+                f"{len(running)} clone jobs are running, the most this deployment allows; "
+                "retry later",
+                retry_after_s=60,
+            )
 
     async def _submit(self, **job: Any) -> None:
         """Submit, waiting out a job API that is still starting (a new head's job agent comes up
@@ -138,6 +220,12 @@ class CloneCoordinator:
         except RuntimeError:  # the client's answer for an unknown id
             raise NotFound(f"no clone job {job_id}") from None
 
+    async def _running(self, job_id: str) -> bool:
+        try:
+            return await self._status(job_id) in RUNNING
+        except NotFound:  # its record was deleted: it is not running
+            return False
+
     async def _expire_datasets(self) -> None:
         """At most hourly: remove training data older than the retention setting."""
         if time.monotonic() - self._expired_at < 3600 and self._expired_at:
@@ -155,15 +243,6 @@ def _cluster_dashboard() -> str:
     return f"http://{url.decode()}"
 
 
-def _passed_environment() -> dict[str, str]:
-    """Credentials and endpoints the job needs, from this replica's environment."""
-    names = (
-        "AWS_ACCESS_KEY_ID",
-        "AWS_SECRET_ACCESS_KEY",
-        "AWS_SESSION_TOKEN",
-        "AWS_DEFAULT_REGION",
-        "AWS_ENDPOINT_URL",
-        "AWS_ENDPOINT_URL_S3",
-        "HF_HOME",
-    )
-    return {name: os.environ[name] for name in names if name in os.environ}
+def _student_tag(student_id: str) -> str:
+    """How a job record names its student: a pseudonym, never the id."""
+    return pseudonym(student_id) or ""

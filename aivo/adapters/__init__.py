@@ -7,6 +7,7 @@ from aivo.adapters.errors import (
     AdapterNotFound,
     AdapterStoreUnavailable,
     InvalidAdapter,
+    StudentDeleted,
 )
 from aivo.adapters.local_store import LocalAdapterStore
 from aivo.adapters.manifest import FileDigest, Manifest, VersionRecord
@@ -26,6 +27,7 @@ __all__ = [
     "Manifest",
     "S3AdapterStore",
     "StudentAdapter",
+    "StudentDeleted",
     "VersionRecord",
     "open_store",
 ]

@@ -40,3 +40,10 @@ class AdapterStoreUnavailable(AivoError):
     """The storage backend could not be reached or refused the request."""
 
     status, code = 503, "adapter_store_unavailable"
+
+
+class StudentDeleted(AivoError):
+    """The student was deleted after this publish or clone was asked for: it must not bring
+    them back. A new clone request, sent after the deletion, may."""
+
+    status, code = 409, "student_deleted"

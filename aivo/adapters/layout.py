@@ -11,9 +11,11 @@ import re
 from typing import TypeGuard
 
 from aivo.errors import InvalidRequest
+from aivo.observability import pseudonym
 from aivo.schemas import STUDENT_ID_PATTERN
 
 STUDENTS = "students"
+TOMBSTONES = "tombstones"
 MANIFEST = "manifest.json"
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
@@ -48,3 +50,8 @@ def student_path(student_id: str) -> str:
 
 def version_path(student_id: str, version: int) -> str:
     return f"{student_path(student_id)}/v{checked_version(version)}"
+
+
+def tombstone_path(student_id: str) -> str:
+    """Where a deleted student's tombstone lives: named by pseudonym, so it keeps no id in clear."""
+    return f"{TOMBSTONES}/{pseudonym(checked_student_id(student_id))}.json"

@@ -20,7 +20,14 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from aivo.adapters.errors import AdapterCorrupt, InvalidAdapter
-from aivo.adapters.layout import CHUNK_SIZE, MANIFEST, STUDENTS, student_path, version_path
+from aivo.adapters.layout import (
+    CHUNK_SIZE,
+    MANIFEST,
+    STUDENTS,
+    student_path,
+    tombstone_path,
+    version_path,
+)
 from aivo.adapters.manifest import FileDigest, Manifest, digest_chunks, file_chunks
 from aivo.adapters.store import AdapterStore, ManifestChanged, ManifestState
 from aivo.config import ConfigError, StorageConfig
@@ -121,6 +128,17 @@ class LocalAdapterStore(AdapterStore):
                 removed += sum(1 for p in student_dir.rglob("*") if not p.is_dir())
                 shutil.rmtree(student_dir)
         return removed
+
+    def _write_tombstone(self, student_id: str, data: bytes) -> None:
+        path = self.root / tombstone_path(student_id)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomically(path, data)
+
+    def _read_tombstone(self, student_id: str) -> bytes | None:
+        try:
+            return (self.root / tombstone_path(student_id)).read_bytes()
+        except FileNotFoundError:
+            return None
 
     @contextmanager
     def _locked(self) -> Iterator[None]:

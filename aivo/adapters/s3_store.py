@@ -17,7 +17,14 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from aivo.adapters.errors import AdapterCorrupt, AdapterStoreUnavailable
-from aivo.adapters.layout import CHUNK_SIZE, MANIFEST, STUDENTS, student_path, version_path
+from aivo.adapters.layout import (
+    CHUNK_SIZE,
+    MANIFEST,
+    STUDENTS,
+    student_path,
+    tombstone_path,
+    version_path,
+)
 from aivo.adapters.manifest import FileDigest, Manifest
 from aivo.adapters.store import AdapterStore, ManifestChanged, ManifestState
 from aivo.config import StorageConfig
@@ -25,10 +32,10 @@ from aivo.infra.s3 import (
     MISSING,
     S3ClientSettings,
     S3Location,
-    delete_keys,
+    delete_versions,
     error_code,
     list_folders,
-    list_keys,
+    list_versions,
     translated,
 )
 
@@ -138,19 +145,35 @@ class S3AdapterStore(AdapterStore):
             )
 
     def _delete_prefix(self, path: str, first: str | None = None) -> int:
-        """Delete every object under `path`, the one named `first` before the others."""
+        """Delete every object under `path`, every version of it in a versioned bucket, the one
+        named `first` hidden before the others go; the number of objects (keys) removed."""
         prefix, bucket = self.location.key(path), self.location.bucket
         with _translated("deleting adapters"):
-            keys = list_keys(self.client, bucket, prefix)
-            rest = keys
-            if first is not None and f"{prefix}{first}" in keys:
+            if first is not None:
                 # readers stop seeing the student before any of its files disappears
                 self.client.delete_object(Bucket=bucket, Key=f"{prefix}{first}")
-                rest = [key for key in keys if key != f"{prefix}{first}"]
-            refused = delete_keys(self.client, bucket, rest)
+            versions = list_versions(self.client, bucket, prefix)
+            refused = delete_versions(self.client, bucket, versions)
             if refused:
                 raise AdapterStoreUnavailable(f"S3 refused to delete {refused} adapter objects")
-        return len(keys)
+        return len({v.key for v in versions if not v.marker})
+
+    def _write_tombstone(self, student_id: str, data: bytes) -> None:
+        key = self.location.key(tombstone_path(student_id))
+        with _translated("writing a tombstone"):
+            self.client.put_object(Bucket=self.location.bucket, Key=key, Body=data)
+
+    def _read_tombstone(self, student_id: str) -> bytes | None:
+        key = self.location.key(tombstone_path(student_id))
+        with _translated("reading a tombstone"):
+            try:
+                response = self.client.get_object(Bucket=self.location.bucket, Key=key)
+            except ClientError as error:
+                if error_code(error) in MISSING:
+                    return None
+                raise
+            with closing(response["Body"]) as body:
+                return bytes(body.read())
 
 
 def _translated(action: str) -> AbstractContextManager[None]:

@@ -21,7 +21,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aivo.adapters.errors import AdapterConflict, AdapterCorrupt, AdapterNotFound, InvalidAdapter
+from aivo.adapters.errors import (
+    AdapterConflict,
+    AdapterCorrupt,
+    AdapterNotFound,
+    InvalidAdapter,
+    StudentDeleted,
+)
 from aivo.adapters.layout import (
     ADAPTER_CONFIG,
     ADAPTER_WEIGHTS,
@@ -84,14 +90,23 @@ class AdapterStore(ABC):
     # --- the interface -------------------------------------------------------------------
 
     def publish(
-        self, student_id: str, source_dir: Path, metadata: Mapping[str, Any] | None = None
+        self,
+        student_id: str,
+        source_dir: Path,
+        metadata: Mapping[str, Any] | None = None,
+        *,
+        requested_at: float | None = None,
     ) -> int:
         """Store a PEFT adapter folder as the student's next version, make it live, return it.
 
         Only `adapter_config.json` and `adapter_model.safetensors` are taken from the folder;
-        `metadata` (JSON) is stored beside them as `metadata.json`.
+        `metadata` (JSON) is stored beside them as `metadata.json`. `requested_at` (Unix time,
+        default now): when the adapter was asked for; a student deleted since then is not
+        brought back (StudentDeleted), however the publish and the deletion interleave.
         """
         student_id = checked_student_id(student_id)
+        requested_at = time.time() if requested_at is None else requested_at
+        self._refuse_if_deleted(student_id, requested_at)
         with tempfile.TemporaryDirectory(prefix="aivo-publish-") as staging:
             files = _adapter_files(Path(source_dir), metadata or {}, Path(staging))
             digests = {name: digest_file(path) for name, path in files.items()}
@@ -108,9 +123,16 @@ class AdapterStore(ABC):
                     manifest = Manifest.first(student_id, record)
                 try:
                     self._save_manifest(student_id, manifest, state.revision if state else None)
-                    return claimed
                 except ManifestChanged:
                     state = self._load_manifest(student_id)
+                else:
+                    # a deletion that began after the check above lists its files before or
+                    # after this switch: if after, it removes them; if before, we see its
+                    # tombstone here and remove them ourselves
+                    if self.deleted_since(student_id, requested_at):
+                        self._delete_student_files(student_id)
+                        raise StudentDeleted(f"student {student_id} was deleted; not published")
+                    return claimed
                 if state is not None and state.manifest.latest >= claimed:
                     # a later version went live first: ours moves past it, numbers follow publishing
                     self._discard_version(student_id, claimed)
@@ -213,8 +235,38 @@ class AdapterStore(ABC):
         )
 
     def delete_student(self, student_id: str) -> int:
-        """Remove every version and the manifest of a student; returns the files removed."""
+        """Remove every version and the manifest of a student; returns the files removed.
+        Call `mark_deleted` first, so that a publish racing the deletion cannot survive it."""
         return self._delete_student_files(checked_student_id(student_id))
+
+    def mark_deleted(self, student_id: str) -> float:
+        """Leave the student's tombstone (the time of deletion, under a pseudonym): publishes
+        asked for before it refuse and undo themselves. Returns the time it records."""
+        deleted_at = time.time()
+        payload = json.dumps({"deleted_at": deleted_at}).encode()
+        self._write_tombstone(checked_student_id(student_id), payload)
+        return deleted_at
+
+    def deleted_at(self, student_id: str) -> float | None:
+        """When the student was last deleted; None if never."""
+        data = self._read_tombstone(checked_student_id(student_id))
+        if data is None:
+            return None
+        try:
+            return float(json.loads(data)["deleted_at"])
+        except (ValueError, KeyError, TypeError):
+            raise AdapterCorrupt(
+                "tombstone", f"the tombstone of {student_id} is unreadable"
+            ) from None
+
+    def deleted_since(self, student_id: str, since: float) -> bool:
+        """Whether the student was deleted at or after `since` (Unix time)."""
+        deleted_at = self.deleted_at(student_id)
+        return deleted_at is not None and deleted_at >= since
+
+    def _refuse_if_deleted(self, student_id: str, requested_at: float) -> None:
+        if self.deleted_since(student_id, requested_at):
+            raise StudentDeleted(f"student {student_id} was deleted after this was asked for")
 
     # --- what a backend provides -----------------------------------------------------------
 
@@ -252,6 +304,14 @@ class AdapterStore(ABC):
     @abstractmethod
     def _delete_student_files(self, student_id: str) -> int:
         """Remove the manifest first, then everything else under the student; count the files."""
+
+    @abstractmethod
+    def _write_tombstone(self, student_id: str, data: bytes) -> None:
+        """Store (or replace) the student's tombstone."""
+
+    @abstractmethod
+    def _read_tombstone(self, student_id: str) -> bytes | None:
+        """The student's tombstone, or None."""
 
     # --- shared steps ---------------------------------------------------------------------------
 

@@ -49,6 +49,13 @@ class S3Location:
 
 
 @dataclass(frozen=True)
+class ObjectVersion:
+    key: str
+    version_id: str
+    marker: bool = False  # a delete marker: the key's newest "version" says it was deleted
+
+
+@dataclass(frozen=True)
 class S3ClientSettings:
     endpoint_url: str | None = None
     region: str | None = None
@@ -93,11 +100,6 @@ def translated(action: str, error_type: type[Exception]) -> Iterator[None]:
         raise error_type(f"S3 failed {action}: {type(error).__name__}: {error}") from error
 
 
-def list_keys(client: Any, bucket: str, prefix: str) -> list[str]:
-    pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-    return [item["Key"] for page in pages for item in page.get("Contents", [])]
-
-
 def list_folders(client: Any, bucket: str, prefix: str) -> list[str]:
     """The names of the "folders" right under `prefix` (which ends with a slash)."""
     pages = client.get_paginator("list_objects_v2").paginate(
@@ -110,11 +112,27 @@ def list_folders(client: Any, bucket: str, prefix: str) -> list[str]:
     ]
 
 
-def delete_keys(client: Any, bucket: str, keys: list[str]) -> int:
-    """Deletes the keys in batches; returns how many S3 refused to delete."""
+def list_versions(client: Any, bucket: str, prefix: str) -> list[ObjectVersion]:
+    """Every stored version and delete marker under `prefix` (an unversioned bucket answers
+    one version, "null", per key): deleting these leaves nothing behind in any bucket."""
+    pages = client.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix)
+    return [
+        ObjectVersion(item["Key"], item["VersionId"], marker=kind == "DeleteMarkers")
+        for page in pages
+        for kind in ("Versions", "DeleteMarkers")
+        for item in page.get(kind, [])
+    ]
+
+
+def delete_versions(client: Any, bucket: str, versions: list[ObjectVersion]) -> int:
+    """Deletes the versions in batches, delete markers last (removing a key's marker while an
+    older version remains would make that version current again); returns how many S3 refused."""
     refused = 0
-    for start in range(0, len(keys), DELETE_BATCH):
-        batch = [{"Key": k} for k in keys[start : start + DELETE_BATCH]]
-        response = client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
-        refused += len(response.get("Errors", []))
+    for kind in ([v for v in versions if not v.marker], [v for v in versions if v.marker]):
+        for start in range(0, len(kind), DELETE_BATCH):
+            batch = [{"Key": v.key, "VersionId": v.version_id} for v in kind[start:][:DELETE_BATCH]]
+            response = client.delete_objects(
+                Bucket=bucket, Delete={"Objects": batch, "Quiet": True}
+            )
+            refused += len(response.get("Errors", []))
     return refused

@@ -41,6 +41,7 @@ from aivo.schemas import (
 from aivo.security.keys import Principal
 from aivo.security.limits import RateLimiter
 from aivo.service.answering import ReplicaItem, TutoredAnswer, answer
+from aivo.service.deletion import erase_student
 from aivo.service.protocols import CloneJobs, Inference, Preprocessor
 from aivo.service.streams import StreamSlots, event
 
@@ -57,6 +58,7 @@ class Admitted:
     adapter: StudentAdapter | None  # the student's live adapter, read for this request
     key: str | None
     started: float
+    admitted_at: float  # Unix time, before the adapter was read: what a tombstone is held to
 
     @property
     def student_id(self) -> str | None:
@@ -94,6 +96,7 @@ class TutorService:
             admitted.key, lambda: self._generate(admitted, None, None)
         )
         if not cached:
+            await self._unless_deleted(admitted)
             await self.limits.spend(principal, answer.usage.completion_tokens)
         return self._response(admitted, answer, cached, request_id)
 
@@ -156,16 +159,28 @@ class TutorService:
     ) -> None:
         """Chunks into `out` as they are generated, then the answer (or the error)."""
         try:
-            out.put_nowait(
-                await self.answers.fill(
-                    admitted.key, lambda: self._generate(admitted, prepared, out.put_nowait)
-                )
+            answer = await self.answers.fill(
+                admitted.key, lambda: self._generate(admitted, prepared, out.put_nowait)
             )
+            await self._unless_deleted(admitted)
+            out.put_nowait(answer)
         except Exception as error:  # the reader re-raises it; a task's error would go unseen
             out.put_nowait(error)
 
+    async def _unless_deleted(self, admitted: Admitted) -> None:
+        """A student deleted while their answer was generated: the deletion may have emptied
+        their cache before this answer was stored, so empty it again (the tombstone says)."""
+        student_id = admitted.request.student_id
+        if admitted.key is None or student_id is None:
+            return
+        deleted = await asyncio.to_thread(
+            self.adapters.deleted_since, student_id, admitted.admitted_at
+        )
+        if deleted:
+            await self.cache.invalidate_student(student_id)
+
     async def _admit(self, request: GenerateRequest, principal: Principal) -> Admitted:
-        started = time.perf_counter()
+        started, admitted_at = time.perf_counter(), time.time()
         self._within_caps(request)
         await self.limits.admit(principal)
         adapter = None
@@ -179,7 +194,7 @@ class TutorService:
                 prompt_version=PROMPT_VERSION,
                 adapter=adapter.tag if adapter else None,
             )
-        return Admitted(request, adapter, key, started)
+        return Admitted(request, adapter, key, started, admitted_at)
 
     def _within_caps(self, request: GenerateRequest) -> None:
         caps = self.config.security
@@ -274,17 +289,9 @@ class TutorService:
         return await self.cache.invalidate_all()
 
     async def delete_student(self, student_id: str) -> StudentDeletion:
-        # Jobs first: a clone still running must not publish after its student is gone.
-        clones = await self.clones.forget(student_id)
-        adapters = await asyncio.to_thread(self.adapters.delete_student, student_id)
-        answers = await self.cache.invalidate_student(student_id)
-        removed = {
-            "adapter_files": adapters,
-            "cached_answers": answers,
-            "training_datasets": clones.training_datasets,
-            "job_records": clones.job_records,
-        }
-        return StudentDeletion(student_id=student_id, removed=removed)
+        return await erase_student(
+            student_id, adapters=self.adapters, clones=self.clones, cache=self.cache
+        )
 
     async def clone(self, student_id: str, request: CloneRequest) -> CloneJob:
         if len(request.examples) > self.config.clone.max_examples:

@@ -146,7 +146,14 @@ class LoRACloner:
                 durations_s=dict(timer.seconds),
             )
             with timer("publish"):
-                version = publish_adapter(self.store, student_id, model, self.base_name, metadata)
+                version = publish_adapter(
+                    self.store,
+                    student_id,
+                    model,
+                    self.base_name,
+                    metadata,
+                    requested_at=request.requested_at,
+                )
         finally:
             model.unload()  # takes the LoRA layers out again: the base is as it was loaded
         log_event(log, "clone published", student=label, version=version, **_losses(before, after))

@@ -2,7 +2,9 @@
 
 `{dataset_root}/students/{student_id}/{unix time}-{sha256[:12]}.jsonl`, in a local folder or an
 S3 prefix (the shared S3 client, `aivo.infra.s3`). It is a child's data: deleting a student
-removes it, and `expire` removes what is older than the retention setting.
+removes it (every version, in a versioned bucket), and `expire` removes what is older than the
+retention setting. A deletion that S3 refuses raises DatasetStoreUnavailable (503), never a
+count of files that are still there.
 """
 
 from __future__ import annotations
@@ -14,7 +16,21 @@ from pathlib import Path
 
 from aivo.adapters.layout import checked_student_id
 from aivo.config import StorageConfig
-from aivo.infra.s3 import S3ClientSettings, S3Location, delete_keys, list_keys
+from aivo.errors import AivoError
+from aivo.infra.s3 import (
+    ObjectVersion,
+    S3ClientSettings,
+    S3Location,
+    delete_versions,
+    list_versions,
+    translated,
+)
+
+
+class DatasetStoreUnavailable(AivoError):
+    """The training data store could not be reached, or refused to store or delete."""
+
+    status, code = 503, "dataset_store_unavailable"
 
 
 def _name(content: bytes) -> str:
@@ -74,25 +90,31 @@ class S3DatasetStore(DatasetStore):
         self.location = S3Location.parse(config.dataset_root)
         self.client = S3ClientSettings.of(config).client()
 
-    def _keys(self, prefix: str) -> list[str]:
-        return list_keys(self.client, self.location.bucket, self.location.key(prefix))
+    def _versions(self, prefix: str) -> list[ObjectVersion]:
+        with translated("listing training data", DatasetStoreUnavailable):
+            return list_versions(self.client, self.location.bucket, self.location.key(prefix))
 
-    def _delete(self, keys: list[str]) -> int:
-        delete_keys(self.client, self.location.bucket, keys)
-        return len(keys)
+    def _delete(self, versions: list[ObjectVersion]) -> int:
+        """Delete the versions; the number of datasets (keys) removed."""
+        with translated("deleting training data", DatasetStoreUnavailable):
+            refused = delete_versions(self.client, self.location.bucket, versions)
+        if refused:
+            raise DatasetStoreUnavailable(f"S3 refused to delete {refused} training data objects")
+        return len({v.key for v in versions if not v.marker})
 
     def save(self, student_id: str, content: bytes) -> str:
         key = self.location.key(f"students/{checked_student_id(student_id)}/{_name(content)}")
-        self.client.put_object(Bucket=self.location.bucket, Key=key, Body=content)
+        with translated("storing training data", DatasetStoreUnavailable):
+            self.client.put_object(Bucket=self.location.bucket, Key=key, Body=content)
         return f"s3://{self.location.bucket}/{key}"
 
     def delete_student(self, student_id: str) -> int:
-        return self._delete(self._keys(f"students/{checked_student_id(student_id)}/"))
+        return self._delete(self._versions(f"students/{checked_student_id(student_id)}/"))
 
     def expire(self, older_than_s: float) -> int:
         cutoff = time.time() - older_than_s
-        keys = self._keys("students/")
-        return self._delete([k for k in keys if _stored_at(k.rsplit("/", 1)[-1]) < cutoff])
+        versions = self._versions("students/")
+        return self._delete([v for v in versions if _stored_at(v.key.rsplit("/", 1)[-1]) < cutoff])
 
 
 def open_dataset_store(config: StorageConfig) -> DatasetStore:

@@ -43,11 +43,14 @@ def publish_adapter(
     model: PeftModel,
     base_model: str,
     metadata: Mapping[str, Any],
+    *,
+    requested_at: float,
 ) -> int:
-    """Save the model's adapter as a PEFT folder and publish it as the student's live version."""
+    """Save the model's adapter as a PEFT folder and publish it as the student's live version,
+    unless the student was deleted after `requested_at` (StudentDeleted)."""
     # PEFT would record the local cache folder the base was loaded from; the model name is portable
     model.peft_config["default"].base_model_name_or_path = base_model
     with tempfile.TemporaryDirectory(prefix="aivo-clone-") as folder:
         # False: "auto" would look the base name up on the Hugging Face Hub to compare vocabularies
         model.save_pretrained(folder, save_embedding_layers=False)
-        return store.publish(student_id, Path(folder), metadata)
+        return store.publish(student_id, Path(folder), metadata, requested_at=requested_at)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
@@ -25,6 +26,8 @@ class CloneTask:
 
     student_id: str
     dataset_uri: str
+    # when the clone was asked for (the job's start): a student deleted since is not published
+    requested_at: float = field(default_factory=time.time)
 
 
 @dataclass(frozen=True)
