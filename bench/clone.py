@@ -40,7 +40,7 @@ from bench.loadgen import write_result
 from support.datasets import student_dataset
 from support.ports import free_port
 from support.ray_cluster import ray_head
-from support.s3_server import S3_TEST_ENV
+from support.s3_server import S3_CLUSTER_ENV, S3_TEST_ENV
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG = REPO / "configs" / "serve.yaml"
@@ -85,6 +85,7 @@ def run_job(address: str, endpoint: str, steps: int) -> tuple[float, dict[str, A
 
     client = JobSubmissionClient(address)
     arguments = [
+        "--config configs/serve.yaml",
         f"--student-id {STUDENT}",
         f"--dataset s3://{BUCKET}/datasets/{STUDENT}.jsonl",
         f"--adapter-root s3://{BUCKET}/adapters",
@@ -97,7 +98,6 @@ def run_job(address: str, endpoint: str, steps: int) -> tuple[float, dict[str, A
         runtime_env={
             "working_dir": str(REPO),
             "excludes": [".venv", ".git", "var", "bench/results", ".*_cache", ".hypothesis"],
-            "env_vars": {k: v for k, v in S3_TEST_ENV.items() if k.startswith("AWS_")},
         },
     )
     while (status := client.get_job_status(job_id)) not in {
@@ -186,7 +186,7 @@ def main() -> None:
         client.put_object(
             Bucket=BUCKET, Key=f"datasets/{STUDENT}.jsonl", Body=student_dataset(args.examples)
         )
-        with ray_head() as address:
+        with ray_head(env=S3_CLUSTER_ENV) as address:
             wall, summary = run_job(address, endpoint, args.steps)
         loads = adapter_loads(endpoint, args.loads)
     write_result(

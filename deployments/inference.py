@@ -19,6 +19,7 @@ from aivo.engine.fallback import ModelChain
 from aivo.engine.generation import Generation, GenerationStart
 from aivo.engine.loader import LoadedModel
 from aivo.engine.lora import wrap_for_adapters
+from aivo.engine.replica_folder import ReplicaFolder
 from aivo.engine.residency import AdapterLease, AdapterResidency
 from aivo.engine.rows import GenerationFailed
 from aivo.engine.sampling import SamplingParams
@@ -28,6 +29,8 @@ from aivo.errors import GenerationTimeout
 # Students a replica advertises to the router; more than the adapters kept resident, since
 # the affinity is only a preference.
 STUDENTS_PER_REPLICA = 256
+# How often a replica drops the resident adapters of students deleted from the store.
+DELETED_CHECK_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,9 @@ class InferenceReplica:
         self.store = store if store is not None else open_store(config.storage)
         self.chain = chain if chain is not None else ModelChain(config.engine)
         self.servers: dict[str, ModelServer] = {}
+        # fetched adapters wait here; what crashed replicas left behind is swept now
+        self.folder = ReplicaFolder(config.engine.cache_dir / "adapters")
+        self._checks: set[asyncio.Task[None]] = set()
 
     def _server(self, loaded: LoadedModel) -> ModelServer:
         server = self.servers.get(loaded.name)
@@ -68,14 +74,13 @@ class InferenceReplica:
             residency = AdapterResidency(
                 self.store,
                 batcher,
-                self.config.cache_dir
-                / "adapters"
-                / f"replica-{os.getpid()}"
-                / str(len(self.servers)),
+                self.folder.path / str(len(self.servers)),
                 max_adapters=self.config.max_adapters,
                 max_bytes=self.config.max_adapter_bytes,
             )
             server = self.servers[loaded.name] = ModelServer(wrapped, batcher, residency)
+            check = asyncio.get_running_loop().create_task(_drop_deleted(residency))
+            self._checks.add(check)  # held: the loop keeps only weak references to tasks
         return server
 
     @serve.multiplexed(max_num_models_per_replica=STUDENTS_PER_REPLICA)
@@ -171,3 +176,10 @@ class InferenceReplica:
             for name, s in self.servers.items()
         }
         return status
+
+
+async def _drop_deleted(residency: AdapterResidency) -> None:
+    """For the replica's life: deleted students' weights leave its memory within seconds."""
+    while True:
+        await asyncio.sleep(DELETED_CHECK_S)
+        await residency.drop_deleted()

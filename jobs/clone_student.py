@@ -2,7 +2,7 @@
 
     RAY_AUTH_MODE=token ray job submit --working-dir . -- python jobs/clone_student.py \\
         --student-id s-123 --dataset s3://bucket/datasets/s-123.jsonl \\
-        [--student-id s-456 --dataset ./s-456.jsonl ...] [--config configs/serve.yaml] \\
+        [--student-id s-456 --dataset ./s-456.jsonl ...] --config configs/serve.gpu.yaml \\
         [--adapter-root s3://bucket/adapters] [--s3-endpoint-url http://minio:9000] \\
         [--steps 60] [--learning-rate 1e-3] [--seed 0]
 
@@ -39,7 +39,9 @@ def parser() -> argparse.ArgumentParser:
     )
     given = cli.add_mutually_exclusive_group()
     given.add_argument(
-        "--config", default="configs/serve.yaml", help="Serve config to take args from."
+        "--config",
+        help="The Serve config of the application being served (its model chain, storage and "
+        "training); no default, so a clone never trains against another config's model.",
     )
     given.add_argument("--job-config", help="The whole job config as JSON; no overrides apply.")
     cli.add_argument("--adapter-root", help="Overrides storage.adapter_root.")
@@ -56,6 +58,8 @@ def training_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def job_config(args: argparse.Namespace) -> CloneJobConfig:
+    if args.job_config is None and args.config is None:
+        raise ConfigError("give --config (the Serve config being served) or --job-config")
     if args.job_config is None:
         return clone_job_config(
             args.config,

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -43,11 +43,12 @@ def serve_cluster() -> Iterator[int]:
 
 
 @contextmanager
-def ray_head(num_cpus: int = 2) -> Iterator[str]:
+def ray_head(num_cpus: int = 2, env: Mapping[str, str] | None = None) -> Iterator[str]:
     """A Ray head with its dashboard (the job API) on free loopback ports; yields its address.
 
-    Every port is chosen here, since other clusters on the machine hold Ray's defaults, and the
-    head's environment has no AWS credentials: jobs get them only through their runtime_env.
+    Every port is chosen here, since other clusters on the machine hold Ray's defaults. The
+    head's environment has no AWS credentials of this process's: `env` is the cluster's own
+    (credentials, as an instance role gives a real cluster's nodes), never a job's.
     (A real cluster keeps Ray's token auth; its job clients need RAY_AUTH_MODE=token set before
     `ray` is imported.)
     """
@@ -82,20 +83,22 @@ def ray_head(num_cpus: int = 2) -> Iterator[str]:
         "--disable-usage-stats",
         *(str(part) for option in ports.items() for part in option),
     ]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "RAY_ADDRESS"))}
-    # no credentials anywhere boto3 would look: not in files, not from instance metadata
-    env |= {
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "RAY_ADDRESS"))}
+    # no credentials anywhere boto3 would look but `env`: not in files, not from instance metadata
+    environment |= {
         "AWS_CONFIG_FILE": os.devnull,
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
         "AWS_EC2_METADATA_DISABLED": "true",
+        **(env or {}),
     }
-    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"  # the job's `python`
+    # the job's `python`
+    environment["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{environment['PATH']}"
     # Loopback only, so no token: Ray fixes a process's auth mode when it is first imported, and
     # a token-protected head would refuse this process's job client if Ray came in before us.
-    env["RAY_AUTH_MODE"] = "disabled"
+    environment["RAY_AUTH_MODE"] = "disabled"
     process = subprocess.Popen(
         command,
-        env=env,
+        env=environment,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,

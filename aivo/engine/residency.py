@@ -75,6 +75,7 @@ class _Slot:
     nbytes: int
     shape: AdapterWeights  # what the slot was created from: a swap needs the same layout
     holder: StudentAdapter | None = None  # None: free, its weights are stale
+    weights_of: str | None = None  # the student whose weights it holds, held or stale
     placed: int = 0  # when the holder was placed: the latest of a student supersedes the rest
     pins: int = 0
     busy: bool = False  # a swap into it is under way
@@ -166,6 +167,26 @@ class AdapterResidency:
             tasks = [*self._loading.values(), *self._shrinking]
             await asyncio.gather(*tasks, return_exceptions=True)
 
+    async def drop_deleted(self) -> int:
+        """Delete the slots holding weights of students with no adapter in the store any more
+        (deleted), held or stale, unless a request is using them (the next check will); how many."""
+        students = {slot.weights_of for slot in self._slots.values() if slot.weights_of}
+        gone = set()
+        for student_id in students:
+            try:
+                if await asyncio.to_thread(self._store.live, student_id) is None:
+                    gone.add(student_id)
+            except STORE_FAILURES:
+                continue  # the store is unreachable: check again next time
+        victims = [
+            slot
+            for slot in self._slots.values()
+            if slot.weights_of in gone and not slot.pins and not slot.busy
+        ]
+        if victims:
+            await self._delete(victims)
+        return len(victims)
+
     # --- loading -------------------------------------------------------------------------------
 
     def _base(self, student_id: str, version: int | None, reason: str) -> AdapterLease:
@@ -191,6 +212,7 @@ class AdapterResidency:
         else:
             await self._swap(slot, adapter)
         slot.holder, slot.placed = key, next(self._placements)
+        slot.weights_of = key.student_id
         self._holders[key] = slot
         self._slots.move_to_end(slot.name)
         for other, held in list(self._holders.items()):

@@ -1,8 +1,8 @@
 """The clone job as the CloneCoordinator runs it: `ray job submit` of jobs/clone_student.py.
 
-A real Ray head (`ray start --head --block`, free loopback ports, its own temp dir) whose
-environment has no AWS credentials: they reach the job only through the runtime_env, as on a
-shared cluster. Datasets and the adapter store live on a real S3 endpoint (moto server).
+A real Ray head (`ray start --head --block`, free loopback ports, its own temp dir) whose own
+environment holds the S3 credentials, as an instance role gives a real cluster's nodes: jobs
+carry none. Datasets and the adapter store live on a real S3 endpoint (moto server).
 """
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ from aivo.training.results import parse_clone_results
 from support.datasets import PROFILE, student_dataset
 from support.ray_cluster import ray_head
 from support.s3_server import (  # noqa: F401
-    S3_TEST_ENV,
+    S3_CLUSTER_ENV,
     S3Bucket,
+    S3Server,
     s3_bucket,
     s3_server,
 )
@@ -44,37 +45,26 @@ EXCLUDES = [".venv", ".git", "var", "bench/results", ".*_cache", ".hypothesis"]
 
 
 @pytest.fixture(scope="module")
-def ray_dashboard() -> Iterator[str]:
-    with ray_head() as address:
+def ray_dashboard(s3_server: S3Server) -> Iterator[str]:  # noqa: F811
+    with ray_head(env=S3_CLUSTER_ENV) as address:
         yield address
 
 
 def submit(
-    address: str,
-    arguments: list[str],
-    env: dict[str, str] | None = None,
-    *,
-    credentials: bool = True,
+    address: str, arguments: list[str], env: dict[str, str] | None = None
 ) -> tuple[str, str]:
     """Run the clone job to its end; (final status, logs)."""
-    return wait_for_job(address, start_job(address, arguments, env, credentials=credentials))
+    return wait_for_job(address, start_job(address, arguments, env))
 
 
-def start_job(
-    address: str,
-    arguments: list[str],
-    env: dict[str, str] | None = None,
-    *,
-    credentials: bool = True,
-) -> str:
+def start_job(address: str, arguments: list[str], env: dict[str, str] | None = None) -> str:
+    """Submit the job as ML ops would by hand; `env`: settings, never secrets."""
     from ray.job_submission import JobSubmissionClient
 
-    # the cluster was started without them: the runtime_env is the only way in
-    aws = {k: v for k, v in S3_TEST_ENV.items() if k.startswith("AWS_")} if credentials else {}
-    env_vars = aws | (env or {})
+    command = ["python", "jobs/clone_student.py", "--config", "configs/serve.yaml", *arguments]
     return JobSubmissionClient(address).submit_job(
-        entrypoint="python jobs/clone_student.py " + " ".join(arguments),
-        runtime_env={"working_dir": str(REPO), "excludes": EXCLUDES, "env_vars": env_vars},
+        entrypoint=" ".join(command),
+        runtime_env={"working_dir": str(REPO), "excludes": EXCLUDES, "env_vars": env or {}},
     )
 
 
@@ -192,29 +182,6 @@ def test_a_bad_dataset_line_fails_the_job_with_its_line_number(
     assert summary["status"] == "failed" and summary["error_code"] == "invalid_dataset"
     assert summary["reason"].startswith("line 5: ")
     assert "clone_student: 1 of 1 clones failed: invalid_dataset: line 5: " in logs
-    assert "Traceback" not in logs
-
-
-def test_without_credentials_in_the_runtime_env_the_job_fails_in_one_line(
-    ray_dashboard: str,
-    s3_bucket: S3Bucket,  # noqa: F811
-) -> None:
-    s3_bucket.client.put_object(Bucket=s3_bucket.name, Key="d.jsonl", Body=student_dataset(4))
-    arguments = [
-        "--student-id",
-        "stu-nocreds",
-        "--dataset",
-        f"s3://{s3_bucket.name}/d.jsonl",
-        "--s3-endpoint-url",
-        s3_bucket.server.endpoint_url,
-    ]
-
-    status, logs = submit(ray_dashboard, arguments, credentials=False)
-
-    assert status == "FAILED", logs[-3000:]
-    (summary,) = parse_clone_results(logs)
-    assert summary["error_code"] == "dataset_unavailable"
-    assert "NoCredentialsError" in summary["reason"]
     assert "Traceback" not in logs
 
 

@@ -92,6 +92,7 @@ def test_summary_lines_are_found_among_other_log_lines() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
+        (["--student-id", "a1", "--dataset", "x"], "give --config"),
         (["--student-id", "a1", "--dataset", "x", "--student-id", "b2"], "one --dataset for each"),
         (["--student-id", "a b", "--dataset", "x"], "student_id must match"),
         (["--student-id", "a1", "--dataset", "x", "--steps", "-2"], "steps: Input should be"),
