@@ -263,3 +263,24 @@ async def test_a_new_version_replaces_the_old(
     publish(store, adapter_dirs[2:], "bob")
     (await residency.resolve("bob")).release()
     assert residency.slots == 2  # bob took the slot v1 left free
+
+
+async def test_a_deleted_students_weights_leave_the_model_unless_a_request_uses_them(
+    residency: AdapterResidency,
+    store: CountingStore,
+    adapter_dirs: list[Path],
+    batcher: ContinuousBatcher,
+) -> None:
+    publish(store, adapter_dirs, "ann", "bob")
+    (await residency.resolve("ann")).release()
+    in_use = await residency.resolve("bob")
+    store.mark_deleted("ann")
+    store.delete_student("ann")
+    store.mark_deleted("bob")
+    store.delete_student("bob")
+
+    assert await residency.drop_deleted() == 1  # bob's request still runs on his adapter
+    assert residency.resident() == [("bob", 1)] and len(slot_names(batcher)) == 1
+    in_use.release()
+    assert await residency.drop_deleted() == 1
+    assert residency.resident() == [] and slot_names(batcher) == set()

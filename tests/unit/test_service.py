@@ -304,6 +304,26 @@ async def test_deleting_a_student_removes_jobs_adapters_and_answers(
         await tutor.service.job("aivo-clone-alice")
 
 
+@pytest.mark.parametrize("streamed", [False, True])
+async def test_an_answer_being_written_when_its_student_is_deleted_is_not_kept(
+    tutor: Tutor, streamed: bool
+) -> None:
+    tutor.model.gate.clear()  # the model holds the answer until the deletion is done
+    request = ask(student_id="alice", stream=streamed)
+    if streamed:
+        writing = asyncio.create_task(read(await tutor.service.stream(request, "r1", TEACHER)))
+    else:
+        writing = asyncio.create_task(tutor.service.generate(request, "r1", TEACHER))
+    while tutor.model.runs == 0:
+        await asyncio.sleep(0.01)
+    await tutor.service.delete_student("alice")
+    tutor.model.gate.set()
+    await writing
+
+    again = await tutor.service.generate(ask(student_id="alice"), "r2", TEACHER)
+    assert not again.cached and tutor.model.runs == 2  # nothing of alice's outlived her
+
+
 async def test_a_clone_request_is_capped_and_sent_as_dataset_lines(tmp_path: Path) -> None:
     tutor = Tutor(tmp_path)
     examples = [{"prompt": "2+2?", "response": "4"}, {"prompt": "3+3?", "response": "6"}]
