@@ -35,7 +35,8 @@ from aivo.schemas import (
 from aivo.security.keys import KeyRing, Principal, Scope
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 413, 422, 429, 503, 504)
+    status: {"model": ErrorResponse}
+    for status in (400, 401, 403, 404, 409, 413, 422, 429, 503, 504)
 }
 
 

@@ -24,7 +24,7 @@ from aivo.config import AppConfig, parse_config
 from aivo.observability import pseudonym
 from aivo.service.deletion import DeletionIncomplete, erase_student
 from aivo.training.results import parse_clone_results
-from deployments.clone_coordinator import CloneCoordinator
+from deployments.clone_coordinator import CloneCoordinator, TooManyCloneJobs
 from support.datasets import student_dataset
 from support.ray_cluster import ray_head
 from support.s3_server import (  # noqa: F401
@@ -109,20 +109,23 @@ async def test_deleting_a_student_while_their_job_trains_stops_it_and_removes_ev
 ) -> None:
     student = "stu-del-running"
     # a stop that takes longer than allowed: the first DELETE answers 503 with what is left
-    config = app_config(versioned, stop_timeout_s=0.2)
+    config = app_config(versioned, stop_timeout_s=0.2, max_concurrent_jobs=1)
     client = JobSubmissionClient(ray_dashboard)
     coordinator = CloneCoordinator(config, client=client)
     publish_fake_versions(config, student, tmp_path, 2)
     cache = InProcessCache(config.cache)
     await cache.set(f"{student_prefix(student)}answer", {"text": "cached"})
 
-    job = await coordinator.clone(student, student_dataset(24))
+    job = await coordinator.clone(student, student_dataset(12))
     record = client.get_job_info(job.job_id)
     stored = json.dumps([record.entrypoint, record.runtime_env, record.metadata], default=str)
     for name, secret in S3_CLUSTER_ENV.items():
         if "KEY" in name or "TOKEN" in name:
             assert secret not in stored, name  # the job API shows this record to any caller
     assert student not in json.dumps(record.metadata)
+    with pytest.raises(TooManyCloneJobs) as busy:  # one job at a time, in this deployment
+        await coordinator.clone("stu-del-other", student_dataset(12))
+    assert busy.value.status == 429 and busy.value.retry_after_s
     await until(lambda: "step 1/" in client.get_job_logs(job.job_id), "training starts")
 
     with pytest.raises(DeletionIncomplete) as first:
@@ -154,9 +157,9 @@ async def test_a_clone_job_that_races_the_deletion_does_not_bring_the_student_ba
     client = JobSubmissionClient(ray_dashboard)
     coordinator = CloneCoordinator(config, client=client)
     key = "datasets/by-hand.jsonl"
-    versioned.client.put_object(Bucket=versioned.name, Key=key, Body=student_dataset(16))
+    versioned.client.put_object(Bucket=versioned.name, Key=key, Body=student_dataset(8))
     arguments = ["--student-id", student, "--dataset", f"s3://{versioned.name}/{key}"]
-    arguments += ["--adapter-root", config.storage.adapter_root, "--steps", "6"]
+    arguments += ["--adapter-root", config.storage.adapter_root, "--steps", "3"]
     arguments += ["--s3-endpoint-url", versioned.server.endpoint_url, "--config"]
     job_id = client.submit_job(
         entrypoint=" ".join(["python", "jobs/clone_student.py", *arguments, "configs/serve.yaml"]),
