@@ -52,5 +52,6 @@ class CloneJobs(Protocol):
     async def job(self, job_id: str) -> JobReport: ...
 
     async def forget(self, student_id: str) -> ForgottenClones:
-        """Stops the student's running job and removes their training data and job records."""
+        """Stops the student's clone jobs and waits (bounded) for them to end, then removes
+        their job records and the student's training data; raises (503) when it could not."""
         ...
