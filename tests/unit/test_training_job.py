@@ -89,13 +89,17 @@ def test_summary_lines_are_found_among_other_log_lines() -> None:
     assert parse_clone_results(logs)[0]["version"] == 3
 
 
+SERVE = "configs/serve.yaml"
+GIVEN = ["--student-id", "a1", "--dataset", "x", "--config", SERVE]
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["--student-id", "a1", "--dataset", "x"], "give --config"),
-        (["--student-id", "a1", "--dataset", "x", "--student-id", "b2"], "one --dataset for each"),
-        (["--student-id", "a b", "--dataset", "x"], "student_id must match"),
-        (["--student-id", "a1", "--dataset", "x", "--steps", "-2"], "steps: Input should be"),
+        ([*GIVEN, "--student-id", "b2"], "one --dataset for each"),
+        (["--student-id", "a b", "--dataset", "x", "--config", SERVE], "student_id must match"),
+        ([*GIVEN, "--steps", "-2"], "steps: Input should be"),
         (["--student-id", "a1", "--dataset", "x", "--config", "missing.yaml"], "missing.yaml"),
         (["--student-id", "a1", "--dataset", "x", "--job-config", "{}", "--steps", "3"], "whole"),
         (["--student-id", "a1", "--dataset", "x", "--job-config", "{}"], "engine: Field required"),
