@@ -18,7 +18,7 @@ from aivo.engine.batching import ContinuousBatcher
 from aivo.engine.fallback import ModelChain
 from aivo.engine.generation import Generation, GenerationStart
 from aivo.engine.loader import LoadedModel
-from aivo.engine.lora import wrap_for_adapters
+from aivo.engine.gathered_lora import gather_adapters
 from aivo.engine.residency import AdapterLease, AdapterResidency
 from aivo.engine.rows import GenerationFailed
 from aivo.engine.sampling import SamplingParams
@@ -58,7 +58,7 @@ class InferenceReplica:
     def _server(self, loaded: LoadedModel) -> ModelServer:
         server = self.servers.get(loaded.name)
         if server is None:
-            wrapped = wrap_for_adapters(loaded)
+            wrapped = gather_adapters(loaded)
             batcher = ContinuousBatcher(
                 wrapped,
                 max_batch_size=self.config.max_batch_size,
