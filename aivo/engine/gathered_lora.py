@@ -141,6 +141,9 @@ class GatheredLoraModel(nn.Module):
     def holds_adapter(self, name: str) -> bool:
         return name in self._slots
 
+    def held_adapters(self) -> set[str]:
+        return set(self._slots)
+
     def can_swap(self, adapter: AdapterWeights, loaded_from: AdapterWeights) -> bool:
         return True  # any adapter fits any slot: layers and ranks grow as needed
 

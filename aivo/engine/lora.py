@@ -34,6 +34,8 @@ class AdapterModel(Protocol):
 
     def holds_adapter(self, name: str) -> bool: ...
 
+    def held_adapters(self) -> set[str]: ...
+
     def can_swap(self, adapter: AdapterWeights, loaded_from: AdapterWeights) -> bool:
         """Whether `adapter` can be swapped into a slot first loaded from `loaded_from`."""
         ...
@@ -52,6 +54,9 @@ class PeftAdapterModel(PeftModel):
 
     def holds_adapter(self, name: str) -> bool:
         return name in self.peft_config
+
+    def held_adapters(self) -> set[str]:
+        return set(self.peft_config) - {PLACEHOLDER_ADAPTER}
 
     def can_swap(self, adapter: AdapterWeights, loaded_from: AdapterWeights) -> bool:
         return adapter.can_replace(loaded_from)
