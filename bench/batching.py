@@ -1,6 +1,6 @@
 """Continuous batching across LoRA adapters at the library level (no HTTP), in one run.
 
-    python -m bench.batching [--max-tokens 32] [--students 1000] [--lru 32]
+    python -m bench.batching [--max-tokens 32] [--students 1000] [--requests N] [--lru 32]
         [--device auto] [--dtype auto] [--quantization none] [--result-name batching]
 
 Figures, in the dtype `dtype: auto` picks (fp32 on this Intel Xeon: `python -m bench.cpu_dtype`)
@@ -13,7 +13,8 @@ gathered multi-LoRA forward (the served path) and with PEFT's, measured in turns
 - continuous against window-only batching when max_tokens varies from 1/2 to 8 times
   --max-tokens, with time to first token at 16 concurrent clients (gathered only);
 - many students round-robin through an adapter LRU smaller than their number (adapters loaded
-  from a local AdapterStore on disk) against 8 students, and against 16 resident students (as
+  from a local AdapterStore on disk; --requests of them, all students by default, each a miss
+  while --requests > --lru) against 8 students, and against 16 resident students (as
   many distinct adapters per batch as the many-student run, so the loading cost shows alone).
 """
 
@@ -252,7 +253,7 @@ def ratio(a: Run, b: Run) -> float:
 
 
 async def main(
-    config: EngineConfig, max_tokens: int, students: int, lru: int, work: Path
+    config: EngineConfig, max_tokens: int, students: int, requests: int, lru: int, work: Path
 ) -> dict[str, Any]:
     """Every figure; adapters and the store go under `work`."""
     logging.getLogger("aivo.engine.residency").setLevel(logging.WARNING)  # one line per load
@@ -285,7 +286,9 @@ async def main(
         )
     peft.model.set_adapter(PLACEHOLDER_ADAPTER)
     static = static_batch_generate(peft, mixed)
-    batched = {kind: await run_clients(f"{kind}, 8 adapters", mixed, serves[kind]) for kind in KINDS}
+    batched = {
+        kind: await run_clients(f"{kind}, 8 adapters", mixed, serves[kind]) for kind in KINDS
+    }
     result["batcher_vs_peft_generate"] = {
         **{kind: run.figures() for kind, run in batched.items()},
         "peft_set_adapter_generate": one_at_a_time.figures(),
@@ -342,7 +345,12 @@ async def main(
             Job(prompts[i % 16], max_tokens, f"student{i % count:03d}") for i in range(requests)
         ]
 
-    result["many_students_vs_8"] = {"students": students, "lru_max_adapters": lru, "target": 0.8}
+    result["many_students_vs_8"] = {
+        "students": students,
+        "requests": requests,
+        "lru_max_adapters": lru,
+        "target": 0.8,
+    }
     for kind in KINDS:
         serve = through_lru[kind]
         await run_clients(f"{kind} residency warm-up", warm, serve)
@@ -351,7 +359,7 @@ async def main(
             f"{kind}, 16 students, resident", round_robin(CLIENTS, 2 * CLIENTS), serve
         )
         many = await run_clients(
-            f"{kind}, {students} students", round_robin(students, students), serve
+            f"{kind}, {students} students", round_robin(students, requests), serve
         )
         result["many_students_vs_8"][kind] = {
             "eight_students": eight.figures(),
@@ -376,6 +384,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-tokens", type=int, default=32)
     parser.add_argument("--students", type=int, default=1000)
+    parser.add_argument("--requests", type=int, help="of the many students (default: all)")
     parser.add_argument("--lru", type=int, default=32, help="adapters kept resident")
     parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--dtype", default="auto")
@@ -384,5 +393,8 @@ if __name__ == "__main__":
     args = parser.parse_args()
     config = engine_config(args.device, args.dtype, args.quantization)
     with tempfile.TemporaryDirectory(prefix="aivo-bench-") as work:
-        result = asyncio.run(main(config, args.max_tokens, args.students, args.lru, Path(work)))
+        requests = args.requests or args.students
+        result = asyncio.run(
+            main(config, args.max_tokens, args.students, requests, args.lru, Path(work))
+        )
     write_result(args.result_name, result)

@@ -39,11 +39,12 @@ Prefilled = tuple[list[BatchRow], BatchCache, list[int]]
 class ContinuousBatcher:
     """Serves many requests, each with its own adapter, through one model thread.
 
-    `loaded.model` must be an AdapterModel (`gather_adapters`, or PEFT's `wrap_for_adapters`). When the batch is idle, the
-    first request waits up to `batch_wait_ms` for others to fill it; while it runs, requests join
-    at the next step boundary (`join_running=False` keeps them waiting until the batch is empty:
-    window-only batching, kept for comparison). At most `max_batch_size` rows run at once and
-    `max_queued_requests` wait; past that, `submit` raises Overloaded.
+    `loaded.model` must be an AdapterModel (`gather_adapters`, or PEFT's `wrap_for_adapters`).
+    When the batch is idle, the first request waits up to `batch_wait_ms` for others to fill it;
+    while it runs, requests join at the next step boundary (`join_running=False` keeps them
+    waiting until the batch is empty: window-only batching, kept for comparison). At most
+    `max_batch_size` rows run at once and `max_queued_requests` wait; past that, `submit` raises
+    Overloaded.
     """
 
     def __init__(

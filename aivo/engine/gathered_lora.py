@@ -54,8 +54,9 @@ class GatheredLoraLinear(nn.Module):
         super().__init__()
         self.base_layer = base_layer
         self.rows = rows
-        self.in_features = inner = int(base_layer.in_features)
-        self.out_features = outer = int(base_layer.out_features)
+        self.in_features: int = base_layer.in_features  # type: ignore[assignment]
+        self.out_features: int = base_layer.out_features  # type: ignore[assignment]
+        inner, outer = self.in_features, self.out_features
         device = next(base_layer.parameters()).device
         self.lora_a = torch.zeros(slots, 0, inner, dtype=dtype, device=device)
         self.lora_b = torch.zeros(slots, outer, 0, dtype=dtype, device=device)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 from dataclasses import dataclass
@@ -114,7 +115,5 @@ def release_weight_file(model: Any) -> None:
             tensor.data = copies[key]
     copies.clear()
     gc.collect()
-    try:
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: the allocator keeps it
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: freed memory stays with the allocator
-        pass

@@ -226,9 +226,7 @@ class AdapterResidency:
         name = next(self._names)
         model = self._batcher.model
         try:
-            nbytes = await self._batcher.run_between_steps(
-                lambda: model.load_slot(name, adapter)
-            )
+            nbytes = await self._batcher.run_between_steps(lambda: model.load_slot(name, adapter))
         except Exception as error:
             raise _LoadFailed(_peft_failure(error)) from error
         slot = _Slot(name, nbytes, adapter)

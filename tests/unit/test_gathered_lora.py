@@ -87,13 +87,17 @@ def both(fp32: LoadedModel, folders: dict[str, Path]) -> Iterator[dict[str, Cont
         batcher.close()
 
 
-async def answers(batcher: ContinuousBatcher, jobs: list[tuple[list[int], str | None]]) -> list[str]:
+async def answers(
+    batcher: ContinuousBatcher, jobs: list[tuple[list[int], str | None]]
+) -> list[str]:
     streams = [batcher.submit(p, SamplingParams(TOKENS), a) for p, a in jobs]  # one mixed batch
     return [(await s.result()).text for s in streams]
 
 
 def jobs_for(loaded: LoadedModel) -> list[tuple[list[int], str | None]]:
-    planets, sums, sky = (loaded.chat_prompt_ids([{"role": "user", "content": q}]) for q in QUESTIONS)
+    planets, sums, sky = (
+        loaded.chat_prompt_ids([{"role": "user", "content": q}]) for q in QUESTIONS
+    )
     return [
         (planets, "ann"),
         (sums, None),
