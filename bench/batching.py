@@ -340,9 +340,10 @@ async def main(
     through_lru = {kind: residency_serve(batchers[kind], r) for kind, r in residencies.items()}
     warm = [Job(prompts[0], 4, f"student{i:03d}") for i in range(CLIENTS)]
 
-    def round_robin(count: int, requests: int) -> list[Job]:
+    def round_robin(count: int, requests: int, first: int = 0) -> list[Job]:
         return [
-            Job(prompts[i % 16], max_tokens, f"student{i % count:03d}") for i in range(requests)
+            Job(prompts[i % 16], max_tokens, f"student{(first + i) % count:03d}")
+            for i in range(requests)
         ]
 
     result["many_students_vs_8"] = {
@@ -359,7 +360,10 @@ async def main(
             f"{kind}, 16 students, resident", round_robin(CLIENTS, 2 * CLIENTS), serve
         )
         many = await run_clients(
-            f"{kind}, {students} students", round_robin(students, requests), serve
+            # from the first student no earlier run has used: every request is a miss
+            f"{kind}, {students} students",
+            round_robin(students, requests, CLIENTS),
+            serve,
         )
         result["many_students_vs_8"][kind] = {
             "eight_students": eight.figures(),
