@@ -1,5 +1,5 @@
-"""bench/gpu_check.sh: without CUDA it stops at once with a clear message; every Python piece it
-calls (bench.batching with its device, dtype and nf4 flags, then bench.gpu_table) runs here on CPU."""
+"""bench/gpu_check.sh: without CUDA it stops at once with a clear message; every Python piece
+it calls (bench.batching with its device, dtype and nf4 flags, then bench.gpu_table) runs on CPU."""
 
 from __future__ import annotations
 

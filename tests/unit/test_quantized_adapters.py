@@ -72,6 +72,10 @@ async def served(
         batcher.close()
 
 
+def questions(loaded: LoadedModel) -> list[list[int]]:
+    return [loaded.chat_prompt_ids([{"role": "user", "content": q}]) for q in QUESTIONS]
+
+
 async def answers(
     batcher: ContinuousBatcher,
     residency: AdapterResidency,
@@ -95,9 +99,7 @@ async def test_nf4_mixed_batches_serve_hot_swapped_adapters(
     served: tuple[ContinuousBatcher, AdapterResidency], nf4_model: LoadedModel
 ) -> None:
     batcher, residency = served
-    planets, sums, sky = (
-        nf4_model.chat_prompt_ids([{"role": "user", "content": q}]) for q in QUESTIONS
-    )
+    planets, sums, sky = questions(nf4_model)
     jobs: list[tuple[list[int], str | None]] = [
         (planets, None),
         (planets, "ann"),
@@ -130,9 +132,7 @@ async def test_gathered_lora_on_4bit_layers_answers_as_peft_does(
     store: LocalAdapterStore,
     tmp_path: Path,
 ) -> None:
-    planets, sums, sky = (
-        nf4_model.chat_prompt_ids([{"role": "user", "content": q}]) for q in QUESTIONS
-    )
+    planets, sums, sky = questions(nf4_model)
     jobs: list[tuple[list[int], str | None]] = [
         (planets, None),
         (planets, "ann"),
