@@ -111,15 +111,17 @@ class GatheredLoraModel(nn.Module):
     """A causal LM whose forward pass takes `adapter_names` (one per row, BASE_ADAPTER for none),
     serving every resident adapter from slots; the AdapterModel the batcher and residency use."""
 
-    def __init__(self, base_model: nn.Module, dtype: torch.dtype, device: torch.device) -> None:
+    def __init__(
+        self, base_model: nn.Module, dtype: torch.dtype, device: torch.device, slots: int
+    ) -> None:
         super().__init__()
         self.base_model = base_model
         self._dtype, self._device = dtype, device
         self._rows = RowSlots()
         self._layers: dict[str, GatheredLoraLinear] = {}
         self._slots: dict[str, int] = {}  # adapter name -> slot
-        self._free: list[int] = []
-        self._capacity = 1  # slot 0: no adapter
+        self._free = list(range(slots, 0, -1))  # slot 0: no adapter
+        self._capacity = slots + 1
 
     @property
     def config(self) -> Any:
@@ -239,11 +241,12 @@ class GatheredLoraModel(nn.Module):
         return module
 
 
-def gather_adapters(loaded: LoadedModel) -> LoadedModel:
-    """`loaded` with its model inside a GatheredLoraModel (the model is modified in place as
-    adapters arrive, so every later forward pass should go through the returned object)."""
+def gather_adapters(loaded: LoadedModel, slots: int = 32) -> LoadedModel:
+    """`loaded` with its model inside a GatheredLoraModel with room for `slots` adapters (more
+    double it). The model is modified in place as adapters arrive, so every later forward pass
+    should go through the returned object."""
     if isinstance(loaded.model, GatheredLoraModel):
         return loaded
-    model = GatheredLoraModel(loaded.model, loaded.dtype, loaded.device)
+    model = GatheredLoraModel(loaded.model, loaded.dtype, loaded.device, slots)
     model.eval()
     return replace(loaded, model=model)
