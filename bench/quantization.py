@@ -121,6 +121,7 @@ def main(max_tokens: int, work: Path) -> dict[str, Any]:
         with ProcessPoolExecutor(max_workers=1, mp_context=spawn) as fresh:
             figures.append(fresh.submit(measure, spec, max_tokens, work, names).result())
     full, nf4 = figures[0], figures[-1]
+    fp32 = next(f for f in figures if f["dtype"] == str(torch.float32))
     return {
         "max_tokens": max_tokens,
         "clients": CLIENTS,
@@ -134,6 +135,8 @@ def main(max_tokens: int, work: Path) -> dict[str, Any]:
             "tokens_per_s": round(nf4["tokens_per_s"] / full["tokens_per_s"], 3),
             "ttft_p50": round(nf4["ttft_p50_ms"] / full["ttft_p50_ms"], 3),
         },
+        "nf4_rss_added_over_fp32": round(nf4["rss_added_bytes"] / fp32["rss_added_bytes"], 3),
+        "target": 0.5,
     }
 
 
