@@ -1,16 +1,20 @@
 """Continuous batching across LoRA adapters at the library level (no HTTP), in one run.
 
-    python -m bench.batching [--max-tokens 32] [--students 208] [--lru 32]
+    python -m bench.batching [--max-tokens 32] [--students 1000] [--requests N] [--lru 32]
+        [--device auto] [--dtype auto] [--quantization none] [--result-name batching]
 
-Figures, in the dtype `dtype: auto` picks (fp32 on this Intel Xeon: `python -m bench.cpu_dtype`),
-the same on both sides of every ratio:
+Figures, in the dtype `dtype: auto` picks (fp32 on this Intel Xeon: `python -m bench.cpu_dtype`)
+unless --dtype says otherwise, the same on both sides of every ratio; the batcher runs with the
+gathered multi-LoRA forward (the served path) and with PEFT's, measured in turns:
 - 16 concurrent requests over 8 adapters: the batcher against one request at a time with PEFT
-  `set_adapter` + `generate` (what a plain PEFT service does);
+  `set_adapter` + `generate` (what a plain PEFT service does), and against PEFT's `generate`
+  with static batches of 16 (each row its adapter; a batch ends with its longest row);
 - mixed-adapter batches against base-model-only batches of the same size;
-- continuous against window-only batching when max_tokens varies from 16 to 256, with time to
-  first token at 16 concurrent clients;
+- continuous against window-only batching when max_tokens varies from 1/2 to 8 times
+  --max-tokens, with time to first token at 16 concurrent clients (gathered only);
 - many students round-robin through an adapter LRU smaller than their number (adapters loaded
-  from a local AdapterStore on disk) against 8 students, and against 16 resident students (as
+  from a local AdapterStore on disk; --requests of them, all students by default, each a miss
+  while --requests > --lru) against 8 students, and against 16 resident students (as
   many distinct adapters per batch as the many-student run, so the loading cost shows alone).
 """
 
@@ -33,10 +37,11 @@ import torch
 from peft import LoraConfig
 
 from aivo.adapters import LocalAdapterStore
-from aivo.config import EngineConfig
+from aivo.config import BUNDLED_MODEL, EngineConfig
 from aivo.engine.batching import ContinuousBatcher
+from aivo.engine.gathered_lora import gather_adapters
 from aivo.engine.loader import LoadedModel, load_model
-from aivo.engine.lora import wrap_for_adapters
+from aivo.engine.lora import BASE_ADAPTER, PLACEHOLDER_ADAPTER, read_adapter, wrap_for_adapters
 from aivo.engine.residency import AdapterResidency
 from aivo.engine.sampling import SamplingParams
 from aivo.engine.streaming import RequestStream
@@ -44,6 +49,7 @@ from bench.loadgen import percentile, write_result
 
 CLIENTS = 16
 ADAPTERS = 8
+KINDS = ("gathered", "peft")  # the LoRA forward under the batcher: the served one, PEFT's
 QUESTIONS = [
     "Why do we have seasons on Earth?",
     "How do plants make their food?",
@@ -169,7 +175,7 @@ def peft_generate_serve(loaded: LoadedModel, worker: ThreadPoolExecutor) -> Serv
 
     def generate(job: Job) -> int:
         model.set_adapter(job.adapter)
-        ids = torch.tensor([job.prompt])
+        ids = torch.tensor([job.prompt], device=loaded.device)
         with torch.inference_mode():
             output = model.generate(
                 input_ids=ids,
@@ -188,8 +194,39 @@ def peft_generate_serve(loaded: LoadedModel, worker: ThreadPoolExecutor) -> Serv
     return serve
 
 
+def static_batch_generate(loaded: LoadedModel, jobs: list[Job]) -> Run:
+    """PEFT's `generate` on static batches of CLIENTS left-padded prompts, each row with its own
+    adapter (PEFT's mixed batch); no streaming: a row's first token comes with its batch's end."""
+    pad = loaded.tokenizer.eos_token_id
+    tokens, ttft = 0, []
+    started, stall = time.perf_counter(), cpu_stall_us()
+    for first in range(0, len(jobs), CLIENTS):
+        batch = jobs[first : first + CLIENTS]
+        width = max(len(j.prompt) for j in batch)
+        ids = torch.tensor([[pad] * (width - len(j.prompt)) + j.prompt for j in batch])
+        mask = torch.tensor([[0] * (width - len(j.prompt)) + [1] * len(j.prompt) for j in batch])
+        with torch.inference_mode():
+            output = loaded.model.generate(
+                input_ids=ids.to(loaded.device),
+                attention_mask=mask.to(loaded.device),
+                max_new_tokens=max(j.max_tokens for j in batch),
+                do_sample=False,
+                pad_token_id=pad,
+                adapter_names=[j.adapter or BASE_ADAPTER for j in batch],
+            )
+        for row in output[:, width:].tolist():
+            ends = [i for i, token in enumerate(row) if token in loaded.eos_token_ids]
+            tokens += ends[0] + 1 if ends else len(row)
+        ttft += [time.perf_counter() - started] * len(batch)
+    wall_s, stall_end = time.perf_counter() - started, cpu_stall_us()
+    share = None if stall is None or stall_end is None else (stall_end - stall) / 1e6 / wall_s
+    run = Run(tokens, wall_s, ttft, share)
+    print(f"{'peft generate, static batch':>28}: {run.figures()}", file=sys.stderr, flush=True)
+    return run
+
+
 def add_adapters(loaded: LoadedModel, folder: Path) -> list[str]:
-    """ADAPTERS random LoRA adapters loaded in the model and saved under `folder`/<name>."""
+    """ADAPTERS random LoRA adapters loaded in PEFT's model and saved under `folder`/<name>."""
     names = [f"bench{i}" for i in range(ADAPTERS)]
     for seed, name in enumerate(names):
         torch.manual_seed(seed)
@@ -200,97 +237,168 @@ def add_adapters(loaded: LoadedModel, folder: Path) -> list[str]:
     return names
 
 
-async def main(max_tokens: int, students: int, lru: int, work: Path) -> dict[str, Any]:
+def load_both(config: EngineConfig, folder: Path) -> tuple[dict[str, LoadedModel], list[str]]:
+    """The model twice, one per LoRA forward, with the same ADAPTERS adapters loaded in each."""
+    peft = wrap_for_adapters(load_model(config.models[0], config))
+    names = add_adapters(peft, folder)
+    peft.model.set_adapter(PLACEHOLDER_ADAPTER)
+    gathered = gather_adapters(load_model(config.models[0], config))
+    for name in names:
+        gathered.model.load_slot(name, read_adapter(folder / name))
+    return {"gathered": gathered, "peft": peft}, names
+
+
+def ratio(a: Run, b: Run) -> float:
+    return round(a.tokens_per_s / b.tokens_per_s, 2)
+
+
+async def main(
+    config: EngineConfig, max_tokens: int, students: int, requests: int, lru: int, work: Path
+) -> dict[str, Any]:
     """Every figure; adapters and the store go under `work`."""
     logging.getLogger("aivo.engine.residency").setLevel(logging.WARNING)  # one line per load
-    config = EngineConfig()
-    torch.set_num_threads(config.torch_threads or os.cpu_count() or 1)
-    loaded = wrap_for_adapters(load_model(config.models[0], config))
-    prompts = [loaded.chat_prompt_ids([{"role": "user", "content": q}]) for q in QUESTIONS]
-    names = add_adapters(loaded, work / "adapters")
-    batcher = ContinuousBatcher(loaded, max_batch_size=CLIENTS, batch_wait_ms=5)
+    if config.device in ("auto", "cpu"):
+        torch.set_num_threads(config.torch_threads or os.cpu_count() or 1)
+    models, names = load_both(config, work / "adapters")
+    peft = models["peft"]
+    prompts = [peft.chat_prompt_ids([{"role": "user", "content": q}]) for q in QUESTIONS]
+    batchers = {
+        kind: ContinuousBatcher(loaded, max_batch_size=CLIENTS, batch_wait_ms=5)
+        for kind, loaded in models.items()
+    }
+    serves = {kind: batcher_serve(batcher) for kind, batcher in batchers.items()}
     mixed = [Job(p, max_tokens, names[i % ADAPTERS]) for i, p in enumerate(prompts)]
     base = [Job(p, max_tokens, None) for p in prompts]
-    serve = batcher_serve(batcher)
-    await run_clients("warm-up", mixed[:4], serve)
-    result: dict[str, Any] = {"dtype": str(loaded.dtype), "max_tokens": max_tokens}
+    for kind in KINDS:
+        await run_clients(f"{kind} warm-up", mixed[:4], serves[kind])
+    spec = config.models[0]
+    result: dict[str, Any] = {
+        "device": str(peft.device),
+        "dtype": str(peft.dtype),
+        "quantization": spec.quantization,
+        "max_tokens": max_tokens,
+        "load_average": os.getloadavg(),
+    }
 
     with ThreadPoolExecutor(max_workers=1) as worker:
-        baseline = await run_clients(
-            "peft set_adapter+generate", mixed, peft_generate_serve(loaded, worker)
+        one_at_a_time = await run_clients(
+            "peft set_adapter+generate", mixed, peft_generate_serve(peft, worker)
         )
-    loaded.model.set_adapter("__placeholder__")
-    batched = await run_clients("batcher, 8 adapters", mixed, serve)
+    peft.model.set_adapter(PLACEHOLDER_ADAPTER)
+    static = static_batch_generate(peft, mixed)
+    batched = {
+        kind: await run_clients(f"{kind}, 8 adapters", mixed, serves[kind]) for kind in KINDS
+    }
     result["batcher_vs_peft_generate"] = {
-        "batcher": batched.figures(),
-        "peft_set_adapter_generate": baseline.figures(),
-        "speedup": round(batched.tokens_per_s / baseline.tokens_per_s, 2),
+        **{kind: run.figures() for kind, run in batched.items()},
+        "peft_set_adapter_generate": one_at_a_time.figures(),
+        "peft_generate_static_batch": static.figures(),
+        **{f"{kind}_speedup": ratio(batched[kind], one_at_a_time) for kind in KINDS},
+        **{f"{kind}_over_static_batch": ratio(batched[kind], static) for kind in KINDS},
     }
 
-    base_run = await run_clients("batcher, base only", base, serve)
-    mixed_run = await run_clients("batcher, 8 adapters", mixed, serve)
+    base_runs, mixed_runs = {}, {}
+    for kind in KINDS:
+        base_runs[kind] = await run_clients(f"{kind}, base only", base, serves[kind])
+        mixed_runs[kind] = await run_clients(f"{kind}, 8 adapters", mixed, serves[kind])
     result["mixed_vs_base_only"] = {
-        "mixed_8_adapters": mixed_run.figures(),
-        "base_only": base_run.figures(),
-        "ratio": round(mixed_run.tokens_per_s / base_run.tokens_per_s, 2),
+        kind: {
+            "mixed_8_adapters": mixed_runs[kind].figures(),
+            "base_only": base_runs[kind].figures(),
+            "ratio": ratio(mixed_runs[kind], base_runs[kind]),
+        }
+        for kind in KINDS
     }
+    result["mixed_vs_base_only"]["target"] = 0.9
 
-    lengths = [16, 32, 64, 128, 256]
+    lengths = [max(1, max_tokens * k // 2) for k in (1, 2, 4, 8, 16)]
     varied = [
         Job(prompts[i % len(prompts)], lengths[i % len(lengths)], names[i % ADAPTERS])
         for i in range(2 * CLIENTS)
     ]
-    continuous = await run_clients("continuous", varied, serve)
-    window = ContinuousBatcher(loaded, max_batch_size=CLIENTS, batch_wait_ms=5, join_running=False)
+    continuous = await run_clients("continuous", varied, serves["gathered"])
+    window = ContinuousBatcher(
+        models["gathered"], max_batch_size=CLIENTS, batch_wait_ms=5, join_running=False
+    )
     window_only = await run_clients("window-only", varied, batcher_serve(window))
     window.close()
     result["continuous_vs_window_only"] = {
         "max_tokens": lengths,
         "continuous": continuous.figures(),
         "window_only": window_only.figures(),
-        "ratio": round(continuous.tokens_per_s / window_only.tokens_per_s, 2),
+        "ratio": ratio(continuous, window_only),
     }
 
     store = LocalAdapterStore(work / "store")
     for i in range(students):
         store.publish(f"student{i:03d}", work / "adapters" / names[i % ADAPTERS])
-    for name in names:  # from here on, only adapters loaded by the residency are in the model
-        await batcher.run_between_steps(lambda n=name: loaded.model.delete_adapter(n))
-    residency = AdapterResidency(store, batcher, work / "cache", max_adapters=lru)
-    through_lru = residency_serve(batcher, residency)
+    residencies = {}
+    for kind, batcher in batchers.items():  # from here on, only the residency loads adapters
+        model = batcher.model
+        await batcher.run_between_steps(lambda m=model: m.delete_slots(names))  # type: ignore[misc]
+        residencies[kind] = AdapterResidency(store, batcher, work / kind, max_adapters=lru)
+    through_lru = {kind: residency_serve(batchers[kind], r) for kind, r in residencies.items()}
     warm = [Job(prompts[0], 4, f"student{i:03d}") for i in range(CLIENTS)]
-    await run_clients("residency warm-up", warm, through_lru)
 
-    def round_robin(count: int, requests: int) -> list[Job]:
+    def round_robin(count: int, requests: int, first: int = 0) -> list[Job]:
         return [
-            Job(prompts[i % 16], max_tokens, f"student{i % count:03d}") for i in range(requests)
+            Job(prompts[i % 16], max_tokens, f"student{(first + i) % count:03d}")
+            for i in range(requests)
         ]
 
-    eight = await run_clients("8 students", round_robin(ADAPTERS, 2 * CLIENTS), through_lru)
-    sixteen = await run_clients(
-        "16 students, resident", round_robin(CLIENTS, 2 * CLIENTS), through_lru
-    )
-    many = await run_clients(f"{students} students", round_robin(students, students), through_lru)
     result["many_students_vs_8"] = {
         "students": students,
+        "requests": requests,
         "lru_max_adapters": lru,
-        "eight_students": eight.figures(),
-        # a control: as many distinct adapters per batch as the many-student run, none loaded
-        "sixteen_resident_students": sixteen.figures(),
-        "many_students": many.figures(),
-        "ratio": round(many.tokens_per_s / eight.tokens_per_s, 2),
-        "ratio_to_sixteen_resident": round(many.tokens_per_s / sixteen.tokens_per_s, 2),
+        "target": 0.8,
     }
-    batcher.close()
+    for kind in KINDS:
+        serve = through_lru[kind]
+        await run_clients(f"{kind} residency warm-up", warm, serve)
+        eight = await run_clients(f"{kind}, 8 students", round_robin(ADAPTERS, 2 * CLIENTS), serve)
+        sixteen = await run_clients(
+            f"{kind}, 16 students, resident", round_robin(CLIENTS, 2 * CLIENTS), serve
+        )
+        many = await run_clients(
+            # from the first student no earlier run has used: every request is a miss
+            f"{kind}, {students} students",
+            round_robin(students, requests, CLIENTS),
+            serve,
+        )
+        result["many_students_vs_8"][kind] = {
+            "eight_students": eight.figures(),
+            # a control: as many distinct adapters per batch as the many-student run, none loaded
+            "sixteen_resident_students": sixteen.figures(),
+            "many_students": many.figures(),
+            "ratio": ratio(many, eight),
+            "ratio_to_sixteen_resident": ratio(many, sixteen),
+        }
+        await residencies[kind].wait_idle()
+    for batcher in batchers.values():
+        batcher.close()
     return result
+
+
+def engine_config(device: str, dtype: str, quantization: str) -> EngineConfig:
+    spec = {"name": BUNDLED_MODEL, "dtype": dtype, "quantization": quantization}
+    return EngineConfig.model_validate({"models": [spec], "device": device})
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max-tokens", type=int, default=32)
-    parser.add_argument("--students", type=int, default=208)
+    parser.add_argument("--students", type=int, default=1000)
+    parser.add_argument("--requests", type=int, help="of the many students (default: all)")
     parser.add_argument("--lru", type=int, default=32, help="adapters kept resident")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    parser.add_argument("--dtype", default="auto")
+    parser.add_argument("--quantization", default="none", choices=["none", "nf4"])
+    parser.add_argument("--result-name", default="batching", help="bench/results/<name>.json")
     args = parser.parse_args()
+    config = engine_config(args.device, args.dtype, args.quantization)
     with tempfile.TemporaryDirectory(prefix="aivo-bench-") as work:
-        result = asyncio.run(main(args.max_tokens, args.students, args.lru, Path(work)))
-    write_result("batching", result)
+        requests = args.requests or args.students
+        result = asyncio.run(
+            main(config, args.max_tokens, args.students, requests, args.lru, Path(work))
+        )
+    write_result(args.result_name, result)

@@ -16,9 +16,9 @@ from aivo.adapters import AdapterStore, StudentAdapter, open_store
 from aivo.config import AppConfig
 from aivo.engine.batching import ContinuousBatcher
 from aivo.engine.fallback import ModelChain
+from aivo.engine.gathered_lora import gather_adapters
 from aivo.engine.generation import Generation, GenerationStart
 from aivo.engine.loader import LoadedModel
-from aivo.engine.lora import wrap_for_adapters
 from aivo.engine.replica_folder import ReplicaFolder
 from aivo.engine.residency import AdapterLease, AdapterResidency
 from aivo.engine.rows import GenerationFailed
@@ -64,7 +64,7 @@ class InferenceReplica:
     def _server(self, loaded: LoadedModel) -> ModelServer:
         server = self.servers.get(loaded.name)
         if server is None:
-            wrapped = wrap_for_adapters(loaded)
+            wrapped = gather_adapters(loaded, self.config.max_adapters)
             batcher = ContinuousBatcher(
                 wrapped,
                 max_batch_size=self.config.max_batch_size,

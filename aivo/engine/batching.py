@@ -2,7 +2,7 @@
 
 One thread owns the model. Between steps it retires finished and cancelled rows, runs queued
 model commands (adapter loads and deletes), and prefills newcomers, whose KV cache joins the
-running batch; every row names its own adapter through PEFT's mixed-batch `adapter_names`.
+running batch; every row names its own adapter through the AdapterModel's `adapter_names`.
 """
 
 from __future__ import annotations
@@ -16,14 +16,13 @@ from concurrent.futures import Future
 from typing import Any, TypeVar
 
 import torch
-from peft import PeftModel
 
 from aivo.engine.answer_text import AnswerText
 from aivo.engine.detokenize import IncrementalDecoder
 from aivo.engine.forward import decode_step, prefill
 from aivo.engine.kv_cache import BatchCache
 from aivo.engine.loader import LoadedModel
-from aivo.engine.lora import BASE_ADAPTER
+from aivo.engine.lora import BASE_ADAPTER, AdapterModel
 from aivo.engine.rows import BatchRow, GenerationFailed
 from aivo.engine.sampling import SamplingParams, row_generator
 from aivo.engine.streaming import RequestStream
@@ -40,11 +39,12 @@ Prefilled = tuple[list[BatchRow], BatchCache, list[int]]
 class ContinuousBatcher:
     """Serves many requests, each with its own adapter, through one model thread.
 
-    `loaded.model` must be a PeftModel (see `wrap_for_adapters`). When the batch is idle, the
-    first request waits up to `batch_wait_ms` for others to fill it; while it runs, requests join
-    at the next step boundary (`join_running=False` keeps them waiting until the batch is empty:
-    window-only batching, kept for comparison). At most `max_batch_size` rows run at once and
-    `max_queued_requests` wait; past that, `submit` raises Overloaded.
+    `loaded.model` must be an AdapterModel (`gather_adapters`, or PEFT's `wrap_for_adapters`).
+    When the batch is idle, the first request waits up to `batch_wait_ms` for others to fill it;
+    while it runs, requests join at the next step boundary (`join_running=False` keeps them
+    waiting until the batch is empty: window-only batching, kept for comparison). At most
+    `max_batch_size` rows run at once and `max_queued_requests` wait; past that, `submit` raises
+    Overloaded.
     """
 
     def __init__(
@@ -56,10 +56,10 @@ class ContinuousBatcher:
         max_queued_requests: int = 128,
         join_running: bool = True,
     ) -> None:
-        if not isinstance(loaded.model, PeftModel):
-            raise TypeError("ContinuousBatcher needs a PeftModel: pass wrap_for_adapters(loaded)")
+        if not hasattr(loaded.model, "holds_adapter"):
+            raise TypeError("ContinuousBatcher needs an AdapterModel: pass gather_adapters(loaded)")
         self.loaded = loaded
-        self.model: PeftModel = loaded.model
+        self.model: AdapterModel = loaded.model
         self.max_batch_size = max_batch_size
         self.batch_wait_s = batch_wait_ms / 1000
         self.max_queued_requests = max_queued_requests
@@ -237,7 +237,7 @@ class ContinuousBatcher:
             row.accept(token, self._eos)
 
     def _adapter_loaded(self, row: BatchRow) -> bool:
-        return row.adapter == BASE_ADAPTER or row.adapter in self.model.peft_config
+        return row.adapter == BASE_ADAPTER or self.model.holds_adapter(row.adapter)
 
     def _pick(self, rows: list[BatchRow], logits: torch.Tensor) -> list[int]:
         return [row.pick(row_logits) for row, row_logits in zip(rows, logits, strict=True)]

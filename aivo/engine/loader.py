@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,6 +76,7 @@ def load_model(spec: ModelSpec, config: EngineConfig) -> LoadedModel:
         model.to(device)  # type: ignore[arg-type]
     elif device.type == "cpu":
         keep_portable_4bit_layout(model)
+        release_weight_file(model)
     model.eval()
     return LoadedModel(spec.name, model, tokenizer, device, dtype, spec.quantization)
 
@@ -90,3 +94,26 @@ def keep_portable_4bit_layout(model: Any) -> None:
     for module in model.modules():
         if isinstance(module, Linear4bit):
             module.support_avx512bf16_for_cpu = False
+
+
+def release_weight_file(model: Any) -> None:
+    """Give a 4-bit model on CPU its own copy of the tensors left unquantised (embeddings, norms),
+    which are views of the memory-mapped weight file: with no view left the file is unmapped,
+    and its pages no longer count against the process. Then the loader's freed full-precision
+    temporaries go back to the operating system."""
+    from bitsandbytes.nn import Params4bit
+
+    copies: dict[tuple[int, torch.Size], torch.Tensor] = {}  # tied weights stay tied
+    for module in model.modules():
+        tensors = [*module.parameters(recurse=False), *module.buffers(recurse=False)]
+        for tensor in tensors:
+            if isinstance(tensor, Params4bit) or tensor.device.type != "cpu":
+                continue
+            key = (tensor.data_ptr(), tensor.shape)  # views of one file share a storage
+            if key not in copies:
+                copies[key] = tensor.data.clone()
+            tensor.data = copies[key]
+    copies.clear()
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: the allocator keeps it
+        ctypes.CDLL("libc.so.6").malloc_trim(0)

@@ -1,13 +1,15 @@
-"""LoRA adapters inside the served model: one PeftModel wrapper, adapters loaded, swapped, deleted.
+"""LoRA adapters inside the served model: the AdapterModel interface the batcher and the residency
+use, and PEFT's implementation of it (the reference path; `gathered_lora` is the served one).
 
-Everything that changes the model (`load_adapter`, `swap_adapter`, `delete_adapter`) must run on
-the batcher's model thread (`ContinuousBatcher.run_between_steps`); `read_adapter` runs anywhere.
+Everything that changes the model (`load_slot`, `swap_slot`, `delete_slots`) must run on the
+batcher's model thread (`ContinuousBatcher.run_between_steps`); `read_adapter` runs anywhere.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any, Protocol
 
 import torch
 from peft import LoraConfig, PeftConfig, PeftModel
@@ -23,18 +25,65 @@ LORA_PREFIX = "lora_"
 Layout = tuple[tuple[str, tuple[int, ...]], ...]
 
 
+class AdapterModel(Protocol):
+    """A causal LM called with `adapter_names` (one per row) that holds named adapters."""
+
+    config: Any
+
+    def __call__(self, *, adapter_names: list[str], **kwargs: Any) -> Any: ...
+
+    def holds_adapter(self, name: str) -> bool: ...
+
+    def held_adapters(self) -> set[str]: ...
+
+    def can_swap(self, adapter: AdapterWeights, loaded_from: AdapterWeights) -> bool:
+        """Whether `adapter` can be swapped into a slot first loaded from `loaded_from`."""
+        ...
+
+    def load_slot(self, name: str, adapter: AdapterWeights) -> int:
+        """Load `adapter` under `name` (or leave the model as it was); the bytes it holds."""
+        ...
+
+    def swap_slot(self, name: str, adapter: AdapterWeights) -> None: ...
+
+    def delete_slots(self, names: list[str]) -> None: ...
+
+
+class PeftAdapterModel(PeftModel):
+    """PEFT's multi-adapter model as an AdapterModel: load_adapter, hot swap, delete_adapter."""
+
+    def holds_adapter(self, name: str) -> bool:
+        return name in self.peft_config
+
+    def held_adapters(self) -> set[str]:
+        return set(self.peft_config) - {PLACEHOLDER_ADAPTER}
+
+    def can_swap(self, adapter: AdapterWeights, loaded_from: AdapterWeights) -> bool:
+        return adapter.can_replace(loaded_from)
+
+    def load_slot(self, name: str, adapter: AdapterWeights) -> int:
+        return load_adapter(self, adapter, name)
+
+    def swap_slot(self, name: str, adapter: AdapterWeights) -> None:
+        swap_adapter(self, adapter, name)
+
+    def delete_slots(self, names: list[str]) -> None:
+        for name in names:
+            self.delete_adapter(name)
+
+
 def wrap_for_adapters(loaded: LoadedModel) -> LoadedModel:
-    """`loaded` with its model inside a PeftModel; a PeftModel is returned as it is.
+    """`loaded` with its model inside a PeftAdapterModel; one is returned as it is.
 
     The base model is modified in place (LoRA layers are injected), so the caller hands over the
     model: every later forward pass should go through the returned object.
     """
-    if isinstance(loaded.model, PeftModel):
+    if isinstance(loaded.model, PeftAdapterModel):
         return loaded
     # PeftModel needs one adapter to exist: a rank-1 adapter whose B is zero, never named by a row.
     # target_modules=None lets PEFT pick the usual targets for the architecture.
     placeholder = LoraConfig(r=1, target_modules=None, inference_mode=True)
-    model = PeftModel(loaded.model, placeholder, adapter_name=PLACEHOLDER_ADAPTER)
+    model = PeftAdapterModel(loaded.model, placeholder, adapter_name=PLACEHOLDER_ADAPTER)
     model.eval()
     return replace(loaded, model=model)
 
@@ -97,11 +146,6 @@ def swap_adapter(model: PeftModel, adapter: AdapterWeights, name: str) -> None:
     """
     state = {_with_adapter_name(key, name): tensor for key, tensor in adapter.tensors.items()}
     hotswap_adapter_from_state_dict(model, state, name, adapter.config)
-
-
-def delete_adapters(model: PeftModel, names: list[str]) -> None:
-    for name in names:
-        model.delete_adapter(name)
 
 
 def adapter_nbytes(model: PeftModel, name: str) -> int:

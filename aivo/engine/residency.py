@@ -2,10 +2,11 @@
 
 `resolve(student_id, adapter)` answers with a pinned lease on a resident adapter, loading it from
 the AdapterStore first when needed (once, however many requests ask at the same time). Adapters
-live in slots, PEFT adapters named `slot_NNNNNN` (never a path a user sent). A new adapter takes
-the least recently used slot when the LRU is full and their tensor layouts match, by PEFT's hot
-swap (milliseconds, no new modules); else PEFT's `load_adapter` adds a slot, `delete_adapter`
-removes one. Model changes run on the batcher's thread between forward passes: no race with a batch.
+live in slots of the batcher's AdapterModel, named `slot_NNNNNN` (never a path a user sent). A new
+adapter takes a free slot, or the least recently used one when the LRU is full, by a swap (tensors
+copied into the slot, no new modules) where the model allows it; else `load_slot` adds a slot and
+`delete_slots` removes one. Model changes run on the batcher's thread between forward passes: no
+race with a batch.
 
 A pinned slot is never evicted or swapped: when every slot is pinned the LRU grows past its bounds
 and shrinks back as leases are released. A student without an adapter, or whose adapter cannot be
@@ -31,13 +32,7 @@ from aivo.adapters.errors import AdapterCorrupt, AdapterNotFound, AdapterStoreUn
 from aivo.adapters.layout import checked_student_id
 from aivo.adapters.store import AdapterStore, StudentAdapter
 from aivo.engine.batching import ContinuousBatcher
-from aivo.engine.lora import (
-    AdapterWeights,
-    delete_adapters,
-    load_adapter,
-    read_adapter,
-    swap_adapter,
-)
+from aivo.engine.lora import AdapterWeights, read_adapter
 from aivo.observability import get_logger, log_event, pseudonym
 
 log = get_logger("aivo.engine.residency")
@@ -239,7 +234,7 @@ class AdapterResidency:
         candidates = [
             s
             for s in self._slots.values()
-            if not s.pins and not s.busy and adapter.can_replace(s.shape)
+            if not s.pins and not s.busy and self._batcher.model.can_swap(adapter, s.shape)
         ]
         free = [s for s in candidates if s.holder is None]
         if free:
@@ -253,9 +248,7 @@ class AdapterResidency:
         name = next(self._names)
         model = self._batcher.model
         try:
-            nbytes = await self._batcher.run_between_steps(
-                lambda: load_adapter(model, adapter, name)
-            )
+            nbytes = await self._batcher.run_between_steps(lambda: model.load_slot(name, adapter))
         except Exception as error:
             raise _LoadFailed(_peft_failure(error)) from error
         slot = _Slot(name, nbytes, adapter)
@@ -270,7 +263,7 @@ class AdapterResidency:
         slot.busy = True
         model = self._batcher.model
         try:
-            await self._batcher.run_between_steps(lambda: swap_adapter(model, adapter, slot.name))
+            await self._batcher.run_between_steps(lambda: model.swap_slot(slot.name, adapter))
         except Exception as error:
             await self._delete([slot])  # its weights may be half swapped
             raise _LoadFailed(_peft_failure(error)) from error
@@ -324,7 +317,7 @@ class AdapterResidency:
             del self._slots[slot.name]  # before the await: nobody can pin or reuse it any more
         names = [slot.name for slot in slots]
         model = self._batcher.model
-        await self._batcher.run_between_steps(lambda: delete_adapters(model, names))
+        await self._batcher.run_between_steps(lambda: model.delete_slots(names))
 
 
 def _peft_failure(error: Exception) -> str:

@@ -1,6 +1,7 @@
 """nf4 (bitsandbytes 4-bit) with student adapters attached, through the product path:
-wrap_for_adapters, AdapterResidency (load into slots, hot swap) and mixed ContinuousBatcher
-batches, on CPU and (marked gpu) on CUDA. The weights are 4-bit; the compute dtype is fp32, where
+AdapterResidency (load into slots, hot swap) and mixed ContinuousBatcher batches with PEFT's LoRA
+forward (wrap_for_adapters) and the gathered one (gather_adapters) on top of the 4-bit layers, on
+CPU and (marked gpu) on CUDA. The weights are 4-bit; the compute dtype is fp32, where
 a row's greedy answer is the same in any batch shape (bf16 leaves near-ties that a different
 batch shape can flip)."""
 
@@ -17,6 +18,7 @@ from peft.tuners.lora.bnb import Linear4bit as LoraLinear4bit
 from aivo.adapters import LocalAdapterStore
 from aivo.config import BUNDLED_MODEL, EngineConfig, ModelSpec
 from aivo.engine.batching import ContinuousBatcher
+from aivo.engine.gathered_lora import GatheredLoraLinear, gather_adapters
 from aivo.engine.loader import LoadedModel, load_model
 from aivo.engine.lora import wrap_for_adapters
 from aivo.engine.residency import AdapterResidency
@@ -34,13 +36,17 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+def load_nf4(device: str, engine_config: EngineConfig) -> LoadedModel:
+    spec = ModelSpec(name=BUNDLED_MODEL, quantization="nf4", dtype="float32")
+    config = EngineConfig(models=[spec], device=device, cache_dir=engine_config.cache_dir)  # type: ignore[arg-type]
+    loaded = load_model(spec, config)
+    assert loaded.device.type == device
+    return loaded
+
+
 @pytest.fixture(scope="module", params=["cpu", pytest.param("cuda", marks=pytest.mark.gpu)])
 def nf4_model(request: pytest.FixtureRequest, engine_config: EngineConfig) -> LoadedModel:
-    spec = ModelSpec(name=BUNDLED_MODEL, quantization="nf4", dtype="float32")
-    config = EngineConfig(models=[spec], device=request.param, cache_dir=engine_config.cache_dir)
-    loaded = load_model(spec, config)
-    assert loaded.device.type == request.param
-    return loaded
+    return load_nf4(request.param, engine_config)
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +72,10 @@ async def served(
         batcher.close()
 
 
+def questions(loaded: LoadedModel) -> list[list[int]]:
+    return [loaded.chat_prompt_ids([{"role": "user", "content": q}]) for q in QUESTIONS]
+
+
 async def answers(
     batcher: ContinuousBatcher,
     residency: AdapterResidency,
@@ -89,9 +99,7 @@ async def test_nf4_mixed_batches_serve_hot_swapped_adapters(
     served: tuple[ContinuousBatcher, AdapterResidency], nf4_model: LoadedModel
 ) -> None:
     batcher, residency = served
-    planets, sums, sky = (
-        nf4_model.chat_prompt_ids([{"role": "user", "content": q}]) for q in QUESTIONS
-    )
+    planets, sums, sky = questions(nf4_model)
     jobs: list[tuple[list[int], str | None]] = [
         (planets, None),
         (planets, "ann"),
@@ -115,3 +123,32 @@ async def test_nf4_mixed_batches_serve_hot_swapped_adapters(
     assert cy not in solo[:3]
     mixed = await answers(batcher, residency, [(planets, "cy"), (planets, None), (sky, None)])
     assert mixed == [cy, solo[0], solo[4]]
+
+
+async def test_gathered_lora_on_4bit_layers_answers_as_peft_does(
+    served: tuple[ContinuousBatcher, AdapterResidency],
+    nf4_model: LoadedModel,
+    engine_config: EngineConfig,
+    store: LocalAdapterStore,
+    tmp_path: Path,
+) -> None:
+    planets, sums, sky = questions(nf4_model)
+    jobs: list[tuple[list[int], str | None]] = [
+        (planets, None),
+        (planets, "ann"),
+        (sums, "bob"),
+        (sky, "cy"),
+        (sky, None),
+        (sums, "ann"),
+    ]
+    expected = await answers(*served, jobs)  # PEFT's LoRA layers over the 4-bit ones
+    gathered = gather_adapters(load_nf4(nf4_model.device.type, engine_config))
+    batcher = ContinuousBatcher(gathered, batch_wait_ms=50)
+    residency = AdapterResidency(store, batcher, tmp_path / "gathered", max_adapters=2)
+    try:
+        assert await answers(batcher, residency, jobs) == expected
+        layers = [m for m in gathered.model.modules() if isinstance(m, GatheredLoraLinear)]
+        assert layers and all(isinstance(m.base_layer, Linear4bit) for m in layers)
+    finally:
+        await residency.wait_idle()
+        batcher.close()

@@ -1,4 +1,5 @@
-"""AdapterResidency: real PEFT adapters published to a local store, loaded into the real model."""
+"""AdapterResidency: real PEFT adapters published to a local store, loaded into the real model,
+through the gathered LoRA forward (served) and PEFT's (the reference)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from aivo.adapters import LocalAdapterStore
 from aivo.adapters.layout import ADAPTER_WEIGHTS, version_path
 from aivo.adapters.store import FetchedAdapter
 from aivo.engine.batching import ContinuousBatcher
+from aivo.engine.gathered_lora import gather_adapters
 from aivo.engine.loader import LoadedModel
 from aivo.engine.lora import wrap_for_adapters
 from aivo.engine.residency import AdapterResidency
@@ -36,9 +38,20 @@ def peft_model(bundled_model: LoadedModel) -> LoadedModel:
     )
 
 
+@pytest.fixture(scope="module", params=["gathered", "peft"])
+def served_model(
+    request: pytest.FixtureRequest, bundled_model: LoadedModel, peft_model: LoadedModel
+) -> LoadedModel:
+    if request.param == "peft":
+        return peft_model
+    return gather_adapters(
+        dataclasses.replace(bundled_model, model=copy.deepcopy(bundled_model.model))
+    )
+
+
 @pytest.fixture(scope="module")
-def batcher(peft_model: LoadedModel) -> Iterator[ContinuousBatcher]:
-    batcher = ContinuousBatcher(peft_model, batch_wait_ms=0)
+def batcher(served_model: LoadedModel) -> Iterator[ContinuousBatcher]:
+    batcher = ContinuousBatcher(served_model, batch_wait_ms=0)
     yield batcher
     batcher.close()
 
@@ -84,12 +97,12 @@ async def residency(
     residency = AdapterResidency(store, batcher, tmp_path / "cache")
     yield residency
     await residency.wait_idle()
-    names = slot_names(batcher)  # leave the shared model as the test found it
-    await batcher.run_between_steps(lambda: [batcher.model.delete_adapter(n) for n in names])
+    names = list(slot_names(batcher))  # leave the shared model as the test found it
+    await batcher.run_between_steps(lambda: batcher.model.delete_slots(names))
 
 
 def slot_names(batcher: ContinuousBatcher) -> set[str]:
-    return {name for name in batcher.model.peft_config if name.startswith("slot_")}
+    return {name for name in batcher.model.held_adapters() if name.startswith("slot_")}
 
 
 def publish(store: CountingStore, folders: list[Path], *students: str) -> None:
