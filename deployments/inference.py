@@ -19,6 +19,7 @@ from aivo.engine.fallback import ModelChain
 from aivo.engine.generation import Generation, GenerationStart
 from aivo.engine.loader import LoadedModel
 from aivo.engine.lora import wrap_for_adapters
+from aivo.engine.prefix_cache import PrefixCache
 from aivo.engine.residency import AdapterLease, AdapterResidency
 from aivo.engine.rows import GenerationFailed
 from aivo.engine.sampling import SamplingParams
@@ -64,6 +65,7 @@ class InferenceReplica:
                 max_batch_size=self.config.max_batch_size,
                 batch_wait_ms=self.config.batch_wait_ms,
                 max_queued_requests=self.config.max_queued_requests,
+                prefix_cache=self._prefix_cache(loaded.name),
             )
             residency = AdapterResidency(
                 self.store,
@@ -77,6 +79,15 @@ class InferenceReplica:
             )
             server = self.servers[loaded.name] = ModelServer(wrapped, batcher, residency)
         return server
+
+    def _prefix_cache(self, model_name: str) -> PrefixCache | None:
+        if not self.config.prefix_cache:
+            return None
+        return PrefixCache(
+            model_name,
+            block_tokens=self.config.prefix_block_tokens,
+            max_bytes=self.config.prefix_cache_bytes,
+        )
 
     @serve.multiplexed(max_num_models_per_replica=STUDENTS_PER_REPLICA)
     async def serves_student(self, student_id: str) -> str:
@@ -117,8 +128,9 @@ class InferenceReplica:
             lease = await server.residency.resolve(student_id, adapter)
         request = None
         try:
-            slot = lease.choice.adapter_name if lease else None
-            request = server.batcher.submit(prompt_ids, params, slot)
+            choice = lease.choice if lease else None
+            slot, weights = (choice.adapter_name, choice.weights) if choice else (None, None)
+            request = server.batcher.submit(prompt_ids, params, slot, weights)
             served = lease is not None and lease.choice.adapter_name is not None
             yield GenerationStart(
                 name,
