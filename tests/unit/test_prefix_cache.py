@@ -81,25 +81,25 @@ Job = tuple[list[int], str | None]  # a prompt and its adapter, whose name is it
 
 
 async def answers(batcher: ContinuousBatcher, jobs: list[Job]) -> list[str]:
-    streams = [batcher.submit(p, SamplingParams(10), a, a) for p, a in jobs]
+    streams = [batcher.submit(p, SamplingParams(8), a, a) for p, a in jobs]
     return [(await s.result()).text for s in streams]
 
 
 async def test_reuse_changes_no_greedy_answer(
     peft_model: LoadedModel, prompts: list[list[int]]
 ) -> None:
-    jobs = [(p, a) for p in prompts for a in (None, "kind", "terse")]
-    off = ContinuousBatcher(peft_model, max_batch_size=8, batch_wait_ms=20)
+    jobs = [(p, a) for p in prompts[:3] for a in (None, "kind", "terse")]
+    off = ContinuousBatcher(peft_model, max_batch_size=16, batch_wait_ms=20)
     try:
-        expected = [(await answers(off, [job]))[0] for job in jobs]  # one at a time
+        expected = await answers(off, jobs)  # one batch: fp32 answers are batch invariant
     finally:
         off.close()
     cache = PrefixCache(peft_model.name, block_tokens=16)
-    on = ContinuousBatcher(peft_model, max_batch_size=8, batch_wait_ms=20, prefix_cache=cache)
+    on = ContinuousBatcher(peft_model, max_batch_size=4, batch_wait_ms=20, prefix_cache=cache)
     try:
         cold = await answers(on, jobs[:3])  # one question under each adapter: nothing cached
         assert cache.stats.hit_tokens == 0
-        running = on.submit(prompts[0], SamplingParams(40), "kind", "kind")
+        running = on.submit(prompts[3], SamplingParams(24), "kind", "kind")
         await anext(running)
         warm = await answers(on, jobs[3:])  # mixed batches joining a running one, all hits
         await running.result()
