@@ -281,7 +281,7 @@ async def main(
     prompts = [loaded.chat_prompt_ids([{"role": "user", "content": q}]) for q in QUESTIONS]
     names = add_adapters(loaded, work / "adapters")
     if only_prefix:
-        figures = await prefix_reuse(loaded, names, max_tokens, 3 * CLIENTS)
+        figures = await prefix_reuse(loaded, names, max_tokens, 2 * CLIENTS)
         return {"dtype": str(loaded.dtype), "max_tokens": max_tokens, "prefix_reuse": figures}
     batcher = ContinuousBatcher(loaded, max_batch_size=CLIENTS, batch_wait_ms=5)
     mixed = [Job(p, max_tokens, names[i % ADAPTERS]) for i, p in enumerate(prompts)]
@@ -356,7 +356,7 @@ async def main(
         "ratio": round(many.tokens_per_s / eight.tokens_per_s, 2),
         "ratio_to_sixteen_resident": round(many.tokens_per_s / sixteen.tokens_per_s, 2),
     }
-    result["prefix_reuse"] = await prefix_reuse(loaded, names, max_tokens, 3 * CLIENTS)
+    result["prefix_reuse"] = await prefix_reuse(loaded, names, max_tokens, 2 * CLIENTS)
     batcher.close()
     return result
 
