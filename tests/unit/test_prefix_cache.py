@@ -162,34 +162,45 @@ async def test_a_new_adapter_version_never_meets_the_old_versions_prefix(
     tmp_path: Path,
 ) -> None:
     batcher = residency_batcher
+    cache = batcher.prefix_cache
+    assert cache is not None
     folders = [make_adapter(bundled_model.model, tmp_path / f"v{v}", seed=v) for v in (1, 2)]
     store = LocalAdapterStore(tmp_path / "store")
     residency = AdapterResidency(store, batcher, tmp_path / "cache", max_adapters=1)
 
-    async def ask(prompt: list[int], tokens: int = 10) -> tuple[int | None, str]:
+    async def ask(
+        prompt: list[int], tokens: int = 8, submitted: asyncio.Event | None = None
+    ) -> tuple[int | None, str | None, str]:
         async with residency.use("ada") as choice:
             params = SamplingParams(tokens)
             stream = batcher.submit(prompt, params, choice.adapter_name, choice.weights)
-            return choice.version, (await stream.result()).text
+            if submitted is not None:
+                submitted.set()
+            return choice.version, choice.adapter_name, (await stream.result()).text
+
+    async def wave(version: int) -> tuple[str | None, list[str]]:
+        """Every question at once: the slot that served them, and their answers."""
+        answered = await asyncio.gather(*(ask(p) for p in prompts[:3]))
+        assert {v for v, _, _ in answered} == {version}
+        assert len({slot for _, slot, _ in answered}) == 1
+        return answered[0][1], [text for _, _, text in answered]
 
     store.publish("ada", folders[0])
-    v1 = await asyncio.gather(*(ask(p) for p in prompts))  # v1's prefix blocks are cached
-    long_v1 = asyncio.create_task(ask(prompts[0], 60))  # still answering when v2 arrives
-    await asyncio.sleep(0.2)
+    _, v1 = await wave(1)  # nothing cached for these weights yet: prefilled in full
+    submitted = asyncio.Event()
+    long_v1 = asyncio.create_task(ask(prompts[3], 24, submitted))  # answering as v2 arrives
+    await submitted.wait()
     store.publish("ada", folders[1])
-    v2 = await asyncio.gather(*(ask(p) for p in prompts))
+    _, v2 = await wave(2)  # in full again: v1's blocks are not v2's
     assert (await long_v1)[0] == 1
     await residency.wait_idle()
-    # with nothing pinned the LRU of one hot-swaps v2 into the slot that served v1
-    v2_swapped = await asyncio.gather(*(ask(p) for p in prompts))
+    hits = cache.stats.hit_tokens
+    v2_slot, v2_again = await wave(2)  # from v2's cached prefixes
+    assert cache.stats.hit_tokens > hits
+    store.publish("ada", folders[0])  # v3 has v1's weights: the LRU of one swaps it into v2's slot
+    v3_slot, v3 = await wave(3)
+    _, v3_again = await wave(3)
 
-    batcher.prefix_cache = None  # the references: every prompt prefilled in full
-    store.publish("ada", folders[0])
-    v3_is_v1 = await asyncio.gather(*(ask(p) for p in prompts))
-    store.publish("ada", folders[1])
-    v4_is_v2 = await asyncio.gather(*(ask(p) for p in prompts))
-
-    assert {v for v, _ in v1} == {1} and {v for v, _ in v2 + v2_swapped} == {2}
-    assert [t for _, t in v1] == [t for _, t in v3_is_v1]
-    assert [t for _, t in v2] == [t for _, t in v2_swapped] == [t for _, t in v4_is_v2]
-    assert [t for _, t in v1] != [t for _, t in v2]  # the versions really answer differently
+    assert v3_slot == v2_slot  # one slot name has held v2's weights, then v3's
+    assert v1 != v2  # the versions really answer differently
+    assert v2_again == v2 and v3 == v3_again == v1
