@@ -39,13 +39,9 @@ QUESTIONS = [
 STANDARD = StandardMatch(code="5-ESS1-2", description="Patterns of daily shadows", score=0.5)
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="module")
 def peft_model(engine_config: EngineConfig) -> LoadedModel:
+    """fp32, with two random adapters named "kind" and "terse": their names are their weights."""
     return with_two_adapters(engine_config, "float32")
 
 
@@ -204,3 +200,8 @@ async def test_a_new_adapter_version_never_meets_the_old_versions_prefix(
     assert v3_slot == v2_slot  # one slot name has held v2's weights, then v3's
     assert v1 != v2  # the versions really answer differently
     assert v2_again == v2 and v3 == v3_again == v1
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
