@@ -87,6 +87,17 @@ class EngineConfig(Strict):
     max_adapter_bytes: int = Field(
         512 * 2**20, ge=1, description="Bytes of resident adapter weights per replica."
     )
+    prefix_cache: bool = Field(
+        True,
+        description="Reuse the KV state of prompt prefixes computed earlier under the same model "
+        "and adapter version: a request prefills only what follows its longest cached prefix.",
+    )
+    prefix_cache_bytes: int = Field(
+        256 * 2**20, ge=1, description="Bytes of prefix KV kept per model (least recently used go)."
+    )
+    prefix_block_tokens: int = Field(
+        16, ge=1, le=1024, description="Tokens per cached prefix block: prefixes match by block."
+    )
     request_timeout_s: float = Field(30.0, gt=0, description="Per-request generation timeout.")
     breaker_failures: int = Field(
         3, ge=1, description="Consecutive failed generations that open a model's circuit."

@@ -64,6 +64,24 @@ FALLBACK_ANSWERS = Counter(
 CACHE_HIT_RATIO = Gauge(
     "aivo_cache_hit_ratio", "Hits over hits plus misses since start.", registry=REGISTRY
 )
+PREFIX_CACHE_TOKENS = Counter(
+    "aivo_prefix_cache_tokens_total",
+    "Prompt tokens through the prefix KV cache by model: hit (KV reused), miss (prefilled).",
+    ["model", "result"],
+    registry=REGISTRY,
+)
+PREFIX_CACHE_BYTES = Gauge(
+    "aivo_prefix_cache_bytes",
+    "Bytes of KV the prefix cache holds, by model.",
+    ["model"],
+    registry=REGISTRY,
+)
+PREFIX_CACHE_EVICTIONS = Counter(
+    "aivo_prefix_cache_evictions_total",
+    "Prefix cache blocks evicted to stay within its bytes, by model.",
+    ["model"],
+    registry=REGISTRY,
+)
 
 
 _lookups = {"hit": 0, "miss": 0}  # the ratio's own counts: a Counter's value is private
@@ -74,6 +92,14 @@ def record_cache_event(event: str) -> None:
     if event in _lookups:
         _lookups[event] += 1
         CACHE_HIT_RATIO.set(_lookups["hit"] / (_lookups["hit"] + _lookups["miss"]))
+
+
+def record_prefix_cache(model: str, hit: int, missed: int, evicted: int, nbytes: int) -> None:
+    """The prefix cache's figures (hit rate: hit over hit plus miss tokens)."""
+    PREFIX_CACHE_TOKENS.labels(model=model, result="hit").inc(hit)
+    PREFIX_CACHE_TOKENS.labels(model=model, result="miss").inc(missed)
+    PREFIX_CACHE_EVICTIONS.labels(model=model).inc(evicted)
+    PREFIX_CACHE_BYTES.labels(model=model).set(nbytes)
 
 
 def pseudonym(student_id: str | None) -> str | None:

@@ -15,7 +15,11 @@ gathered multi-LoRA forward (the served path) and with PEFT's, measured in turns
 - many students round-robin through an adapter LRU smaller than their number (adapters loaded
   from a local AdapterStore on disk; --requests of them, all students by default, each a miss
   while --requests > --lru) against 8 students, and against 16 resident students (as
-  many distinct adapters per batch as the many-student run, so the loading cost shows alone).
+  many distinct adapters per batch as the many-student run, so the loading cost shows alone);
+- shared-prefix KV reuse on against off (gathered forward), on the preprocessor's own tutor
+  prompts over 8 adapters: time to first token at 16 concurrent clients, and tokens/s when every
+  prompt is distinct from its first token (a 0 % hit rate: the cache's bare cost).
+  `--only-prefix` runs this part alone.
 """
 
 from __future__ import annotations
@@ -37,17 +41,21 @@ import torch
 from peft import LoraConfig
 
 from aivo.adapters import LocalAdapterStore
-from aivo.config import BUNDLED_MODEL, EngineConfig
+from aivo.config import BUNDLED_MODEL, CurriculumConfig, EngineConfig
+from aivo.curriculum.pipeline import CurriculumPipeline
 from aivo.engine.batching import ContinuousBatcher
 from aivo.engine.gathered_lora import gather_adapters
 from aivo.engine.loader import LoadedModel, load_model
 from aivo.engine.lora import BASE_ADAPTER, PLACEHOLDER_ADAPTER, read_adapter, wrap_for_adapters
+from aivo.engine.prefix_cache import PrefixCache
 from aivo.engine.residency import AdapterResidency
 from aivo.engine.sampling import SamplingParams
 from aivo.engine.streaming import RequestStream
+from aivo.schemas import GenerateRequest
 from bench.loadgen import percentile, write_result
 
 CLIENTS = 16
+SCIENCE = {"subject": "science", "learning_style": "visual", "accommodations": ["dyslexia"]}
 ADAPTERS = 8
 KINDS = ("gathered", "peft")  # the LoRA forward under the batcher: the served one, PEFT's
 QUESTIONS = [
@@ -150,11 +158,12 @@ async def timed(stream: RequestStream, started: float) -> tuple[float, int]:
 
 
 def batcher_serve(batcher: ContinuousBatcher) -> Serve:
+    """Adapters loaded by name, never replaced: the name identifies the weights."""
+
     async def serve(job: Job) -> tuple[float, int]:
         started = time.perf_counter()
-        return await timed(
-            batcher.submit(job.prompt, SamplingParams(job.max_tokens), job.adapter), started
-        )
+        params = SamplingParams(job.max_tokens)
+        return await timed(batcher.submit(job.prompt, params, job.adapter, job.adapter), started)
 
     return serve
 
@@ -252,16 +261,86 @@ def ratio(a: Run, b: Run) -> float:
     return round(a.tokens_per_s / b.tokens_per_s, 2)
 
 
-async def main(
-    config: EngineConfig, max_tokens: int, students: int, requests: int, lru: int, work: Path
+def tutor_prompts(loaded: LoadedModel, count: int, distinct: bool) -> list[list[int]]:
+    """The preprocessor's prompts for `count` grade 5 science questions; `distinct`: each starts
+    with its own words, so no two share a prefix block."""
+    pipeline = CurriculumPipeline(CurriculumConfig())
+    prompts = []
+    for i in range(count):
+        body = {"prompt": f"{QUESTIONS[i % len(QUESTIONS)]} (question {i})", "grade_level": "5"}
+        messages = pipeline.prepare(GenerateRequest.model_validate(body | SCIENCE)).messages
+        if distinct:
+            messages[0] = {"role": "system", "content": f"Session {i}. {messages[0]['content']}"}
+        prompts.append(loaded.chat_prompt_ids(messages))
+    return prompts
+
+
+def shared_prefix(a: list[int], b: list[int]) -> int:
+    return next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), len(a))
+
+
+async def prefix_reuse(
+    loaded: LoadedModel, names: list[str], max_tokens: int, requests: int
 ) -> dict[str, Any]:
-    """Every figure; adapters and the store go under `work`."""
+    """Prefix reuse on against off, each on its own batcher over the same model, in turns."""
+    config = EngineConfig()
+    blocks, max_bytes = config.prefix_block_tokens, config.prefix_cache_bytes
+    cache = PrefixCache(loaded.name, block_tokens=blocks, max_bytes=max_bytes)
+    on = ContinuousBatcher(loaded, max_batch_size=CLIENTS, batch_wait_ms=5, prefix_cache=cache)
+    off = ContinuousBatcher(loaded, max_batch_size=CLIENTS, batch_wait_ms=5)
+    result: dict[str, Any] = {}
+    try:
+        for label, distinct in [("shared", False), ("distinct", True)]:
+            # the first ADAPTERS prompts warm each side (a serving replica's cache is warm)
+            prompts = tutor_prompts(loaded, ADAPTERS + requests, distinct)
+            jobs = [Job(p, max_tokens, names[i % ADAPTERS]) for i, p in enumerate(prompts)]
+            warm, jobs, prompts = jobs[:ADAPTERS], jobs[ADAPTERS:], prompts[ADAPTERS:]
+            await run_clients("warm-up", warm, batcher_serve(off))
+            reuse_off = await run_clients(f"{label}: prefix reuse off", jobs, batcher_serve(off))
+            await run_clients("warm-up", warm, batcher_serve(on))
+            hits_before = cache.stats.hit_tokens
+            reuse_on = await run_clients(f"{label}: prefix reuse on", jobs, batcher_serve(on))
+            result[label] = {
+                "prompt_tokens_mean": round(sum(map(len, prompts)) / len(prompts), 1),
+                "shared_prefix_tokens": min(shared_prefix(prompts[0], p) for p in prompts[1:]),
+                "off": reuse_off.figures(),
+                "on": reuse_on.figures(),
+                "hit_tokens_share": round(
+                    (cache.stats.hit_tokens - hits_before) / sum(map(len, prompts)), 3
+                ),
+                "ttft_p50_off_over_on": round(
+                    percentile(reuse_off.ttft_s, 50) / percentile(reuse_on.ttft_s, 50), 2
+                ),
+                "tokens_per_s_on_over_off": round(
+                    reuse_on.tokens_per_s / reuse_off.tokens_per_s, 3
+                ),
+            }
+        result["cache"] = vars(cache.stats) | {"block_tokens": blocks, "max_bytes": max_bytes}
+    finally:
+        on.close()
+        off.close()
+    return result
+
+
+async def main(
+    config: EngineConfig,
+    max_tokens: int,
+    students: int,
+    requests: int,
+    lru: int,
+    work: Path,
+    only_prefix: bool,
+) -> dict[str, Any]:
+    """Every figure (or only prefix reuse's); adapters and the store go under `work`."""
     logging.getLogger("aivo.engine.residency").setLevel(logging.WARNING)  # one line per load
     if config.device in ("auto", "cpu"):
         torch.set_num_threads(config.torch_threads or os.cpu_count() or 1)
     models, names = load_both(config, work / "adapters")
     peft = models["peft"]
     prompts = [peft.chat_prompt_ids([{"role": "user", "content": q}]) for q in QUESTIONS]
+    if only_prefix:
+        figures = await prefix_reuse(models["gathered"], names, max_tokens, 2 * CLIENTS)
+        return {"dtype": str(peft.dtype), "max_tokens": max_tokens, "prefix_reuse": figures}
     batchers = {
         kind: ContinuousBatcher(loaded, max_batch_size=CLIENTS, batch_wait_ms=5)
         for kind, loaded in models.items()
@@ -376,6 +455,7 @@ async def main(
         await residencies[kind].wait_idle()
     for batcher in batchers.values():
         batcher.close()
+    result["prefix_reuse"] = await prefix_reuse(models["gathered"], names, max_tokens, 2 * CLIENTS)
     return result
 
 
@@ -394,11 +474,20 @@ if __name__ == "__main__":
     parser.add_argument("--dtype", default="auto")
     parser.add_argument("--quantization", default="none", choices=["none", "nf4"])
     parser.add_argument("--result-name", default="batching", help="bench/results/<name>.json")
+    parser.add_argument("--only-prefix", action="store_true", help="only prefix reuse on/off")
     args = parser.parse_args()
     config = engine_config(args.device, args.dtype, args.quantization)
     with tempfile.TemporaryDirectory(prefix="aivo-bench-") as work:
         requests = args.requests or args.students
         result = asyncio.run(
-            main(config, args.max_tokens, args.students, requests, args.lru, Path(work))
+            main(
+                config,
+                args.max_tokens,
+                args.students,
+                requests,
+                args.lru,
+                Path(work),
+                args.only_prefix,
+            )
         )
     write_result(args.result_name, result)

@@ -19,6 +19,7 @@ from aivo.engine.fallback import ModelChain
 from aivo.engine.gathered_lora import gather_adapters
 from aivo.engine.generation import Generation, GenerationStart
 from aivo.engine.loader import LoadedModel
+from aivo.engine.prefix_cache import PrefixCache
 from aivo.engine.replica_folder import ReplicaFolder
 from aivo.engine.residency import AdapterLease, AdapterResidency
 from aivo.engine.rows import GenerationFailed
@@ -70,6 +71,7 @@ class InferenceReplica:
                 max_batch_size=self.config.max_batch_size,
                 batch_wait_ms=self.config.batch_wait_ms,
                 max_queued_requests=self.config.max_queued_requests,
+                prefix_cache=self._prefix_cache(loaded.name),
             )
             residency = AdapterResidency(
                 self.store,
@@ -82,6 +84,15 @@ class InferenceReplica:
             check = asyncio.get_running_loop().create_task(_drop_deleted(residency))
             self._checks.add(check)  # held: the loop keeps only weak references to tasks
         return server
+
+    def _prefix_cache(self, model_name: str) -> PrefixCache | None:
+        if not self.config.prefix_cache:
+            return None
+        return PrefixCache(
+            model_name,
+            block_tokens=self.config.prefix_block_tokens,
+            max_bytes=self.config.prefix_cache_bytes,
+        )
 
     @serve.multiplexed(max_num_models_per_replica=STUDENTS_PER_REPLICA)
     async def serves_student(self, student_id: str) -> str:
@@ -122,8 +133,9 @@ class InferenceReplica:
             lease = await server.residency.resolve(student_id, adapter)
         request = None
         try:
-            slot = lease.choice.adapter_name if lease else None
-            request = server.batcher.submit(prompt_ids, params, slot)
+            choice = lease.choice if lease else None
+            slot, weights = (choice.adapter_name, choice.weights) if choice else (None, None)
+            request = server.batcher.submit(prompt_ids, params, slot, weights)
             served = lease is not None and lease.choice.adapter_name is not None
             yield GenerationStart(
                 name,

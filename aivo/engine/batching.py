@@ -23,6 +23,7 @@ from aivo.engine.forward import decode_step, prefill
 from aivo.engine.kv_cache import BatchCache
 from aivo.engine.loader import LoadedModel
 from aivo.engine.lora import BASE_ADAPTER, AdapterModel
+from aivo.engine.prefix_cache import BASE_WEIGHTS, PrefixCache
 from aivo.engine.rows import BatchRow, GenerationFailed
 from aivo.engine.sampling import SamplingParams, row_generator
 from aivo.engine.streaming import RequestStream
@@ -45,6 +46,8 @@ class ContinuousBatcher:
     waiting until the batch is empty: window-only batching, kept for comparison). At most
     `max_batch_size` rows run at once and `max_queued_requests` wait; past that, `submit` raises
     Overloaded.
+    With a `prefix_cache`, a newcomer prefills only what follows the longest prefix of its
+    prompt that an earlier prompt computed under the same weights.
     """
 
     def __init__(
@@ -55,6 +58,7 @@ class ContinuousBatcher:
         batch_wait_ms: float = 5.0,
         max_queued_requests: int = 128,
         join_running: bool = True,
+        prefix_cache: PrefixCache | None = None,
     ) -> None:
         if not hasattr(loaded.model, "holds_adapter"):
             raise TypeError("ContinuousBatcher needs an AdapterModel: pass gather_adapters(loaded)")
@@ -64,6 +68,7 @@ class ContinuousBatcher:
         self.batch_wait_s = batch_wait_ms / 1000
         self.max_queued_requests = max_queued_requests
         self.join_running = join_running
+        self.prefix_cache = prefix_cache
         pad_id = loaded.tokenizer.pad_token_id
         self._pad_id = int(loaded.tokenizer.eos_token_id if pad_id is None else pad_id)
         self._eos = loaded.eos_token_ids
@@ -79,15 +84,25 @@ class ContinuousBatcher:
     # --- the event-loop side -----------------------------------------------------------------
 
     def submit(
-        self, prompt_ids: list[int], params: SamplingParams, adapter: str | None = None
+        self,
+        prompt_ids: list[int],
+        params: SamplingParams,
+        adapter: str | None = None,
+        weights: str | None = None,
     ) -> RequestStream:
-        """Queue a request; `adapter` is a loaded PEFT adapter name, None for the base model."""
+        """Queue a request; `adapter` is a loaded PEFT adapter name, None for the base model.
+
+        `weights` names what the adapter's slot holds now (its student, version and weights
+        digest): a slot's name outlives its weights, so without it the row skips the prefix cache.
+        """
         if not prompt_ids:
             raise InvalidRequest("a request needs prompt tokens")
         stream = RequestStream(asyncio.get_running_loop())
         generator = row_generator(self.loaded.device, params.seed) if params.samples else None
         answer = AnswerText(IncrementalDecoder(self.loaded.tokenizer), params.stop)
-        row = BatchRow(list(prompt_ids), params, adapter or BASE_ADAPTER, generator, answer, stream)
+        if adapter is None:
+            adapter, weights = BASE_ADAPTER, BASE_WEIGHTS
+        row = BatchRow(list(prompt_ids), params, adapter, generator, answer, stream, weights)
         with self._wake:
             if self._closed:
                 raise ModelUnavailable("the model is shutting down", retry_after_s=1)
@@ -224,7 +239,14 @@ class ContinuousBatcher:
         """The rows' prompts through the model: their own cache and first tokens."""
         prompts = [r.prompt_ids for r in rows]
         adapters = [r.adapter for r in rows]
-        cache, logits = prefill(self.model, prompts, self._pad_id, self.loaded.device, adapters)
+        reuse = self.prefix_cache
+        lookups = [reuse.lookup(r.prompt_ids, r.weights) for r in rows] if reuse else []
+        prefixes = [lookup.kv for lookup in lookups] or None
+        device = self.loaded.device
+        cache, logits = prefill(self.model, prompts, self._pad_id, device, adapters, prefixes)
+        if reuse is not None:
+            for i, (row, lookup) in enumerate(zip(rows, lookups, strict=True)):
+                reuse.store(lookup, cache, i, len(row.prompt_ids))
         return rows, cache, self._pick(rows, logits)
 
     def _decode(self) -> None:

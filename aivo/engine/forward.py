@@ -6,19 +6,26 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from transformers import DynamicCache
 
-from aivo.engine.kv_cache import BatchCache, left_padded
+from aivo.engine.kv_cache import BatchCache, left_padded, with_prefixes
 
 
 @torch.inference_mode()
 def prefill(
-    model: Any, prompts: list[list[int]], pad_id: int, device: torch.device, adapters: list[str]
+    model: Any,
+    prompts: list[list[int]],
+    pad_id: int,
+    device: torch.device,
+    adapters: list[str],
+    prefixes: list[torch.Tensor | None] | None = None,
 ) -> tuple[BatchCache, torch.Tensor]:
     """The prompts through `model` (row i with adapter `adapters[i]`): their cache, and each
-    row's next-token logits [rows, vocab]."""
-    ids, mask, positions = left_padded(prompts, pad_id, device)
-    cache = DynamicCache(config=model.config)
+    row's next-token logits [rows, vocab]. `prefixes[i]`, when given, is the KV of prompt i's
+    leading tokens (from a PrefixCache): only the tokens after it go through the model."""
+    prefixes = prefixes or [None] * len(prompts)
+    cached = [0 if p is None else p.shape[3] for p in prefixes]
+    ids, mask, positions = left_padded(prompts, pad_id, device, cached)
+    cache = with_prefixes(model.config, prefixes)
     output = model(
         input_ids=ids,
         attention_mask=mask,

@@ -48,6 +48,7 @@ class AdapterChoice:
     version: int | None
     adapter_name: str | None
     fallback_reason: str | None = None  # why the student's adapter is not used, when it is not
+    weights: str | None = None  # the slot's weights now, for ContinuousBatcher.submit's `weights`
 
 
 class AdapterLease:
@@ -127,7 +128,8 @@ class AdapterResidency:
             # the loop checks again: an eviction may have run between the load and this line
         slot.pins += 1
         self._slots.move_to_end(slot.name)
-        return AdapterLease(AdapterChoice(student_id, version, slot.name), self)
+        weights = f"{key.student_id}/{key.tag}"  # a slot's name outlives the weights it holds
+        return AdapterLease(AdapterChoice(student_id, version, slot.name, weights=weights), self)
 
     @asynccontextmanager
     async def use(

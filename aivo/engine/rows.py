@@ -31,6 +31,7 @@ class BatchRow:
     generator: torch.Generator | None
     answer: AnswerText
     stream: RequestStream
+    weights: str | None = None  # what computed the adapter's KV, for the prefix cache's keys
     arrived: float = field(default_factory=time.monotonic)
     finished: bool = False
     history: TokenHistory = field(init=False)
