@@ -6,7 +6,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from aivo.config import BUNDLED_MODEL, DTYPE_ENV, EngineConfig, ModelSpec
+from aivo.config import (
+    BUNDLED_MODEL,
+    DTYPE_ENV,
+    CacheConfig,
+    EngineConfig,
+    ModelSpec,
+    SecurityConfig,
+)
 
 
 def pytest_report_header() -> str:
@@ -18,6 +25,16 @@ def pytest_report_header() -> str:
     spec = ModelSpec(name=BUNDLED_MODEL)
     dtype = pick_dtype(spec.dtype, pick_device())
     return f"aivo: dtype auto -> {dtype} ({DTYPE_ENV}={os.environ.get(DTYPE_ENV, 'unset')})"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One secret per run for keyed pseudonyms and cache MACs, in the environment before any
+    test starts a process (Ray clusters, servers, jobs inherit it)."""
+    import os
+    import secrets
+
+    for name in (SecurityConfig().pseudonym_key.env, CacheConfig().mac_key.env):
+        os.environ.setdefault(name, secrets.token_urlsafe(32))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

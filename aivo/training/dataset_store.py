@@ -1,8 +1,10 @@
 """Training data that apps send with a clone request, kept where the clone job can read it.
 
-`{dataset_root}/students/{student_id}/{unix time}-{sha256[:12]}.jsonl`, in a local folder or an
-S3 prefix (the shared S3 client, `aivo.infra.s3`). It is a child's data: deleting a student
-removes it, and `expire` removes what is older than the retention setting.
+`{dataset_root}/students/{pseudonym}/{unix time}-{sha256[:12]}.jsonl`, in a local folder or an
+S3 prefix (the shared S3 client, `aivo.infra.s3`), with the student id beside it in a `.owner`
+file: the clone job's entrypoint, which Ray's job API shows, names only the dataset. It is a
+child's data: deleting a student removes it, and `expire` removes what is older than the
+retention setting.
 """
 
 from __future__ import annotations
@@ -15,10 +17,22 @@ from pathlib import Path
 from aivo.adapters.layout import checked_student_id
 from aivo.config import StorageConfig
 from aivo.infra.s3 import S3ClientSettings, S3Location, delete_keys, list_keys
+from aivo.security.pseudonyms import keyed_pseudonym
+
+OWNER_SUFFIX = ".owner"
 
 
 def _name(content: bytes) -> str:
     return f"{int(time.time())}-{hashlib.sha256(content).hexdigest()[:12]}.jsonl"
+
+
+def owner_uri(dataset_uri: str) -> str:
+    """Where the id of the student who owns a stored dataset is kept."""
+    return dataset_uri.removesuffix(".jsonl") + OWNER_SUFFIX
+
+
+def _folder(student_id: str) -> str:
+    return keyed_pseudonym(checked_student_id(student_id), "aivo-dataset", 32)
 
 
 def _stored_at(name: str) -> int:
@@ -44,29 +58,30 @@ class LocalDatasetStore(DatasetStore):
         self.root = root / "students"
 
     def save(self, student_id: str, content: bytes) -> str:
-        folder = self.root / checked_student_id(student_id)
+        folder = self.root / _folder(student_id)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / _name(content)
+        Path(owner_uri(str(path))).write_text(student_id, encoding="utf-8")
         partial = path.with_suffix(".partial")
         partial.write_bytes(content)
         partial.rename(path)  # the job never sees half a file
         return str(path)
 
     def delete_student(self, student_id: str) -> int:
-        folder = self.root / checked_student_id(student_id)
-        files = list(folder.glob("*.jsonl")) if folder.is_dir() else []
+        folder = self.root / _folder(student_id)
+        files = list(folder.glob("*")) if folder.is_dir() else []
         for path in files:
             path.unlink()
         if folder.is_dir():
             folder.rmdir()
-        return len(files)
+        return sum(path.suffix == ".jsonl" for path in files)
 
     def expire(self, older_than_s: float) -> int:
         cutoff = time.time() - older_than_s
-        old = [p for p in self.root.glob("*/*.jsonl") if _stored_at(p.name) < cutoff]
+        old = [p for p in self.root.glob("*/*") if _stored_at(p.name) < cutoff]
         for path in old:
             path.unlink()
-        return len(old)
+        return sum(path.suffix == ".jsonl" for path in old)
 
 
 class S3DatasetStore(DatasetStore):
@@ -82,17 +97,22 @@ class S3DatasetStore(DatasetStore):
         return len(keys)
 
     def save(self, student_id: str, content: bytes) -> str:
-        key = self.location.key(f"students/{checked_student_id(student_id)}/{_name(content)}")
-        self.client.put_object(Bucket=self.location.bucket, Key=key, Body=content)
-        return f"s3://{self.location.bucket}/{key}"
+        key = self.location.key(f"students/{_folder(student_id)}/{_name(content)}")
+        bucket = self.location.bucket
+        self.client.put_object(Bucket=bucket, Key=owner_uri(key), Body=student_id.encode())
+        self.client.put_object(Bucket=bucket, Key=key, Body=content)
+        return f"s3://{bucket}/{key}"
 
     def delete_student(self, student_id: str) -> int:
-        return self._delete(self._keys(f"students/{checked_student_id(student_id)}/"))
+        keys = self._keys(f"students/{_folder(student_id)}/")
+        self._delete(keys)
+        return sum(key.endswith(".jsonl") for key in keys)
 
     def expire(self, older_than_s: float) -> int:
         cutoff = time.time() - older_than_s
-        keys = self._keys("students/")
-        return self._delete([k for k in keys if _stored_at(k.rsplit("/", 1)[-1]) < cutoff])
+        old = [k for k in self._keys("students/") if _stored_at(k.rsplit("/", 1)[-1]) < cutoff]
+        self._delete(old)
+        return sum(key.endswith(".jsonl") for key in old)
 
 
 def open_dataset_store(config: StorageConfig) -> DatasetStore:
