@@ -277,7 +277,7 @@ class AdapterStore(ABC):
         if got != expected:
             raise AdapterCorrupt(
                 name,
-                f"{name} of {pseudonym(student_id)} v{version} does not match its manifest",
+                f"{name} of {pseudonym(student_id)} v{version} fails its manifest checksum",
             )
 
 
