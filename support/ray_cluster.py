@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from support.ports import HOST, free_port
+from support.secrets import development_secrets
 
 START_TIMEOUT_S = 90.0
 
@@ -28,6 +29,7 @@ def serve_cluster() -> Iterator[int]:
 
     from support.leak_scan import scrape, watch_ray_logs
 
+    development_secrets()  # benchmarks too: every replica must share the keys
     port, metrics_port = free_port(), free_port()
     workdir = tempfile.mkdtemp(prefix="aivo-ray-")  # short: Ray's socket paths have a length limit
     ray.init(
@@ -61,6 +63,7 @@ def ray_head(num_cpus: int = 2) -> Iterator[str]:
     """
     from support.leak_scan import scrape, watch_ray_logs
 
+    development_secrets()
     workdir = tempfile.mkdtemp(prefix="aivo-ray-")  # short: Ray's socket paths have a length limit
     ports = {
         option: free_port()

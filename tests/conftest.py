@@ -6,14 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from aivo.config import (
-    BUNDLED_MODEL,
-    DTYPE_ENV,
-    CacheConfig,
-    EngineConfig,
-    ModelSpec,
-    SecurityConfig,
-)
+from aivo.config import BUNDLED_MODEL, DTYPE_ENV, EngineConfig, ModelSpec
 
 
 def pytest_report_header() -> str:
@@ -30,11 +23,9 @@ def pytest_report_header() -> str:
 def pytest_configure(config: pytest.Config) -> None:
     """One secret per run for keyed pseudonyms and cache MACs, in the environment before any
     test starts a process (Ray clusters, servers, jobs inherit it)."""
-    import os
-    import secrets
+    from support.secrets import development_secrets
 
-    for name in (SecurityConfig().pseudonym_key.env, CacheConfig().mac_key.env):
-        os.environ.setdefault(name, secrets.token_urlsafe(32))
+    development_secrets()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
