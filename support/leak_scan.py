@@ -69,6 +69,7 @@ class LeakScan:
     secrets: Secrets = field(default_factory=Secrets)
     texts: list[tuple[str, str]] = field(default_factory=list)  # (where, text) to scan at the end
     findings: dict[str, set[str]] = field(default_factory=dict)  # where -> kinds
+    scanned: int = 0
 
     def learn_request(self, request: httpx.Request) -> None:
         authorization = request.headers.get("authorization", "")
@@ -103,6 +104,7 @@ class LeakScan:
                 self._learn(item, kind)
 
     def scan(self, where: str, text: str) -> None:
+        self.scanned += 1
         kinds = self.secrets.found_in(text)
         if kinds:
             self.findings.setdefault(where, set()).update(kinds)
@@ -113,10 +115,12 @@ class LeakScan:
                 with open(path, "rb") as f:
                     self.scan(str(path), f.read(MAX_LOG_BYTES).decode("utf-8", "replace"))
 
-    def finish(self) -> None:
+    def finish(self) -> int:
+        """Scan what was kept; how many texts and files were scanned in all."""
         for where, text in self.texts:
             self.scan(where, text)
         self.texts.clear()
+        return self.scanned
 
 
 def _json(content: bytes) -> Any:
@@ -175,18 +179,20 @@ def pytest_configure(config: pytest.Config) -> None:
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    SCAN.finish()
-    if not SCAN.findings:
-        return
+    scanned = SCAN.finish()
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    lines = report(SCAN.findings)
     if reporter is not None:
-        for line in lines:
+        known = f"{len(SCAN.secrets.tokens)} ids and keys, {len(SCAN.secrets.shingles)} phrases"
+        reporter.write_line(f"leak scan: {known} sought in {scanned} texts and log files")
+        for line in report(SCAN.findings):
             reporter.write_line(line, red=True)
-    session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    if SCAN.findings:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def report(findings: dict[str, set[str]]) -> Iterable[str]:
+    if not findings:
+        return
     yield f"LEAK SCAN: student data in {len(findings)} log or metrics texts"
     for where, kinds in sorted(findings.items()):
         yield f"  {where}: {', '.join(sorted(kinds))}"
