@@ -21,6 +21,10 @@ DEFAULT_CACHE_DIR = Path(os.path.expanduser("~/.cache/aivo"))
 # Pins what `dtype: auto` means on this machine (a node pool's CPU kind; the test suite per dtype).
 DTYPE_ENV = "AIVO_DTYPE"
 Dtype = Literal["auto", "float32", "bfloat16", "float16"]
+# Redis connection secrets come only from the environment (KubeRay passes them from a Secret).
+REDIS_URL_ENV = "AIVO_REDIS_URL"
+REDIS_USERNAME_ENV = "AIVO_REDIS_USERNAME"
+REDIS_PASSWORD_ENV = "AIVO_REDIS_PASSWORD"
 
 
 class Strict(BaseModel):
@@ -56,6 +60,19 @@ class ModelSpec(Strict):
         if pinned not in ("float32", "bfloat16", "float16"):
             raise ValueError(f"{DTYPE_ENV}={pinned!r}: use auto, float32, bfloat16 or float16")
         return cast(Dtype, pinned)
+
+
+class SecretSource(Strict):
+    """Where a secret comes from: an environment variable, or a development file."""
+
+    env: str = Field(description="Environment variable holding the secret (32+ characters).")
+    file: Path | None = Field(
+        None,
+        description="Development on one machine only: with the variable unset, the secret is "
+        "kept in this file (created with mode 0600 on first use, with a warning).",
+    )
+
+    _file_absolute = field_validator("file")(_absolute)
 
 
 class EngineConfig(Strict):
@@ -127,8 +144,25 @@ class EngineConfig(Strict):
 
 class CacheConfig(Strict):
     redis_url: str | None = Field(
-        None, description="redis://host:port/db; unset: the in-process cache (embedded default)."
+        None,
+        description=f"redis://host:port/db, or rediss:// for TLS; ${REDIS_URL_ENV} wins when "
+        f"set. Credentials come from ${REDIS_USERNAME_ENV} and ${REDIS_PASSWORD_ENV}. Neither "
+        "set: the in-process cache (embedded default).",
     )
+    tls_ca_file: Path | None = Field(
+        None, description="rediss://: the CA bundle that signed Redis's certificate."
+    )
+    tls_cert_file: Path | None = Field(
+        None, description="rediss://: this client's certificate, when Redis asks for one."
+    )
+    tls_key_file: Path | None = Field(None, description="rediss://: the key of tls_cert_file.")
+    mac_key: SecretSource = Field(
+        default_factory=lambda: SecretSource(env="AIVO_CACHE_MAC_KEY"),
+        description="The secret that signs every answer cached in Redis: an entry without a "
+        "valid MAC (planted by whoever can write to Redis) is never served.",
+    )
+
+    _tls_absolute = field_validator("tls_ca_file", "tls_cert_file", "tls_key_file")(_absolute)
     ttl_s: int = Field(86_400, ge=1, description="Time to live of a cached answer.")
     max_entries: int = Field(10_000, ge=1, description="Bound of the in-process cache.")
     hot_entries: int = Field(
@@ -230,6 +264,12 @@ class SecurityConfig(Strict):
     )
     cors_origins: list[str] = Field(
         default_factory=list, description="Origins allowed to call the API from a browser."
+    )
+    pseudonym_key: SecretSource = Field(
+        default_factory=lambda: SecretSource(env="AIVO_PSEUDONYM_KEY"),
+        description="The secret of the keyed pseudonyms (HMAC-SHA256) that stand for student "
+        "ids wherever an id would leave a request: logs, metric labels, routing, jobs, cache "
+        "keys. Every process of a deployment must share it.",
     )
 
     _paths_absolute = field_validator("api_keys_file", "dev_key_file")(_absolute)

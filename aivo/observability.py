@@ -6,13 +6,14 @@ registry). Logs never carry a prompt, an answer, a key or a student id in clear.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from aivo.security.pseudonyms import keyed_pseudonym
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 
@@ -103,10 +104,10 @@ def record_prefix_cache(model: str, hit: int, missed: int, evicted: int, nbytes:
 
 
 def pseudonym(student_id: str | None) -> str | None:
-    """A stable, non-reversible tag for logs: never log a student id in clear."""
+    """A stable keyed tag for logs, labels and jobs: never let a student id out in clear."""
     if student_id is None:
         return None
-    return hashlib.sha256(f"aivo-log:{student_id}".encode()).hexdigest()[:16]
+    return keyed_pseudonym(student_id, "aivo-log", 16)
 
 
 class JsonFormatter(logging.Formatter):

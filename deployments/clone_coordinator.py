@@ -33,6 +33,7 @@ from aivo.error_tracking import init_error_tracking
 from aivo.errors import AivoError, ModelUnavailable, NotFound, RateLimited, ServiceUnavailable
 from aivo.observability import get_logger, log_event, pseudonym
 from aivo.schemas import CloneJob, JobReport
+from aivo.security.pseudonyms import key_pseudonyms
 from aivo.service import ForgottenClones
 from aivo.training.dataset import parse_dataset
 from aivo.training.dataset_store import DatasetStore, open_dataset_store
@@ -69,6 +70,7 @@ class CloneCoordinator:
         client: JobSubmissionClient | None = None,
     ) -> None:
         init_error_tracking("clone_coordinator")
+        key_pseudonyms(config.security.pseudonym_key)
         self.config = config
         self.store = store if store is not None else open_store(config.storage)
         self.datasets = datasets if datasets is not None else open_dataset_store(config.storage)
@@ -112,9 +114,7 @@ class CloneCoordinator:
         uri = await asyncio.to_thread(self.datasets.save, student_id, dataset)
         command = [
             sys.executable,  # this cluster's Python, whether or not it is on PATH
-            "jobs/clone_student.py",
-            "--student-id",
-            student_id,
+            "jobs/clone_student.py",  # names no student: the dataset's stored owner does
             "--dataset",
             uri,
             "--job-config",
@@ -142,6 +142,10 @@ class CloneCoordinator:
         if status.is_terminal():
             logs = await asyncio.to_thread(self.client().get_job_logs, job_id)
             results = parse_clone_results(logs)
+            named = {pseudonym(student): student for student in self.running}
+            for result in results:  # the logs name pseudonyms; the caller named the student
+                if result.get("student") in named:
+                    result["student_id"] = named[result.pop("student")]
         return JobReport(job_id=job_id, status=status.value, results=results)
 
     async def forget(self, student_id: str) -> ForgottenClones:

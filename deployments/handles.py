@@ -11,6 +11,7 @@ from aivo.adapters import StudentAdapter
 from aivo.curriculum.pipeline import FinishedAnswer, PreparedPrompt
 from aivo.engine.generation import Generation, GenerationStart
 from aivo.engine.sampling import SamplingParams
+from aivo.observability import pseudonym
 from aivo.schemas import CloneJob, GenerateRequest, JobReport
 from aivo.service import ForgottenClones
 from deployments import calls
@@ -34,10 +35,11 @@ class InferenceHandle:
         self.handle = handle
 
     def _routed(self, student_id: str | None, stream: bool) -> DeploymentHandle:
-        """Requests with a student adapter prefer a replica that already serves the student."""
+        """Requests with a student adapter prefer a replica that already serves the student.
+        Serve labels metrics and logs with the routing id: it is the student's pseudonym."""
         if student_id is None:
             return self.handle.options(stream=stream)
-        return self.handle.options(stream=stream, multiplexed_model_id=student_id)
+        return self.handle.options(stream=stream, multiplexed_model_id=pseudonym(student_id) or "")
 
     def stream(
         self,

@@ -26,6 +26,8 @@ from aivo.engine.rows import GenerationFailed
 from aivo.engine.sampling import SamplingParams
 from aivo.error_tracking import init_error_tracking
 from aivo.errors import GenerationTimeout
+from aivo.observability import pseudonym
+from aivo.security.pseudonyms import key_pseudonyms
 
 # Students a replica advertises to the router; more than the adapters kept resident, since
 # the affinity is only a preference.
@@ -52,6 +54,7 @@ class InferenceReplica:
         store: AdapterStore | None = None,
     ) -> None:
         init_error_tracking("inference")
+        key_pseudonyms(config.security.pseudonym_key)
         # Ray sets OMP_NUM_THREADS from num_cpus; a fractional replica would run on one thread.
         torch.set_num_threads(config.engine.torch_threads or os.cpu_count() or 1)
         self.config = config.engine
@@ -95,11 +98,12 @@ class InferenceReplica:
         )
 
     @serve.multiplexed(max_num_models_per_replica=STUDENTS_PER_REPLICA)
-    async def serves_student(self, student_id: str) -> str:
-        """Tells Serve's router that this replica serves the student, so their next requests
-        prefer it (their adapter is likely resident here). Loading stays with the residency,
-        which batches every student together; this is routing affinity only."""
-        return student_id
+    async def serves_student(self, routing_id: str) -> str:
+        """Tells Serve's router that this replica serves the student (by pseudonym, as Serve
+        shows it in metric labels), so their next requests prefer it (their adapter is likely
+        resident here). Loading stays with the residency, which batches every student
+        together; this is routing affinity only."""
+        return routing_id
 
     async def generate(
         self,
@@ -124,7 +128,7 @@ class InferenceReplica:
         that goes away (or the timeout) cancels the request, which frees its batch row at the
         next step."""
         if student_id is not None:
-            await self.serves_student(student_id)
+            await self.serves_student(pseudonym(student_id) or "")
         server = self._server(await asyncio.to_thread(self.chain.pick))
         name = server.loaded.name
         prompt_ids = server.loaded.chat_prompt_ids(messages)

@@ -12,6 +12,7 @@ from aivo.cache import ResponseCache
 from aivo.config import AppConfig
 from aivo.error_tracking import init_error_tracking
 from aivo.security.keys import KeyRing, load_keyring
+from aivo.security.pseudonyms import key_pseudonyms
 from aivo.service import TutorService
 from deployments.handles import CloneCoordinatorHandle, InferenceHandle, PreprocessorHandle
 
@@ -29,6 +30,7 @@ class Ingress:
         keys: KeyRing | None = None,
     ) -> None:
         init_error_tracking("ingress")
+        key_pseudonyms(config.security.pseudonym_key)
         self.config = config
         self.service = TutorService(
             config,

@@ -8,11 +8,13 @@ from aivo.config import AppConfig
 from aivo.curriculum.pipeline import CurriculumPipeline, FinishedAnswer, PreparedPrompt
 from aivo.error_tracking import init_error_tracking
 from aivo.schemas import GenerateRequest
+from aivo.security.pseudonyms import key_pseudonyms
 
 
 class CurriculumPreprocessor:
     def __init__(self, config: AppConfig) -> None:
         init_error_tracking("preprocessor")
+        key_pseudonyms(config.security.pseudonym_key)
         # More threads than one small embedding needs only contend with the inference replica.
         torch.set_num_threads(config.curriculum.torch_threads)
         self.pipeline = CurriculumPipeline(config.curriculum, tutoring=config.tutoring)

@@ -7,9 +7,10 @@
         [--steps 60] [--learning-rate 1e-3] [--seed 0]
 
 The CloneCoordinator passes `--job-config` instead: the running application's config (model
-chain, storage, training), whole, so a clone trains on the model the replicas serve.
+chain, storage, training), whole, so a clone trains on the model the replicas serve. It names
+no student: each dataset it stored has its owner's id beside it, which the job reads.
 
-Prints one JSON line per student: {"event": "clone_result", "student_id", "status"
+Prints one JSON line per student: {"event": "clone_result", "student" (a pseudonym), "status"
 (published | not_published | failed), "version", "reason", "error_code", "metrics",
 "durations_s"}. Exits 1 when a clone failed, 2 when the command itself is wrong.
 """
@@ -26,14 +27,25 @@ from pydantic import ValidationError
 from aivo.config import ConfigError
 from aivo.error_tracking import init_error_tracking
 from aivo.errors import AivoError, validation_problems
-from aivo.training.job import clone_job_config, clone_requests, failed, run_clone_job
+from aivo.security.pseudonyms import key_pseudonyms
+from aivo.training.job import (
+    clone_job_config,
+    clone_requests,
+    failed,
+    run_clone_job,
+    stored_owner,
+)
 from aivo.training.results import summary_line
 from aivo.training.settings import CloneJobConfig
 
 
 def parser() -> argparse.ArgumentParser:
     cli = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    cli.add_argument("--student-id", action="append", required=True, help="Repeat per student.")
+    cli.add_argument(
+        "--student-id",
+        action="append",
+        help="Repeat per student; omit for datasets the service stored (it keeps their owner).",
+    )
     cli.add_argument(
         "--dataset", action="append", required=True, help="s3://bucket/key or a path, per student."
     )
@@ -77,7 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         init_error_tracking("clone_job")
         config = job_config(args)
-        requests = clone_requests(args.student_id, args.dataset)
+        key_pseudonyms(config.pseudonym_key)
+        student_ids = args.student_id or [stored_owner(d, config.storage) for d in args.dataset]
+        requests = clone_requests(student_ids, args.dataset)
     except (AivoError, ConfigError, OSError, ValidationError) as error:
         print(f"clone_student: {one_line(error)}", file=sys.stderr)
         return 2

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from support.ports import HOST, free_port
+from support.secrets import development_secrets
 
 START_TIMEOUT_S = 90.0
 
@@ -26,20 +27,29 @@ def serve_cluster() -> Iterator[int]:
     import ray
     from ray import serve
 
-    port = free_port()
+    from support.leak_scan import scrape, watch_ray_logs
+
+    development_secrets()  # benchmarks too: every replica must share the keys
+    port, metrics_port = free_port(), free_port()
+    workdir = tempfile.mkdtemp(prefix="aivo-ray-")  # short: Ray's socket paths have a length limit
     ray.init(
         num_cpus=2,
         include_dashboard=True,
         dashboard_host=HOST,
         dashboard_port=free_port(),
         log_to_driver=False,
+        _temp_dir=workdir,
+        _metrics_export_port=metrics_port,
     )
     try:
         serve.start(http_options={"host": HOST, "port": port})
         yield port
     finally:
+        scrape(f"http://{HOST}:{metrics_port}/metrics")  # Ray's own series and their labels
         serve.shutdown()
         ray.shutdown()
+        watch_ray_logs(Path(workdir))
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 @contextmanager
@@ -52,6 +62,9 @@ def ray_head(num_cpus: int = 2, env: Mapping[str, str] | None = None) -> Iterato
     (A real cluster keeps Ray's token auth; its job clients need RAY_AUTH_MODE=token set before
     `ray` is imported.)
     """
+    from support.leak_scan import scrape, watch_ray_logs
+
+    development_secrets()
     workdir = tempfile.mkdtemp(prefix="aivo-ray-")  # short: Ray's socket paths have a length limit
     ports = {
         option: free_port()
@@ -108,12 +121,14 @@ def ray_head(num_cpus: int = 2, env: Mapping[str, str] | None = None) -> Iterato
         _wait_for_job_api(address, process)
         yield address
     finally:
+        scrape(f"http://{HOST}:{ports['--metrics-export-port']}/metrics")
         process.send_signal(signal.SIGTERM)  # `ray start --block` drains and stops its processes
         try:
             process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+        watch_ray_logs(Path(workdir))
         shutil.rmtree(workdir, ignore_errors=True)
 
 

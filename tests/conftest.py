@@ -20,6 +20,14 @@ def pytest_report_header() -> str:
     return f"aivo: dtype auto -> {dtype} ({DTYPE_ENV}={os.environ.get(DTYPE_ENV, 'unset')})"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """One secret per run for keyed pseudonyms and cache MACs, in the environment before any
+    test starts a process (Ray clusters, servers, jobs inherit it)."""
+    from support.secrets import development_secrets
+
+    development_secrets()
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Tests marked `gpu` skip cleanly on machines without CUDA: the one way GPU tests skip."""
     import torch
@@ -60,4 +68,4 @@ def api_keys(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyp
     return make_keys(tmp_path_factory.mktemp("keys"))
 
 
-pytest_plugins = ["support.redis_server", "support.s3_server"]
+pytest_plugins = ["support.redis_server", "support.s3_server", "support.leak_scan"]

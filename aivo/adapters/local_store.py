@@ -31,6 +31,7 @@ from aivo.adapters.layout import (
 from aivo.adapters.manifest import FileDigest, Manifest, digest_chunks, file_chunks
 from aivo.adapters.store import AdapterStore, ManifestChanged, ManifestState
 from aivo.config import ConfigError, StorageConfig
+from aivo.observability import pseudonym
 
 LOCK_FILE = ".publish.lock"
 
@@ -110,7 +111,9 @@ class LocalAdapterStore(AdapterStore):
         try:
             f = open(self.root / version_path(student_id, version) / name, "rb")  # noqa: SIM115
         except FileNotFoundError:
-            raise AdapterCorrupt(name, f"{name} of {student_id} v{version} is missing") from None
+            raise AdapterCorrupt(
+                name, f"{name} of {pseudonym(student_id)} v{version} is missing"
+            ) from None
         with f:
             while chunk := f.read(CHUNK_SIZE):
                 yield chunk

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from aivo.adapters.errors import AdapterCorrupt
 from aivo.adapters.layout import ADAPTER_FILES, CHUNK_SIZE, MANIFEST, REQUIRED_FILES
+from aivo.observability import pseudonym
 from aivo.schemas import STUDENT_ID_PATTERN
 
 
@@ -118,8 +119,10 @@ class Manifest(_Stored):
         try:
             manifest = cls.model_validate_json(data)
         except ValidationError as error:
-            message = f"{MANIFEST} of {student_id} is invalid: {error}"
+            message = f"{MANIFEST} of {pseudonym(student_id)} is invalid: {error}"
             raise AdapterCorrupt(MANIFEST, message) from None
         if manifest.student_id != student_id:
-            raise AdapterCorrupt(MANIFEST, f"{MANIFEST} under {student_id} names another student")
+            raise AdapterCorrupt(
+                MANIFEST, f"{MANIFEST} of {pseudonym(student_id)} names another student"
+            )
         return manifest

@@ -38,6 +38,7 @@ from aivo.infra.s3 import (
     list_versions,
     translated,
 )
+from aivo.observability import pseudonym
 
 # 409 is what AWS answers while another conditional write to the same key is in flight
 _CONFLICT = {"PreconditionFailed", "412", "ConditionalRequestConflict", "409"}
@@ -118,7 +119,7 @@ class S3AdapterStore(AdapterStore):
                 body = self.client.get_object(Bucket=self.location.bucket, Key=key)["Body"]
             except ClientError as error:
                 if error_code(error) in MISSING:
-                    message = f"{name} of {student_id} v{version} is missing"
+                    message = f"{name} of {pseudonym(student_id)} v{version} is missing"
                     raise AdapterCorrupt(name, message) from None
                 raise
             with closing(body):

@@ -44,6 +44,7 @@ from aivo.adapters.manifest import (
     digest_chunks,
     digest_file,
 )
+from aivo.observability import pseudonym
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ class AdapterStore(ABC):
                 _pause(attempt)
             self._discard_version(student_id, claimed)
         raise AdapterConflict(
-            f"publishing an adapter for {student_id} kept conflicting with other writers",
+            f"publishing for {pseudonym(student_id)} kept conflicting with other writers",
             retry_after_s=1.0,
         )
 
@@ -209,11 +210,11 @@ class AdapterStore(ABC):
         """The manifest's record of a version (default: the live one); AdapterNotFound if none."""
         manifest = self.manifest(student_id)
         if manifest is None:
-            raise AdapterNotFound(f"student {student_id} has no adapter")
+            raise AdapterNotFound("the student has no adapter")
         wanted = manifest.live_version if version is None else checked_version(version)
         record = manifest.record(wanted)
         if record is None:
-            raise AdapterNotFound(f"student {student_id} has no adapter version {wanted}")
+            raise AdapterNotFound(f"the student has no adapter version {wanted}")
         return record
 
     def rollback(self, student_id: str, version: int) -> None:
@@ -222,7 +223,7 @@ class AdapterStore(ABC):
         for attempt in range(self.manifest_attempts):
             state = self._load_manifest(student_id)
             if state is None or state.manifest.record(version) is None:
-                raise AdapterNotFound(f"student {student_id} has no adapter version {version}")
+                raise AdapterNotFound(f"the student has no adapter version {version}")
             if state.manifest.live_version == version:
                 return
             try:
@@ -231,7 +232,8 @@ class AdapterStore(ABC):
             except ManifestChanged:
                 _pause(attempt)
         raise AdapterConflict(
-            f"rolling back {student_id} kept conflicting with other writers", retry_after_s=1.0
+            f"rolling back {pseudonym(student_id)} kept conflicting with other writers",
+            retry_after_s=1.0,
         )
 
     def delete_student(self, student_id: str) -> int:
@@ -334,7 +336,8 @@ class AdapterStore(ABC):
             got = digest_chunks(self._read_file(student_id, version, name), out)
         if got != expected:
             raise AdapterCorrupt(
-                name, f"{name} of {student_id} v{version} does not match its manifest checksum"
+                name,
+                f"{name} of {pseudonym(student_id)} v{version} fails its manifest checksum",
             )
 
 
@@ -363,7 +366,7 @@ def _read_metadata(folder: Path, student_id: str, version: int) -> dict[str, Any
     except ValueError:
         metadata = None
     if not isinstance(metadata, dict):
-        message = f"{METADATA} of {student_id} v{version} is not a JSON object"
+        message = f"{METADATA} of {pseudonym(student_id)} v{version} is not a JSON object"
         raise AdapterCorrupt(METADATA, message)
     return metadata
 

@@ -13,11 +13,13 @@ from aivo.cache.keys import cache_key, is_cacheable
 from aivo.cache.redis_cache import RedisCache
 from aivo.cache.single_flight import SingleFlight
 from aivo.config import CacheConfig
+from aivo.infra.redis import redis_url
 
 
 def make_cache(config: CacheConfig) -> ResponseCache:
-    """Redis when a URL is configured, else the in-process cache (the embedded default)."""
-    if config.redis_url is None:
+    """Redis when a URL is configured (or in the environment), else the in-process cache (the
+    embedded default)."""
+    if redis_url(config) is None:
         return InProcessCache(config)
     return RedisCache(config)
 

@@ -7,6 +7,7 @@ import json
 
 from aivo.config import CacheConfig
 from aivo.schemas import GenerateRequest
+from aivo.security.pseudonyms import keyed_pseudonym
 
 KEY_PREFIX = "aivo:answer:v1:"
 _ANONYMOUS_PREFIX = f"{KEY_PREFIX}anon:"
@@ -33,8 +34,9 @@ _SAMPLING_ONLY = ("top_p", "seed")
 
 
 def student_tag(student_id: str) -> str:
-    """A stable pseudonym of a student, so deletion finds their keys without the id in clear."""
-    return hashlib.sha256(f"aivo-cache:{student_id}".encode()).hexdigest()[:32]
+    """A stable keyed pseudonym of a student, so deletion finds their keys without the id in
+    clear (and nobody who reads Redis can test guessed ids against them)."""
+    return keyed_pseudonym(student_id, "aivo-cache", 32)
 
 
 def student_prefix(student_id: str) -> str:

@@ -2,12 +2,16 @@
 
 Every round trip is bounded by the configured timeouts and guarded by a circuit breaker, so a
 Redis that is down, slow or full costs a request at most one bounded delay and never an error.
+Every entry carries an HMAC of its key and value under the configured secret: an entry written
+by anyone else who can reach Redis is never served (it counts as a miss).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import json
 from collections.abc import Awaitable
 from typing import Any, TypeVar
@@ -19,13 +23,17 @@ from aivo.cache.interface import CacheState, CacheUnavailable
 from aivo.cache.keys import KEY_PREFIX, student_prefix
 from aivo.config import CacheConfig
 from aivo.infra.redis import GuardedRedis, RedisUnreachable
-from aivo.observability import record_cache_event
+from aivo.observability import get_logger, log_event, record_cache_event
+from aivo.security.secrets import load_secret
 
 T = TypeVar("T")
 
 # Each message is a key prefix whose entries every hot tier drops.
 INVALIDATION_CHANNEL = "aivo:answer:invalidations"
 _SCAN_BATCH = 500
+_MAC_CHARS = 64  # hex HMAC-SHA256, then ":", then the value
+
+log = get_logger("aivo.cache")
 
 
 class RedisCache:
@@ -39,6 +47,7 @@ class RedisCache:
     def __init__(self, config: CacheConfig) -> None:
         self._ttl_s = config.ttl_s
         self._retry_s = config.breaker_reset_s
+        self._mac_key = load_secret(config.mac_key)
         self._redis = GuardedRedis(config, name="cache")
         self._client = self._redis.client
         self._hot = TtlLru(config.hot_entries) if config.hot_entries else None
@@ -61,10 +70,11 @@ class RedisCache:
                 pipeline = self._client.pipeline(transaction=False)
                 pipeline.get(key)
                 pipeline.pttl(key)  # the hot tier keeps an entry no longer than Redis does
-                raw, ttl_ms = await self._call(pipeline.execute())
+                sealed, ttl_ms = await self._call(pipeline.execute())
             except (CacheUnavailable, RedisError):
                 record_cache_event("error")
                 return None
+            raw = None if sealed is None else self._opened(key, sealed)
             if raw is not None and ttl_ms > 0:
                 self._put_hot(key, raw, ttl_ms / 1000, epoch)
         try:
@@ -81,11 +91,30 @@ class RedisCache:
             return
         epoch = self._hot_epoch
         try:
-            await self._call(self._client.set(key, raw, ex=self._ttl_s))
+            await self._call(self._client.set(key, self._sealed(key, raw), ex=self._ttl_s))
         except (CacheUnavailable, RedisError):
             record_cache_event("error")
             return
         self._put_hot(key, raw, self._ttl_s, epoch)
+
+    def _mac(self, key: str, raw: str) -> str:
+        # the key is signed too: an entry moved to another key (student) does not verify
+        message = f"{key}\n{raw}".encode()
+        return hmac.new(self._mac_key, message, hashlib.sha256).hexdigest()
+
+    def _sealed(self, key: str, raw: str) -> str:
+        return f"{self._mac(key, raw)}:{raw}"
+
+    def _opened(self, key: str, sealed: str) -> str | None:
+        """The value of a sealed entry; None (logged, never its content) if its MAC fails."""
+        mac, raw = sealed[:_MAC_CHARS], sealed[_MAC_CHARS + 1 :]
+        expected = self._mac(key, raw).encode()
+        if sealed[_MAC_CHARS : _MAC_CHARS + 1] == ":" and hmac.compare_digest(
+            mac.encode(), expected
+        ):
+            return raw
+        log_event(log, "cache entry failed its MAC check: not served", chars=len(sealed))
+        return None
 
     async def invalidate_student(self, student_id: str) -> int:
         return await self._invalidate(student_prefix(student_id))

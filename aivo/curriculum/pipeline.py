@@ -127,14 +127,14 @@ class CurriculumPipeline:
         ]
 
     def finish(self, request: GenerateRequest, text: str) -> FinishedAnswer:
-        """Output safety, plain language where the answer reads above its band, accommodation
-        formatting, then the answer's reading level."""
+        """Output safety, personal data redacted, plain language where the answer reads above
+        its band, accommodation formatting, then the answer's reading level."""
         grade = grade_number(request.grade_level)
         verdict = check_output(text)
         if verdict.flagged:
             answer = safe_answer(verdict)
         else:
-            answer = text.strip()
+            answer = redact_pii(text).text.strip()  # a model may repeat or invent personal data
             if self.tutoring.checks and flesch_kincaid_grade(answer) > target_band(grade)[1]:
                 answer = simplify(answer, grade)
             answer = apply_accommodations(answer, request.accommodations, grade)

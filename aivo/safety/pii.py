@@ -1,9 +1,12 @@
-"""Personal data in a learner's prompt is replaced by a placeholder before any model sees it.
+"""Personal data is replaced by a placeholder: in a learner's prompt before any model sees it,
+in answers before a learner does, and in training data before a clone learns it.
 
-Emails, phone numbers, street addresses and ID numbers (SSNs, card numbers that pass the Luhn
-check, numbers introduced as a student, passport or licence ID) become `[email]`, `[phone]`,
-`[address]` and `[id_number]`. Patterns need the shape of the datum, not just digits, so that
-arithmetic such as `403 - 158` or `3.5 x 10^4` is left alone.
+Emails, phone numbers, street addresses, ID numbers (SSNs, card numbers that pass the Luhn
+check, numbers introduced as a student, passport or licence ID) and names where the text says
+they are someone's name ("my name is Maya Lopez", "my teacher is Mrs. Ortiz") become `[email]`,
+`[phone]`, `[address]`, `[id_number]` and `[name]`. Patterns need the shape of the datum, not
+just digits or capitals, so that arithmetic such as `403 - 158` or `3.5 x 10^4` and the names
+a lesson is about ("Dr. Martin Luther King Jr. gave a speech") are left alone.
 """
 
 from __future__ import annotations
@@ -68,6 +71,35 @@ PATTERNS: list[tuple[str, re.Pattern[str]]] = [
         ),
     ),
 ]
+_NAME = r"[A-Z](?:[a-z]+|'[A-Z][a-z]+)(?:-[A-Z][a-z]+)?"
+_HONORIFIC = r"(?:Mr|Mrs|Ms|Miss|Dr|Coach)\.?\s+"
+PATTERNS += [
+    (
+        "name",
+        re.compile(
+            r"(?P<keep>\b(?i:my name is|my name's|my full name is|i'm called|i am called|"
+            r"call me|they call me|name:|student:|signed,)\s+)"
+            rf"(?:{_HONORIFIC})?{_NAME}(?:[ \t]+{_NAME}){{0,2}}"
+        ),
+    ),
+    (
+        "name",
+        re.compile(
+            r"(?P<keep>\b(?i:my|our|your)\s+(?i:teacher|mom|mother|dad|father|brother|sister|"
+            r"friend|best friend|tutor|coach|principal|grandma|grandpa|cousin|aunt|uncle)"
+            r"(?:'s name)?(?:\s+(?i:is|was|is named|is called))?\s+)"
+            rf"(?:{_HONORIFIC})?{_NAME}(?:[ \t]+{_NAME}){{0,2}}"
+        ),
+    ),
+]
+# Streams hold back, from the last this many characters, every word that could begin a datum.
+STREAM_HOLD_CHARS = 80
+_MAY_BEGIN = re.compile(
+    r"[\d@+(]|\b(?i:name|call|called|teacher|mom|mother|dad|father|brother|sister|friend|tutor|coach|"
+    r"principal|grandma|grandpa|cousin|aunt|uncle|signed|student|ssn|social|passport|driver|"
+    r"license|licence|account|live|lives|address|house|home|located|phone|cell|mobile|text|"
+    r"number|mr|mrs|ms|miss|dr)\b"
+)
 _CARD = re.compile(r"\b\d{4}([ -]?)\d{4}\1\d{4}\1\d{1,7}\b")  # card-number grouping
 
 
@@ -108,3 +140,42 @@ def _luhn_valid(digits: str) -> bool:
         value = int(char) * (2 if position % 2 else 1)
         total += value - 9 if value > 9 else value
     return total % 10 == 0
+
+
+class StreamRedactor:
+    """Redacts streamed text as it comes. Held back: the word being written, any word of the
+    last STREAM_HOLD_CHARS characters that could begin a datum (a digit, `@`, a context such as
+    "my name is") with the two words before it and all after it, the last three words, and any
+    datum not yet whole. Prose flows; each
+    chunk costs O(window), not a scan of everything streamed."""
+
+    def __init__(self) -> None:
+        self._pending = ""
+
+    def feed(self, chunk: str) -> str:
+        """The redacted text that may be sent now ("" while it is all held)."""
+        pending = self._pending = self._pending + chunk
+        cut = _words_back(pending, len(pending))  # the word being written, and two before it
+        suspect = _MAY_BEGIN.search(pending, max(0, len(pending) - STREAM_HOLD_CHARS))
+        if suspect is not None:
+            cut = min(cut, _words_back(pending, suspect.start()))
+        for pattern in [*(pattern for _, pattern in PATTERNS), _CARD]:
+            for match in pattern.finditer(pending):
+                if match.start() < cut < match.end():
+                    cut = match.start()
+        if not pending[:cut].strip():  # no chunk of blanks alone
+            return ""
+        released, self._pending = pending[:cut], pending[cut:]
+        return redact_pii(released).text
+
+    def close(self) -> str:
+        """Everything still held, redacted."""
+        rest, self._pending = self._pending, ""
+        return redact_pii(rest).text
+
+
+def _words_back(text: str, end: int) -> int:
+    """Where the word at `end` starts, less the two words before it ("my name", "I am")."""
+    for _ in range(3):
+        end = max(text.rfind(" ", 0, end - 1) + 1, 0) if end > 0 else 0
+    return end

@@ -13,7 +13,7 @@ from redis.exceptions import RedisError
 
 from aivo.config import CacheConfig, SecurityConfig
 from aivo.errors import RateLimited
-from aivo.infra.redis import GuardedRedis
+from aivo.infra.redis import GuardedRedis, redis_url
 from aivo.security.keys import Principal
 
 WINDOW_S = 60
@@ -65,7 +65,7 @@ class RateLimiter:
     def __init__(self, security: SecurityConfig, cache: CacheConfig) -> None:
         self.requests_per_minute = security.requests_per_minute
         self.tokens_per_minute = security.tokens_per_minute
-        self.counters: Counters = RedisCounters(cache) if cache.redis_url else LocalCounters()
+        self.counters: Counters = RedisCounters(cache) if redis_url(cache) else LocalCounters()
 
     async def admit(self, principal: Principal) -> None:
         """Counts one request; 429 when the key is over its requests or tokens this minute."""

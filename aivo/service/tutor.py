@@ -24,6 +24,7 @@ from aivo.curriculum.prompting import Messages
 from aivo.engine.sampling import request_params
 from aivo.errors import AivoError, InvalidRequest, NotFound, ServiceUnavailable
 from aivo.observability import FALLBACK_ANSWERS, GENERATED_TOKENS
+from aivo.safety.pii import StreamRedactor
 from aivo.schemas import (
     AdapterInfo,
     AdapterRef,
@@ -132,15 +133,19 @@ class TutorService:
                 # The generation may be another request's (same key): then no chunk arrives here.
                 chunks: asyncio.Queue[str | CachedAnswer | Exception] = asyncio.Queue()
                 filling = asyncio.create_task(self._fill(admitted, prepared, chunks))
+                redactor = StreamRedactor()  # personal data never streams, even in part
                 try:
                     while not isinstance(item := await chunks.get(), CachedAnswer):
                         if isinstance(item, Exception):
                             raise item
                         streamed = True
-                        yield event("chunk", {"text": item})
+                        if text := redactor.feed(item):
+                            yield event("chunk", {"text": text})
                 finally:
                     filling.cancel()  # a client that leaves gives up its share of the flight
                 answer = item
+                if text := redactor.close():
+                    yield event("chunk", {"text": text})
                 await self.limits.spend(principal, answer.usage.completion_tokens)
             if not streamed:
                 yield event("chunk", {"text": answer.text})

@@ -20,6 +20,7 @@ from aivo.config import ModelSpec
 from aivo.engine.loader import LoadedModel, load_model
 from aivo.errors import AivoError
 from aivo.observability import get_logger, log_event, pseudonym
+from aivo.security.pseudonyms import key_pseudonyms
 from aivo.training.dataset import parse_dataset
 from aivo.training.evaluation import HeldOutMetrics, evaluate
 from aivo.training.progress import progress_for
@@ -62,6 +63,7 @@ class LoRACloner:
     ) -> None:
         if torch_threads is not None:
             torch.set_num_threads(torch_threads)  # Ray sets OMP threads from num_cpus; be explicit
+        key_pseudonyms(config.pseudonym_key)  # an actor is a process of its own
         self.config = config
         self._base = base  # loaded on the first clone, so a load failure is that clone's result
         self.store = store or open_store(config.storage)

@@ -7,6 +7,7 @@ Each non-blank line is one JSON object, one of:
 The profile line (at most one) applies to every example; an example may carry its own
 `profile` field instead. Examples without a system message get one built from the profile, in
 the spirit of the serving prompt, and questions are cleaned as the serving prompt cleans them.
+Personal data is redacted from every turn (`aivo.safety.pii`), so no clone learns it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from aivo.curriculum.prompting import ACCOMMODATION_RULES, neutralise, persona
 from aivo.errors import validation_problems
+from aivo.safety.pii import redact_pii
 from aivo.schemas import GRADES, Accommodation
 from aivo.training.errors import DatasetError
 
@@ -159,10 +161,14 @@ def _messages(item: ChatExample | PairExample, profile: StudentProfile | None) -
         turns = [("user", item.prompt), ("assistant", item.response)]
     else:
         turns = [(m.role, m.content) for m in item.messages]
+    # a clone must never learn a child's personal data, whoever's turn it is in
     messages = [
-        {"role": role, "content": neutralise(text) if role == "user" else text}
-        for role, text in turns
+        {"role": role, "content": _cleaned(role, redact_pii(text).text)} for role, text in turns
     ]
     if messages[0]["role"] != "system":
         messages.insert(0, {"role": "system", "content": system_message(profile)})
     return messages
+
+
+def _cleaned(role: str, text: str) -> str:
+    return neutralise(text) if role == "user" else text

@@ -1,10 +1,11 @@
 """Training data that apps send with a clone request, kept where the clone job can read it.
 
-`{dataset_root}/students/{student_id}/{unix time}-{sha256[:12]}.jsonl`, in a local folder or an
-S3 prefix (the shared S3 client, `aivo.infra.s3`). It is a child's data: deleting a student
-removes it (every version, in a versioned bucket), and `expire` removes what is older than the
-retention setting. A deletion that S3 refuses raises DatasetStoreUnavailable (503), never a
-count of files that are still there.
+`{dataset_root}/students/{pseudonym}/{unix time}-{sha256[:12]}.jsonl`, in a local folder or an
+S3 prefix (the shared S3 client, `aivo.infra.s3`), with the student id beside it in a `.owner`
+file: the clone job's entrypoint, which Ray's job API shows, names only the dataset. It is a
+child's data: deleting a student removes it (every version, in a versioned bucket), and `expire`
+removes what is older than the retention setting. A deletion that S3 refuses raises
+DatasetStoreUnavailable (503), never a count of files that are still there.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ from aivo.infra.s3 import (
     list_versions,
     translated,
 )
+from aivo.security.pseudonyms import keyed_pseudonym
+
+OWNER_SUFFIX = ".owner"
 
 
 class DatasetStoreUnavailable(AivoError):
@@ -35,6 +39,15 @@ class DatasetStoreUnavailable(AivoError):
 
 def _name(content: bytes) -> str:
     return f"{int(time.time())}-{hashlib.sha256(content).hexdigest()[:12]}.jsonl"
+
+
+def owner_uri(dataset_uri: str) -> str:
+    """Where the id of the student who owns a stored dataset is kept."""
+    return dataset_uri.removesuffix(".jsonl") + OWNER_SUFFIX
+
+
+def _folder(student_id: str) -> str:
+    return keyed_pseudonym(checked_student_id(student_id), "aivo-dataset", 32)
 
 
 def _stored_at(name: str) -> int:
@@ -60,29 +73,30 @@ class LocalDatasetStore(DatasetStore):
         self.root = root / "students"
 
     def save(self, student_id: str, content: bytes) -> str:
-        folder = self.root / checked_student_id(student_id)
+        folder = self.root / _folder(student_id)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / _name(content)
+        Path(owner_uri(str(path))).write_text(student_id, encoding="utf-8")
         partial = path.with_suffix(".partial")
         partial.write_bytes(content)
         partial.rename(path)  # the job never sees half a file
         return str(path)
 
     def delete_student(self, student_id: str) -> int:
-        folder = self.root / checked_student_id(student_id)
-        files = list(folder.glob("*.jsonl")) if folder.is_dir() else []
+        folder = self.root / _folder(student_id)
+        files = list(folder.glob("*")) if folder.is_dir() else []
         for path in files:
             path.unlink()
         if folder.is_dir():
             folder.rmdir()
-        return len(files)
+        return sum(path.suffix == ".jsonl" for path in files)
 
     def expire(self, older_than_s: float) -> int:
         cutoff = time.time() - older_than_s
-        old = [p for p in self.root.glob("*/*.jsonl") if _stored_at(p.name) < cutoff]
+        old = [p for p in self.root.glob("*/*") if _stored_at(p.name) < cutoff]
         for path in old:
             path.unlink()
-        return len(old)
+        return sum(path.suffix == ".jsonl" for path in old)
 
 
 class S3DatasetStore(DatasetStore):
@@ -100,16 +114,18 @@ class S3DatasetStore(DatasetStore):
             refused = delete_versions(self.client, self.location.bucket, versions)
         if refused:
             raise DatasetStoreUnavailable(f"S3 refused to delete {refused} training data objects")
-        return len({v.key for v in versions if not v.marker})
+        return len({v.key for v in versions if not v.marker and v.key.endswith(".jsonl")})
 
     def save(self, student_id: str, content: bytes) -> str:
-        key = self.location.key(f"students/{checked_student_id(student_id)}/{_name(content)}")
+        key = self.location.key(f"students/{_folder(student_id)}/{_name(content)}")
+        bucket = self.location.bucket
         with translated("storing training data", DatasetStoreUnavailable):
-            self.client.put_object(Bucket=self.location.bucket, Key=key, Body=content)
-        return f"s3://{self.location.bucket}/{key}"
+            self.client.put_object(Bucket=bucket, Key=owner_uri(key), Body=student_id.encode())
+            self.client.put_object(Bucket=bucket, Key=key, Body=content)
+        return f"s3://{bucket}/{key}"
 
     def delete_student(self, student_id: str) -> int:
-        return self._delete(self._versions(f"students/{checked_student_id(student_id)}/"))
+        return self._delete(self._versions(f"students/{_folder(student_id)}/"))
 
     def expire(self, older_than_s: float) -> int:
         cutoff = time.time() - older_than_s

@@ -19,8 +19,10 @@ from aivo.adapters.layout import checked_student_id
 from aivo.config import StorageConfig, TrainingConfig, load_serve_config
 from aivo.errors import InvalidRequest
 from aivo.observability import get_logger, log_event, pseudonym
+from aivo.training.dataset_store import owner_uri
 from aivo.training.results import CloneResult, CloneStatus, CloneTask
 from aivo.training.settings import CloneJobConfig
+from aivo.training.sources import read_dataset
 
 log = get_logger("aivo.training")
 
@@ -41,7 +43,12 @@ def clone_job_config(
     }
     storage = StorageConfig(**{**app.storage.model_dump(), **storage_overrides})
     training_config = TrainingConfig(**{**app.training.model_dump(), **(training or {})})
-    return CloneJobConfig(engine=app.engine, storage=storage, training=training_config)
+    return CloneJobConfig(
+        engine=app.engine,
+        storage=storage,
+        training=training_config,
+        pseudonym_key=app.security.pseudonym_key,
+    )
 
 
 def clone_requests(student_ids: Sequence[str], datasets: Sequence[str]) -> list[CloneTask]:
@@ -51,6 +58,12 @@ def clone_requests(student_ids: Sequence[str], datasets: Sequence[str]) -> list[
     if len(set(student_ids)) != len(student_ids):
         raise InvalidRequest("a student appears twice in one clone job")
     return [CloneTask(checked_student_id(s), d) for s, d in zip(student_ids, datasets, strict=True)]
+
+
+def stored_owner(dataset_uri: str, storage: StorageConfig) -> str:
+    """The student a dataset stored by the service belongs to (kept beside it, not in the
+    job's entrypoint)."""
+    return read_dataset(owner_uri(dataset_uri), storage).decode("utf-8")
 
 
 def run_clone_job(config: CloneJobConfig, requests: Sequence[CloneTask]) -> list[dict[str, Any]]:

@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import Any
 
 from aivo.errors import AivoError
+from aivo.observability import pseudonym
 
 SUMMARY_EVENT = "clone_result"  # marks the job's summary lines among other log lines
 
@@ -41,8 +42,11 @@ class CloneResult:
     durations_s: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
-        """The job's JSON summary line for this student."""
-        return {"event": SUMMARY_EVENT, **asdict(self), "status": self.status.value}
+        """The job's JSON summary line for this student, who is named by pseudonym: job logs
+        are kept by Ray and shown by its job API."""
+        fields = asdict(self)
+        student = pseudonym(fields.pop("student_id"))
+        return {"event": SUMMARY_EVENT, "student": student, **fields, "status": self.status.value}
 
     @classmethod
     def failure(cls, student_id: str, error: AivoError) -> CloneResult:

@@ -135,7 +135,8 @@ def test_a_submitted_job_clones_two_students_in_parallel_onto_s3(
     status, logs = submit(ray_dashboard, arguments)
 
     assert status == "SUCCEEDED", logs[-3000:]
-    summaries = {s["student_id"]: s for s in parse_clone_results(logs)}
+    by_pseudonym = {pseudonym(student_id): student_id for student_id in students}
+    summaries = {by_pseudonym[s["student"]]: s for s in parse_clone_results(logs)}
     assert set(summaries) == set(students)
     store = open_store(StorageConfig(adapter_root=root, s3_endpoint_url=endpoint))
     for student_id, summary in summaries.items():

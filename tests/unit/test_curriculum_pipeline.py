@@ -181,6 +181,18 @@ def test_finish_formats_for_accommodations_and_measures_reading_level(
     assert not finished.replaced_unsafe
 
 
+def test_finish_redacts_personal_data_from_answers(pipeline: CurriculumPipeline) -> None:
+    model_text = (
+        "Great question, Maya! You can email your teacher at j.ortiz@school.org or call "
+        "(555) 201-3344. My name is Tutor Bot. Plants need sunlight to make food."
+    )
+    finished = pipeline.finish(_request("How do plants eat?", subject="science"), model_text)
+    for datum in ("j.ortiz", "201-3344", "Tutor Bot"):
+        assert datum not in finished.text
+    assert "[email]" in finished.text and "[phone]" in finished.text
+    assert "Plants need sunlight to make food." in finished.text
+
+
 def test_finish_replaces_unsafe_answers(pipeline: CurriculumPipeline) -> None:
     finished = pipeline.finish(_request("x"), "That's a shit question, figure it out.")
     assert finished.replaced_unsafe

@@ -93,3 +93,20 @@ def test_settings_come_from_the_configmap_and_secrets_the_config_expects() -> No
 
 def test_the_upgrade_strategy_is_zero_downtime() -> None:
     assert rayservice()["spec"]["upgradeStrategy"]["type"] == "NewCluster"
+
+
+def test_redis_and_the_service_secrets_come_from_required_secrets() -> None:
+    cluster = rayservice()["spec"]["rayClusterConfig"]
+    pods = [cluster["headGroupSpec"]["template"]["spec"]] + [
+        g["template"]["spec"] for g in cluster["workerGroupSpecs"]
+    ]
+    for pod in pods:
+        (container,) = pod["containers"]
+        secrets = [s["secretRef"] for s in container["envFrom"] if "secretRef" in s]
+        required = {s["name"] for s in secrets if not s.get("optional")}
+        assert {"aivo-redis", "aivo-secrets"} <= required
+    # nothing secret in the Serve config: the URL and the keys come from the environment
+    config = parse_config(yaml.safe_load(GPU_CONFIG.read_text())["applications"][0]["args"])
+    assert config.cache.redis_url is None
+    assert "REDIS" not in str(documents()["ConfigMap"]["data"])
+    assert (config.cache.mac_key.file, config.security.pseudonym_key.file) == (None, None)
