@@ -130,9 +130,7 @@ class Tutor:
             adapters=self.store,
         )
 
-    def publish(
-        self, tmp_path: Path, student_id: str, weights: bytes, tenant: str = SCHOOL
-    ) -> int:
+    def publish(self, tmp_path: Path, student_id: str, weights: bytes, tenant: str = SCHOOL) -> int:
         """Publishes an adapter for the tenant's student, as its first clone would."""
         student = owned_id(tenant, student_id)
         folder = tmp_path / f"adapter-{student}-{self.store.live_version(student) or 0}"
@@ -293,7 +291,8 @@ async def test_a_new_adapter_version_never_meets_the_old_answers(
 async def test_deleting_a_student_removes_jobs_adapters_and_answers(
     tmp_path: Path, tutor: Tutor
 ) -> None:
-    await tutor.service.clone(SCHOOL, "alice", CloneRequest(examples=[{"prompt": "a", "response": "b"}]))
+    examples = CloneRequest(examples=[{"prompt": "a", "response": "b"}])
+    await tutor.service.clone(SCHOOL, "alice", examples)
     tutor.publish(tmp_path, "alice", b"weights")
     await tutor.service.generate(ask(student_id="alice"), "r1", TEACHER)
     await tutor.service.generate(ask(), "r2", TEACHER)
