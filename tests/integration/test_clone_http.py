@@ -104,7 +104,7 @@ def test_a_bad_example_is_refused_before_any_job(client) -> None:  # type: ignor
     )
 
 
-def test_cloning_needs_the_admin_scope(client, api_keys: ApiKeys) -> None:  # type: ignore[no-untyped-def]
+def test_cloning_needs_the_students_write_scope(client, api_keys: ApiKeys) -> None:  # type: ignore[no-untyped-def]
     c, _ = client
     r = c.post(
         "/v1/students/stu-x/clone",
