@@ -19,7 +19,7 @@ from aivo.tenancy import owned_id
 from deployments.builder import build_app
 from support.datasets import PROFILE, student_examples
 from support.keys import OTHER_TENANT, TENANT, ApiKeys
-from support.serving import wait_ready
+from support.serving import CLONING_DEPLOYMENTS, wait_ready
 from tests.fixtures.adapters import make_adapter
 
 pytestmark = pytest.mark.slow
@@ -43,12 +43,7 @@ def graph(
             "storage": {"adapter_root": str(root / "adapters"), "dataset_root": str(root / "data")},
             "security": {"api_keys_file": str(api_keys.file), "metrics_require_key": True},
             "training": {"steps": 6},
-            "deployments": {
-                "ingress": {"num_cpus": 0.1},
-                "preprocessor": {"num_cpus": 0.1},
-                "inference": {"num_cpus": 0.3},
-                "clone_coordinator": {"num_cpus": 0.05},
-            },
+            "deployments": CLONING_DEPLOYMENTS,
         }
     )
     serve.run(build_app(config), name="tenancy", route_prefix="/tenancy")
