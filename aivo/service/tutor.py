@@ -309,7 +309,7 @@ class TutorService:
             return report
         prefix = tenant_prefix(tenant)
         results = [
-            {**result, "student_id": str(result.get("student_id", "")).removeprefix(prefix)}
+            {**result, "student_id": result["student_id"].removeprefix(prefix)}
             for result in report.results
         ]
         return report.model_copy(update={"results": results})
