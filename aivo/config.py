@@ -236,18 +236,20 @@ class SecurityConfig(Strict):
     )
     dev_key_file: Path | None = Field(
         None,
-        description="With no keys configured: create a development key (all scopes) in this "
-        "file and print it at start-up. For local use only.",
+        description="With no keys configured: keep a development key (all scopes, tenant `dev`) "
+        "in this file (mode 0600). Only for a service bound to loopback; never printed.",
     )
-    metrics_require_key: bool = Field(False, description="Protect /metrics with an admin key.")
+    metrics_require_key: bool = Field(
+        False, description="Protect /metrics with a metrics:read key."
+    )
     requests_per_minute: int = Field(
-        600, ge=1, description="Requests one API key may send a minute."
+        600, ge=1, description="Requests one tenant's keys may send a minute."
     )
     max_concurrent_streams: int = Field(
-        8, ge=1, description="Streams one API key may hold open at once (per ingress replica)."
+        8, ge=1, description="Streams one tenant may hold open at once (per ingress replica)."
     )
     tokens_per_minute: int = Field(
-        100_000, ge=1, description="Completion tokens one API key may have generated a minute."
+        100_000, ge=1, description="Completion tokens one tenant may have generated a minute."
     )
     max_body_bytes: int = Field(65_536, ge=1024, description="Larger request bodies answer 413.")
     max_prompt_chars: int = Field(

@@ -36,8 +36,18 @@ HTTP_LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
     registry=REGISTRY,
 )
+# Tenants are the operator's configured names (few, and no student data).
 GENERATED_TOKENS = Counter(
-    "aivo_generated_tokens_total", "Completion tokens returned to clients.", registry=REGISTRY
+    "aivo_generated_tokens_total",
+    "Completion tokens generated for clients, by tenant.",
+    ["tenant"],
+    registry=REGISTRY,
+)
+TENANT_REQUESTS = Counter(
+    "aivo_tenant_requests_total",
+    "Authenticated API requests by tenant and the scope they used.",
+    ["tenant", "scope"],
+    registry=REGISTRY,
 )
 CACHE_EVENTS = Counter(
     "aivo_cache_events_total",

@@ -223,7 +223,7 @@ class InvalidateRequest(BaseModel):
     student_id: str | None = Field(
         None, pattern=STUDENT_ID_PATTERN, description="Drop this student's cached answers."
     )
-    all: bool = Field(False, description="Drop every cached answer.")
+    all: bool = Field(False, description="Drop every cached answer of this key's tenant.")
 
     @model_validator(mode="after")
     def _one_target(self) -> InvalidateRequest:

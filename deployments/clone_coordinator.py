@@ -24,7 +24,7 @@ from typing import Any
 import requests
 from ray._private.ray_constants import DASHBOARD_ADDRESS, KV_NAMESPACE_DASHBOARD
 from ray.experimental.internal_kv import _internal_kv_get
-from ray.job_submission import JobStatus, JobSubmissionClient
+from ray.job_submission import JobDetails, JobStatus, JobSubmissionClient
 
 from aivo.adapters import AdapterStore, StudentDeleted, open_store
 from aivo.adapters.layout import checked_student_id
@@ -35,6 +35,7 @@ from aivo.observability import get_logger, log_event, pseudonym
 from aivo.schemas import CloneJob, JobReport
 from aivo.security.pseudonyms import key_pseudonyms
 from aivo.service import ForgottenClones
+from aivo.tenancy import split_owned_id
 from aivo.training.dataset import parse_dataset
 from aivo.training.dataset_store import DatasetStore, open_dataset_store
 from aivo.training.results import parse_clone_results
@@ -129,15 +130,24 @@ class CloneCoordinator:
                 "working_dir": str(REPOSITORY),
                 "excludes": [".venv", ".git", "var", "bench/results", "**/__pycache__"],
             },
-            metadata={"aivo": JOB_MARK, "student": _student_tag(student_id)},
+            metadata={
+                "aivo": JOB_MARK,
+                "tenant": split_owned_id(student_id)[0],
+                "student": _student_tag(student_id),
+            },
         )
         self.running[student_id] = job_id
         return CloneJob(job_id=job_id, student_id=student_id, status="PENDING")
 
-    async def job(self, job_id: str) -> JobReport:
+    async def job(self, job_id: str, tenant: str) -> JobReport:
+        """The tenant's clone job; another tenant's answers as an unknown id, after the same
+        lookup."""
         if not JOB_ID.fullmatch(job_id):  # other jobs on the cluster are not ours to show
             raise NotFound(f"no clone job {job_id}")
-        status = await self._status(job_id)
+        info = await self._info(job_id)
+        if (info.metadata or {}).get("tenant") != tenant:
+            raise NotFound(f"no clone job {job_id}")
+        status = info.status
         results = None
         if status.is_terminal():
             logs = await asyncio.to_thread(self.client().get_job_logs, job_id)
@@ -219,8 +229,11 @@ class CloneCoordinator:
         raise ServiceUnavailable("the Ray job API is not ready; retry shortly", retry_after_s=10)
 
     async def _status(self, job_id: str) -> JobStatus:
+        return (await self._info(job_id)).status
+
+    async def _info(self, job_id: str) -> JobDetails:
         try:
-            return await asyncio.to_thread(self.client().get_job_status, job_id)
+            return await asyncio.to_thread(self.client().get_job_info, job_id)
         except RuntimeError:  # the client's answer for an unknown id
             raise NotFound(f"no clone job {job_id}") from None
 

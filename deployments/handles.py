@@ -67,8 +67,8 @@ class CloneCoordinatorHandle:
         job: CloneJob = await self.handle.clone.remote(student_id, dataset)
         return job
 
-    async def job(self, job_id: str) -> JobReport:
-        report: JobReport = await self.handle.job.remote(job_id)
+    async def job(self, job_id: str, tenant: str) -> JobReport:
+        report: JobReport = await self.handle.job.remote(job_id, tenant)
         return report
 
     async def forget(self, student_id: str) -> ForgottenClones:

@@ -4,6 +4,7 @@ Serve's handles to the preprocessor, the inference replicas and the clone coordi
 from __future__ import annotations
 
 from fastapi import FastAPI
+from ray.serve.context import _get_global_client
 from ray.serve.handle import DeploymentHandle
 
 from aivo.adapters import AdapterStore
@@ -40,11 +41,14 @@ class Ingress:
             cache=cache,
             adapters=store,
         )
-        if keys is None:
-            keys, dev_key = load_keyring(config.security)
-            if dev_key is not None:  # the local default: a key so the README's curl works
-                print(f"AIVO development API key ({config.security.dev_key_file}): {dev_key}")
-        self.keys = keys
+        self.keys = keys if keys is not None else load_keyring(config.security, _serve_host())
 
     def __serve_build_asgi_app__(self) -> FastAPI:
         return create_api(self.service, self.config.security, self.keys)
+
+
+def _serve_host() -> str:
+    """The address Serve's HTTP proxies listen on (a development key needs loopback)."""
+    # Serve offers no public API for its own HTTP options; the controller's client holds them.
+    client = _get_global_client()  # raises when no controller runs
+    return str(client.http_config.host) if client is not None else ""

@@ -2,7 +2,8 @@
 
 Every path or key is built from a validated student id and a version number, never from
 other input: `{root}/students/{student_id}/manifest.json` and
-`{root}/students/{student_id}/v{N}/{file}`.
+`{root}/students/{student_id}/v{N}/{file}`. The service stores each student under its owned id,
+`{tenant}.{student_id}` (`aivo.tenancy`); the store itself takes any student id, owned or not.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import TypeGuard
 from aivo.errors import InvalidRequest
 from aivo.observability import pseudonym
 from aivo.schemas import STUDENT_ID_PATTERN
+from aivo.tenancy import TENANT_PATTERN
 
 STUDENTS = "students"
 TOMBSTONES = "tombstones"
@@ -24,7 +26,8 @@ REQUIRED_FILES = (ADAPTER_CONFIG, ADAPTER_WEIGHTS)
 ADAPTER_FILES = frozenset({*REQUIRED_FILES, METADATA})
 CHUNK_SIZE = 1 << 20
 
-_STUDENT_ID = re.compile(STUDENT_ID_PATTERN)
+STORED_ID_PATTERN = rf"^(?:{TENANT_PATTERN[1:-1]}\.)?{STUDENT_ID_PATTERN[1:-1]}$"
+_STUDENT_ID = re.compile(STORED_ID_PATTERN)
 
 
 def is_student_id(name: object) -> TypeGuard[str]:

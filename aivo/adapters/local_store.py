@@ -63,9 +63,10 @@ class LocalAdapterStore(AdapterStore):
             return None
         return ManifestState(Manifest.from_bytes(data, student_id), _revision(data))
 
-    def _student_folders(self) -> list[str]:
+    def _student_folders(self, prefix: str) -> list[str]:
         try:
-            return [entry.name for entry in (self.root / STUDENTS).iterdir() if entry.is_dir()]
+            folders = (self.root / STUDENTS).iterdir()
+            return [e.name for e in folders if e.name.startswith(prefix) and e.is_dir()]
         except FileNotFoundError:
             return []
 

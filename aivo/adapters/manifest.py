@@ -15,9 +15,14 @@ from typing import BinaryIO, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from aivo.adapters.errors import AdapterCorrupt
-from aivo.adapters.layout import ADAPTER_FILES, CHUNK_SIZE, MANIFEST, REQUIRED_FILES
+from aivo.adapters.layout import (
+    ADAPTER_FILES,
+    CHUNK_SIZE,
+    MANIFEST,
+    REQUIRED_FILES,
+    STORED_ID_PATTERN,
+)
 from aivo.observability import pseudonym
-from aivo.schemas import STUDENT_ID_PATTERN
 
 
 class _Stored(BaseModel):
@@ -69,7 +74,7 @@ class VersionRecord(_Stored):
 
 class Manifest(_Stored):
     format_version: Literal[1] = 1
-    student_id: str = Field(pattern=STUDENT_ID_PATTERN)
+    student_id: str = Field(pattern=STORED_ID_PATTERN)
     live_version: int
     versions: tuple[VersionRecord, ...] = Field(min_length=1, description="In publish order.")
 

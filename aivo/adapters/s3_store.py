@@ -67,10 +67,10 @@ class S3AdapterStore(AdapterStore):
                 data = body.read()
         return ManifestState(Manifest.from_bytes(data, student_id), response["ETag"])
 
-    def _student_folders(self) -> list[str]:
+    def _student_folders(self, prefix: str) -> list[str]:
         with _translated("listing students"):
-            prefix = self.location.key(f"{STUDENTS}/")
-            return list_folders(self.client, self.location.bucket, prefix)
+            folder = self.location.key(f"{STUDENTS}/")
+            return list_folders(self.client, self.location.bucket, folder, prefix)
 
     def _save_manifest(self, student_id: str, manifest: Manifest, expected: str | None) -> None:
         condition = {"IfMatch": expected} if expected else {"IfNoneMatch": "*"}

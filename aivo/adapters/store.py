@@ -146,10 +146,11 @@ class AdapterStore(ABC):
             retry_after_s=1.0,
         )
 
-    def students(self) -> list[str]:
-        """The students that have a folder in the store, sorted; `live` says which of them have
-        a live adapter (a folder may be a publish in progress or a deletion half done)."""
-        return sorted(name for name in self._student_folders() if is_student_id(name))
+    def students(self, prefix: str = "") -> list[str]:
+        """The students whose id starts with `prefix` (a tenant's: `tenant_prefix`) that have a
+        folder in the store, sorted; `live` says which of them have a live adapter (a folder
+        may be a publish in progress or a deletion half done)."""
+        return sorted(name for name in self._student_folders(prefix) if is_student_id(name))
 
     def manifest(self, student_id: str) -> Manifest | None:
         state = self._load_manifest(checked_student_id(student_id))
@@ -277,8 +278,8 @@ class AdapterStore(ABC):
         """The current manifest, or None when the student has none."""
 
     @abstractmethod
-    def _student_folders(self) -> list[str]:
-        """The names of the folders under the store's students folder."""
+    def _student_folders(self, prefix: str) -> list[str]:
+        """The names starting with `prefix` of the folders under the store's students folder."""
 
     @abstractmethod
     def _save_manifest(self, student_id: str, manifest: Manifest, expected: str | None) -> None:

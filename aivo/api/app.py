@@ -16,7 +16,7 @@ from aivo.api.errors import install_error_handlers
 from aivo.api.middleware import BodyLimitMiddleware, ObservabilityMiddleware
 from aivo.api.openai.routes import ChatService, add_openai_routes
 from aivo.config import SecurityConfig
-from aivo.observability import REGISTRY
+from aivo.observability import REGISTRY, TENANT_REQUESTS
 from aivo.schemas import (
     STUDENT_ID_PATTERN,
     AdapterInfo,
@@ -45,19 +45,19 @@ class Service(ChatService, Protocol):
 
     async def readiness(self) -> dict[str, object]: ...
 
-    async def invalidate_cache(self, target: InvalidateRequest) -> int: ...
+    async def invalidate_cache(self, tenant: str, target: InvalidateRequest) -> int: ...
 
-    async def delete_student(self, student_id: str) -> StudentDeletion: ...
+    async def delete_student(self, tenant: str, student_id: str) -> StudentDeletion: ...
 
-    async def clone(self, student_id: str, request: CloneRequest) -> CloneJob: ...
+    async def clone(self, tenant: str, student_id: str, request: CloneRequest) -> CloneJob: ...
 
-    async def job(self, job_id: str) -> JobReport: ...
+    async def job(self, tenant: str, job_id: str) -> JobReport: ...
 
-    async def adapter(self, student_id: str) -> AdapterInfo: ...
+    async def adapter(self, tenant: str, student_id: str) -> AdapterInfo: ...
 
-    async def rollback(self, student_id: str, version: int) -> AdapterInfo: ...
+    async def rollback(self, tenant: str, student_id: str, version: int) -> AdapterInfo: ...
 
-    async def students(self, after: str | None, limit: int) -> StudentPage: ...
+    async def students(self, tenant: str, after: str | None, limit: int) -> StudentPage: ...
 
 
 def create_api(service: Service, security: SecurityConfig, keys: KeyRing) -> FastAPI:
@@ -70,12 +70,16 @@ def create_api(service: Service, security: SecurityConfig, keys: KeyRing) -> Fas
     bearer = HTTPBearer(auto_error=False, description="An AIVO API key: `aivo_<id>_<secret>`.")
 
     def scoped(scope: Scope) -> Any:
+        """The dependency that authenticates a key with `scope`; every route acts for the key's
+        tenant only."""
+
         def check(
             credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
         ) -> Principal:
             header = f"{credentials.scheme} {credentials.credentials}" if credentials else None
             principal = keys.authenticate(header)
             keys.authorize(principal, scope)
+            TENANT_REQUESTS.labels(tenant=principal.tenant, scope=scope).inc()
             return principal
 
         return Depends(check)
@@ -106,21 +110,18 @@ def create_api(service: Service, security: SecurityConfig, keys: KeyRing) -> Fas
         "/v1/cache/invalidate",
         response_model=InvalidateResponse,
         responses=ERRORS,
-        dependencies=[scoped("admin")],
     )
-    async def invalidate_cache(body: InvalidateRequest) -> InvalidateResponse:
-        return InvalidateResponse(removed=await service.invalidate_cache(body))
+    async def invalidate_cache(
+        body: InvalidateRequest, principal: Annotated[Principal, scoped("cache:admin")]
+    ) -> InvalidateResponse:
+        return InvalidateResponse(removed=await service.invalidate_cache(principal.tenant, body))
 
-    @app.delete(
-        "/v1/students/{student_id}",
-        response_model=StudentDeletion,
-        responses=ERRORS,
-        dependencies=[scoped("admin")],
-    )
+    @app.delete("/v1/students/{student_id}", response_model=StudentDeletion, responses=ERRORS)
     async def delete_student(
+        principal: Annotated[Principal, scoped("students:delete")],
         student_id: str = Path(pattern=STUDENT_ID_PATTERN),
     ) -> StudentDeletion:
-        return await service.delete_student(student_id)
+        return await service.delete_student(principal.tenant, student_id)
 
     student_path = Annotated[str, Path(pattern=STUDENT_ID_PATTERN)]
 
@@ -129,54 +130,50 @@ def create_api(service: Service, security: SecurityConfig, keys: KeyRing) -> Fas
         status_code=202,
         response_model=CloneJob,
         responses=ERRORS,
-        dependencies=[scoped("admin")],
     )
-    async def clone(student_id: student_path, body: CloneRequest) -> CloneJob:
+    async def clone(
+        student_id: student_path,
+        body: CloneRequest,
+        principal: Annotated[Principal, scoped("students:write")],
+    ) -> CloneJob:
         """Train this student's adapter from the examples, as a Ray job; a request while one
-        runs for the student answers with that job."""
-        return await service.clone(student_id, body)
+        runs for the student answers with that job. The first clone of an id makes the student
+        one of the key's tenant's."""
+        return await service.clone(principal.tenant, student_id, body)
 
-    @app.get(
-        "/v1/jobs/{job_id}",
-        response_model=JobReport,
-        responses=ERRORS,
-        dependencies=[scoped("admin")],
-    )
-    async def job(job_id: Annotated[str, Path(max_length=64)]) -> JobReport:
-        return await service.job(job_id)
+    @app.get("/v1/jobs/{job_id}", response_model=JobReport, responses=ERRORS)
+    async def job(
+        job_id: Annotated[str, Path(max_length=64)],
+        principal: Annotated[Principal, scoped("students:read")],
+    ) -> JobReport:
+        return await service.job(principal.tenant, job_id)
 
-    @app.get(
-        "/v1/students/{student_id}/adapter",
-        response_model=AdapterInfo,
-        responses=ERRORS,
-        dependencies=[scoped("admin")],
-    )
-    async def adapter(student_id: student_path) -> AdapterInfo:
-        return await service.adapter(student_id)
+    @app.get("/v1/students/{student_id}/adapter", response_model=AdapterInfo, responses=ERRORS)
+    async def adapter(
+        student_id: student_path, principal: Annotated[Principal, scoped("students:read")]
+    ) -> AdapterInfo:
+        return await service.adapter(principal.tenant, student_id)
 
     @app.post(
-        "/v1/students/{student_id}/adapter/rollback",
-        response_model=AdapterInfo,
-        responses=ERRORS,
-        dependencies=[scoped("admin")],
+        "/v1/students/{student_id}/adapter/rollback", response_model=AdapterInfo, responses=ERRORS
     )
-    async def rollback(student_id: student_path, body: RollbackRequest) -> AdapterInfo:
+    async def rollback(
+        student_id: student_path,
+        body: RollbackRequest,
+        principal: Annotated[Principal, scoped("students:write")],
+    ) -> AdapterInfo:
         """Make an earlier published version of the student's adapter live again; replicas
         serve it on the student's next request, and no answer of another version is reused."""
-        return await service.rollback(student_id, body.version)
+        return await service.rollback(principal.tenant, student_id, body.version)
 
-    @app.get(
-        "/v1/students",
-        response_model=StudentPage,
-        responses=ERRORS,
-        dependencies=[scoped("admin")],
-    )
+    @app.get("/v1/students", response_model=StudentPage, responses=ERRORS)
     async def students(
+        principal: Annotated[Principal, scoped("students:read")],
         after: Annotated[str | None, Query(pattern=STUDENT_ID_PATTERN)] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> StudentPage:
-        """Students with a live adapter, by id, a page at a time."""
-        return await service.students(after, limit)
+        """The key's tenant's students with a live adapter, by id, a page at a time."""
+        return await service.students(principal.tenant, after, limit)
 
     add_openai_routes(app, service, scoped)
 
@@ -192,7 +189,7 @@ def create_api(service: Service, security: SecurityConfig, keys: KeyRing) -> Fas
     @app.get(
         "/metrics",
         include_in_schema=False,
-        dependencies=[scoped("admin")] if security.metrics_require_key else [],
+        dependencies=[scoped("metrics:read")] if security.metrics_require_key else [],
     )
     async def metrics() -> Response:
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

@@ -8,7 +8,7 @@ from collections import OrderedDict
 from typing import Any
 
 from aivo.cache.interface import CacheState
-from aivo.cache.keys import KEY_PREFIX, student_prefix
+from aivo.cache.keys import student_prefix, tenant_prefix
 from aivo.config import CacheConfig
 from aivo.observability import record_cache_event
 
@@ -69,8 +69,8 @@ class InProcessCache:
     async def invalidate_student(self, student_id: str) -> int:
         return self._entries.drop_prefix(student_prefix(student_id))
 
-    async def invalidate_all(self) -> int:
-        return self._entries.drop_prefix(KEY_PREFIX)
+    async def invalidate_tenant(self, tenant: str) -> int:
+        return self._entries.drop_prefix(tenant_prefix(tenant))
 
     async def close(self) -> None:
         self._entries.clear()

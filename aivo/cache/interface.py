@@ -33,11 +33,12 @@ class ResponseCache(Protocol):
     async def set(self, key: str, value: dict[str, Any]) -> None: ...
 
     async def invalidate_student(self, student_id: str) -> int:
-        """Removes every cached answer of one student; returns how many were removed."""
+        """Removes every cached answer of one student (its owned id, `aivo.tenancy`); returns
+        how many were removed."""
         ...
 
-    async def invalidate_all(self) -> int:
-        """Removes every cached answer; returns how many were removed."""
+    async def invalidate_tenant(self, tenant: str) -> int:
+        """Removes every cached answer of one tenant; returns how many were removed."""
         ...
 
     async def close(self) -> None: ...

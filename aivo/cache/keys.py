@@ -1,4 +1,7 @@
-"""Cache keys: a hash of everything that changes the answer, with nothing readable in clear."""
+"""Cache keys: a hash of everything that changes the answer, with nothing readable in clear.
+
+Every key starts with its tenant's prefix: answers are never shared across tenants (a hit, or
+its latency, would tell one tenant what another's students asked)."""
 
 from __future__ import annotations
 
@@ -8,10 +11,9 @@ import json
 from aivo.config import CacheConfig
 from aivo.schemas import GenerateRequest
 from aivo.security.pseudonyms import keyed_pseudonym
+from aivo.tenancy import owned_id, split_owned_id
 
-KEY_PREFIX = "aivo:answer:v1:"
-_ANONYMOUS_PREFIX = f"{KEY_PREFIX}anon:"
-_STUDENT_PREFIX = f"{KEY_PREFIX}student:"
+KEY_PREFIX = "aivo:answer:v2:"
 # The request fields that change the answer; `stream` only changes how it is delivered.
 _ANSWER_FIELDS = {
     "grade_level",
@@ -39,15 +41,29 @@ def student_tag(student_id: str) -> str:
     return keyed_pseudonym(student_id, "aivo-cache", 32)
 
 
-def student_prefix(student_id: str) -> str:
-    """The prefix every cached answer of this student starts with."""
-    return f"{_STUDENT_PREFIX}{student_tag(student_id)}:"
+def tenant_prefix(tenant: str) -> str:
+    """The prefix every cached answer of this tenant starts with."""
+    tag = hashlib.sha256(f"aivo-cache-tenant:{tenant}".encode()).hexdigest()[:16]
+    return f"{KEY_PREFIX}{tag}:"
+
+
+def student_prefix(owned: str) -> str:
+    """The prefix every cached answer of this student (its owned id, `aivo.tenancy`) starts
+    with."""
+    tenant, _ = split_owned_id(owned)
+    return f"{tenant_prefix(tenant)}student:{student_tag(owned)}:"
 
 
 def cache_key(
-    request: GenerateRequest, *, model: str, prompt_version: str, adapter: str | None
+    request: GenerateRequest,
+    *,
+    tenant: str,
+    model: str,
+    prompt_version: str,
+    adapter: str | None,
 ) -> str:
-    """The key of the answer to `request`; personalised requests are scoped by student.
+    """The key of the answer to `request` for the tenant; personalised requests are scoped by
+    student.
 
     `adapter` tags the student's live adapter (version and weights digest; None: no adapter), so
     an answer of another adapter is never found once a new one is live, nor after a student was
@@ -66,8 +82,8 @@ def cache_key(
     canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     digest = hashlib.sha256(canonical.encode()).hexdigest()
     if request.student_id is None:
-        return f"{_ANONYMOUS_PREFIX}{digest}"
-    return f"{student_prefix(request.student_id)}{digest}"
+        return f"{tenant_prefix(tenant)}anon:{digest}"
+    return f"{student_prefix(owned_id(tenant, request.student_id))}{digest}"
 
 
 def is_cacheable(request: GenerateRequest, config: CacheConfig) -> bool:

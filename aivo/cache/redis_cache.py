@@ -20,7 +20,7 @@ from redis.exceptions import RedisError
 
 from aivo.cache.in_process import TtlLru
 from aivo.cache.interface import CacheState, CacheUnavailable
-from aivo.cache.keys import KEY_PREFIX, student_prefix
+from aivo.cache.keys import KEY_PREFIX, student_prefix, tenant_prefix
 from aivo.config import CacheConfig
 from aivo.infra.redis import GuardedRedis, RedisUnreachable
 from aivo.observability import get_logger, log_event, record_cache_event
@@ -119,8 +119,8 @@ class RedisCache:
     async def invalidate_student(self, student_id: str) -> int:
         return await self._invalidate(student_prefix(student_id))
 
-    async def invalidate_all(self) -> int:
-        return await self._invalidate(KEY_PREFIX)
+    async def invalidate_tenant(self, tenant: str) -> int:
+        return await self._invalidate(tenant_prefix(tenant))
 
     async def close(self) -> None:
         if self._listener is not None:

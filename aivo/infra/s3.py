@@ -100,10 +100,11 @@ def translated(action: str, error_type: type[Exception]) -> Iterator[None]:
         raise error_type(f"S3 failed {action}: {type(error).__name__}: {error}") from error
 
 
-def list_folders(client: Any, bucket: str, prefix: str) -> list[str]:
-    """The names of the "folders" right under `prefix` (which ends with a slash)."""
+def list_folders(client: Any, bucket: str, prefix: str, name_prefix: str) -> list[str]:
+    """The names of the "folders" right under `prefix` (which ends with a slash) that start
+    with `name_prefix`."""
     pages = client.get_paginator("list_objects_v2").paginate(
-        Bucket=bucket, Prefix=prefix, Delimiter="/"
+        Bucket=bucket, Prefix=f"{prefix}{name_prefix}", Delimiter="/"
     )
     return [
         common["Prefix"][len(prefix) :].rstrip("/")

@@ -1,4 +1,4 @@
-"""Bounded consumption per API key: requests and generated tokens per minute (OWASP LLM10).
+"""Bounded consumption per tenant: requests and generated tokens per minute (OWASP LLM10).
 
 Counts live in Redis when a URL is configured, so every ingress replica shares them; while Redis
 is unreachable the replica counts on its own (limits hold per replica) instead of refusing.
@@ -68,16 +68,17 @@ class RateLimiter:
         self.counters: Counters = RedisCounters(cache) if redis_url(cache) else LocalCounters()
 
     async def admit(self, principal: Principal) -> None:
-        """Counts one request; 429 when the key is over its requests or tokens this minute."""
-        request_key, token_key = f"req:{principal.key_id}", f"tok:{principal.key_id}"
+        """Counts one request; 429 when the key's tenant is over its requests or tokens this
+        minute."""
+        request_key, token_key = f"req:{principal.tenant}", f"tok:{principal.tenant}"
         totals = await self.counters.add({request_key: 1, token_key: 0})
         requests, tokens = totals[request_key], totals[token_key]
         if requests > self.requests_per_minute or tokens >= self.tokens_per_minute:
             what = "requests" if requests > self.requests_per_minute else "generated tokens"
             raise RateLimited(
-                f"this API key is over its {what} per minute; retry later",
+                f"this API key's tenant is over its {what} per minute; retry later",
                 retry_after_s=WINDOW_S - time.time() % WINDOW_S,
             )
 
     async def spend(self, principal: Principal, tokens: int) -> None:
-        await self.counters.add({f"tok:{principal.key_id}": tokens})
+        await self.counters.add({f"tok:{principal.tenant}": tokens})

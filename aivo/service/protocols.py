@@ -47,9 +47,13 @@ class ForgottenClones:
 
 
 class CloneJobs(Protocol):
+    """Students are named by their owned id (`aivo.tenancy`)."""
+
     async def clone(self, student_id: str, dataset: bytes) -> CloneJob: ...
 
-    async def job(self, job_id: str) -> JobReport: ...
+    async def job(self, job_id: str, tenant: str) -> JobReport:
+        """The clone job if it is the tenant's; NotFound for an unknown or another's job."""
+        ...
 
     async def forget(self, student_id: str) -> ForgottenClones:
         """Stops the student's clone jobs and waits (bounded) for them to end, then removes

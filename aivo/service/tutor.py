@@ -4,6 +4,9 @@ only wires it to Serve's handles).
 A request is admitted (caps, rate limits, the student's live adapter, its cache key), then
 answered through the one cache-aside path: streamed or not, a miss runs in the single flight
 of its key and its answer is stored for both.
+
+Every call acts for one tenant (`aivo.tenancy`): a student id from a key becomes its tenant's
+owned id here, and only here, so another tenant's students are ids that do not exist.
 """
 
 from __future__ import annotations
@@ -13,10 +16,10 @@ import dataclasses
 import json
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 
-from aivo.adapters import AdapterStore, Manifest, StudentAdapter, open_store
+from aivo.adapters import AdapterNotFound, AdapterStore, Manifest, StudentAdapter, open_store
 from aivo.cache import CacheAside, CachedAnswer, ResponseCache, cache_key, is_cacheable, make_cache
 from aivo.config import AppConfig
 from aivo.curriculum.pipeline import PROMPT_VERSION, PreparedPrompt
@@ -45,6 +48,7 @@ from aivo.service.answering import ReplicaItem, TutoredAnswer, answer
 from aivo.service.deletion import erase_student
 from aivo.service.protocols import CloneJobs, Inference, Preprocessor
 from aivo.service.streams import StreamSlots, event
+from aivo.tenancy import owned_id, tenant_prefix
 
 READY_TIMEOUT_S = 3.0
 
@@ -56,6 +60,7 @@ class Admitted:
     """A request past its checks: the adapter version to serve and its cache key (if any)."""
 
     request: GenerateRequest
+    tenant: str
     adapter: StudentAdapter | None  # the student's live adapter, read for this request
     key: str | None
     started: float
@@ -63,8 +68,8 @@ class Admitted:
 
     @property
     def student_id(self) -> str | None:
-        """The student whose adapter serves; None when the base model does."""
-        return self.request.student_id if self.adapter is not None else None
+        """The owned id of the student whose adapter serves; None when the base model does."""
+        return self.adapter.student_id if self.adapter is not None else None
 
 
 class TutorService:
@@ -106,7 +111,7 @@ class TutorService:
     ) -> AsyncIterator[str]:
         """Checks run before the first byte (so they answer with a status code); then SSE
         events: `chunk` per text piece, then `done` with the full response, or `error`."""
-        release = self.streams.take(principal.key_id)
+        release = self.streams.take(principal.tenant)
         try:
             admitted = await self._admit(request, principal)
             hit = await self.answers.lookup(admitted.key)
@@ -175,9 +180,9 @@ class TutorService:
     async def _unless_deleted(self, admitted: Admitted) -> None:
         """A student deleted while their answer was generated: the deletion may have emptied
         their cache before this answer was stored, so empty it again (the tombstone says)."""
-        student_id = admitted.request.student_id
-        if admitted.key is None or student_id is None:
+        if admitted.key is None or admitted.request.student_id is None:
             return
+        student_id = owned_id(admitted.tenant, admitted.request.student_id)
         deleted = await asyncio.to_thread(
             self.adapters.deleted_since, student_id, admitted.admitted_at
         )
@@ -188,18 +193,20 @@ class TutorService:
         started, admitted_at = time.perf_counter(), time.time()
         self._within_caps(request)
         await self.limits.admit(principal)
-        adapter = None
+        adapter, tenant = None, principal.tenant
         if request.student_id is not None:  # read fresh: a new version must never meet old answers
-            adapter = await asyncio.to_thread(self.adapters.live, request.student_id)
+            student = owned_id(tenant, request.student_id)
+            adapter = await asyncio.to_thread(self.adapters.live, student)
         key = None
         if is_cacheable(request, self.config.cache):
             key = cache_key(
                 request,
+                tenant=tenant,
                 model=self.config.engine.models[0].name,
                 prompt_version=PROMPT_VERSION,
                 adapter=adapter.tag if adapter else None,
             )
-        return Admitted(request, adapter, key, started, admitted_at)
+        return Admitted(request, tenant, adapter, key, started, admitted_at)
 
     def _within_caps(self, request: GenerateRequest) -> None:
         caps = self.config.security
@@ -242,7 +249,7 @@ class TutorService:
             raise AssertionError("the answering loop always ends with its answer")
         generation = tutored.generation
         finished = await self.preprocessor.finish(request, tutored.text)
-        GENERATED_TOKENS.inc(generation.completion.completion_tokens)
+        GENERATED_TOKENS.labels(tenant=admitted.tenant).inc(generation.completion.completion_tokens)
         if generation.fallback_used:
             FALLBACK_ANSWERS.inc()
         return CachedAnswer(
@@ -288,73 +295,101 @@ class TutorService:
             "inference": inference,
         }
 
-    async def invalidate_cache(self, target: InvalidateRequest) -> int:
+    async def invalidate_cache(self, tenant: str, target: InvalidateRequest) -> int:
         if target.student_id is not None:
-            return await self.cache.invalidate_student(target.student_id)
-        return await self.cache.invalidate_all()
+            return await self.cache.invalidate_student(owned_id(tenant, target.student_id))
+        return await self.cache.invalidate_tenant(tenant)
 
-    async def delete_student(self, student_id: str) -> StudentDeletion:
-        return await erase_student(
-            student_id, adapters=self.adapters, clones=self.clones, cache=self.cache
+    async def delete_student(self, tenant: str, student_id: str) -> StudentDeletion:
+        deletion = await erase_student(
+            owned_id(tenant, student_id),
+            adapters=self.adapters,
+            clones=self.clones,
+            cache=self.cache,
         )
+        return StudentDeletion(student_id=student_id, removed=deletion.removed)
 
-    async def clone(self, student_id: str, request: CloneRequest) -> CloneJob:
+    async def clone(self, tenant: str, student_id: str, request: CloneRequest) -> CloneJob:
         if len(request.examples) > self.config.clone.max_examples:
             raise InvalidRequest(f"examples: at most {self.config.clone.max_examples}")
         dataset = "\n".join(json.dumps(line) for line in request.examples).encode()
-        return await self.clones.clone(student_id, dataset)
+        job = await self.clones.clone(owned_id(tenant, student_id), dataset)
+        return job.model_copy(update={"student_id": student_id})
 
-    async def job(self, job_id: str) -> JobReport:
-        return await self.clones.job(job_id)
+    async def job(self, tenant: str, job_id: str) -> JobReport:
+        """The tenant's clone job; another tenant's answers as an unknown id (the coordinator
+        looks it up either way)."""
+        report = await self.clones.job(job_id, tenant)
+        if report.results is None:
+            return report
+        prefix = tenant_prefix(tenant)
+        results = [
+            {**result, "student_id": result["student_id"].removeprefix(prefix)}
+            for result in report.results
+        ]
+        return report.model_copy(update={"results": results})
 
-    async def adapter(self, student_id: str) -> AdapterInfo:
-        return await asyncio.to_thread(self._adapter_info, student_id)
+    async def adapter(self, tenant: str, student_id: str) -> AdapterInfo:
+        return await asyncio.to_thread(self._adapter_info, tenant, student_id)
 
-    def _adapter_info(self, student_id: str) -> AdapterInfo:
-        manifest = self.adapters.manifest(student_id)
+    def _adapter_info(self, tenant: str, student_id: str) -> AdapterInfo:
+        student = owned_id(tenant, student_id)
+        manifest = self.adapters.manifest(student)
         if manifest is None:
             raise NotFound(f"student {student_id} has no adapter")
         return AdapterInfo(
             student_id=student_id,
             live_version=manifest.live_version,
             versions=manifest.version_numbers,
-            metadata=self.adapters.metadata(student_id),
+            metadata=self.adapters.metadata(student),
         )
 
-    async def rollback(self, student_id: str, version: int) -> AdapterInfo:
-        await asyncio.to_thread(self.adapters.rollback, student_id, version)
-        return await self.adapter(student_id)
+    async def rollback(self, tenant: str, student_id: str, version: int) -> AdapterInfo:
+        try:
+            await asyncio.to_thread(self.adapters.rollback, owned_id(tenant, student_id), version)
+        except AdapterNotFound:  # its message names the owned id: name the caller's
+            raise AdapterNotFound(
+                f"student {student_id} has no adapter version {version}"
+            ) from None
+        return await self.adapter(tenant, student_id)
 
-    async def students(self, after: str | None, limit: int) -> StudentPage:
-        """A page of students with a live adapter, after the student id `after`."""
-        return await asyncio.to_thread(self._student_page, after, limit)
+    async def students(self, tenant: str, after: str | None, limit: int) -> StudentPage:
+        """A page of the tenant's students with a live adapter, after the student id `after`."""
+        return await asyncio.to_thread(self._student_page, tenant, after, limit)
 
-    def _student_page(self, after: str | None, limit: int) -> StudentPage:
+    def _student_page(self, tenant: str, after: str | None, limit: int) -> StudentPage:
         page: list[StudentSummary] = []
-        for student_id in self.adapters.students():
-            if after is not None and student_id <= after:
-                continue
+        for student_id, manifest in self._manifests(tenant, after, limit + 1):
             if len(page) == limit:
                 return StudentPage(students=page, next_after=page[-1].student_id)
-            manifest = self.adapters.manifest(student_id)
-            if manifest is not None:  # none: deleted since the listing, or mid-publish
-                summary = StudentSummary(
-                    student_id=student_id,
-                    live_version=manifest.live_version,
-                    versions=manifest.version_numbers,
-                )
-                page.append(summary)
+            summary = StudentSummary(
+                student_id=student_id,
+                live_version=manifest.live_version,
+                versions=manifest.version_numbers,
+            )
+            page.append(summary)
         return StudentPage(students=page)
 
-    async def student_model(self, student_id: str) -> Manifest | None:
-        """The manifest of the student's adapter; None when the student has none."""
-        return await asyncio.to_thread(self.adapters.manifest, student_id)
+    async def student_model(self, tenant: str, student_id: str) -> Manifest | None:
+        """The manifest of the tenant's student's adapter; None when the student has none."""
+        return await asyncio.to_thread(self.adapters.manifest, owned_id(tenant, student_id))
 
-    async def student_models(self) -> list[Manifest]:
-        """The manifest of every student with an adapter, by student id."""
-        return await asyncio.to_thread(self._manifests)
+    async def student_models(self, tenant: str) -> list[tuple[str, Manifest]]:
+        """Each of the tenant's students with an adapter, by student id, with its manifest."""
+        return await asyncio.to_thread(lambda: list(self._manifests(tenant)))
 
-    def _manifests(self) -> list[Manifest]:
-        # a student deleted since the listing has no manifest any more
-        manifests = (self.adapters.manifest(s) for s in self.adapters.students())
-        return [manifest for manifest in manifests if manifest is not None]
+    def _manifests(
+        self, tenant: str, after: str | None = None, limit: int | None = None
+    ) -> Iterator[tuple[str, Manifest]]:
+        """The tenant's students after `after` (by id) with their manifest, `limit` at most."""
+        prefix, found = tenant_prefix(tenant), 0
+        for student in self.adapters.students(prefix):
+            student_id = student.removeprefix(prefix)
+            if after is not None and student_id <= after:
+                continue
+            if found == limit:
+                return
+            manifest = self.adapters.manifest(student)
+            if manifest is not None:  # none: deleted since the listing, or mid-publish
+                found += 1
+                yield student_id, manifest

@@ -14,7 +14,9 @@ from ray import serve
 
 from aivo.adapters import LocalAdapterStore
 from aivo.config import parse_config
+from aivo.tenancy import owned_id
 from deployments.builder import build_app
+from support.keys import TENANT
 from support.redis_server import RedisServer
 from support.serving import wait_ready
 from tests.fixtures.adapters import make_adapter
@@ -62,7 +64,8 @@ def client(serve_port: int, redis: RedisServer, adapter_root: Path, api_keys):  
 
 
 def generated_tokens(client: httpx.Client) -> float:
-    match = re.search(r"^aivo_generated_tokens_total (\S+)$", client.get("/metrics").text, re.M)
+    text = client.get("/metrics").text
+    match = re.search(rf'^aivo_generated_tokens_total{{tenant="{TENANT}"}} (\S+)$', text, re.M)
     assert match
     return float(match.group(1))
 
@@ -115,13 +118,17 @@ def test_a_new_adapter_version_is_served_and_is_a_miss(
     assert base["adapter"] is None
     assert ask(client, student_id="cam")["cached"] is True
     store = LocalAdapterStore(adapter_root)
-    store.publish("cam", make_adapter(bundled_model.model, tmp_path / "a", seed=1))
+    store.publish(
+        owned_id(TENANT, "cam"), make_adapter(bundled_model.model, tmp_path / "a", seed=1)
+    )
     personal = ask(client, student_id="cam")
     assert personal["cached"] is False
     assert personal["adapter"] == {"student_id": "cam", "version": 1}
     assert personal["text"] != base["text"]
     assert ask(client, student_id="cam")["cached"] is True
-    store.publish("cam", make_adapter(bundled_model.model, tmp_path / "b", seed=2))
+    store.publish(
+        owned_id(TENANT, "cam"), make_adapter(bundled_model.model, tmp_path / "b", seed=2)
+    )
     newer = ask(client, student_id="cam")  # picked up without a redeploy, never the old answer
     assert newer["cached"] is False and newer["adapter"]["version"] == 2
 
@@ -130,8 +137,12 @@ def test_a_broken_adapter_answers_with_the_base_model_and_says_so(
     client: httpx.Client, adapter_root: Path, bundled_model: Any, tmp_path: Path
 ) -> None:
     store = LocalAdapterStore(adapter_root)
-    store.publish("eve", make_adapter(bundled_model.model, tmp_path / "a", seed=3))
-    weights = next((adapter_root / "students" / "eve").glob("v*/adapter_model.safetensors"))
+    store.publish(
+        owned_id(TENANT, "eve"), make_adapter(bundled_model.model, tmp_path / "a", seed=3)
+    )
+    weights = next(
+        (adapter_root / "students" / owned_id(TENANT, "eve")).glob("v*/adapter_model.safetensors")
+    )
     weights.write_bytes(b"not safetensors")
     answer = ask(client, student_id="eve")
     assert answer["adapter"] is None and answer["adapter_note"]
@@ -146,7 +157,9 @@ def test_deleting_a_student_removes_adapters_and_answers(
     tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     store = LocalAdapterStore(adapter_root)
-    store.publish("dee", make_adapter(bundled_model.model, tmp_path / "a", seed=2))
+    store.publish(
+        owned_id(TENANT, "dee"), make_adapter(bundled_model.model, tmp_path / "a", seed=2)
+    )
     ask(client, student_id="dee")
     r = client.delete("/v1/students/dee")
     assert r.status_code == 200
@@ -181,8 +194,12 @@ def test_students_never_get_each_others_adapter_or_answer(
     client: httpx.Client, adapter_root: Path, bundled_model: Any, tmp_path: Path
 ) -> None:
     store = LocalAdapterStore(adapter_root)
-    store.publish("iso-a", make_adapter(bundled_model.model, tmp_path / "a", seed=11))
-    store.publish("iso-b", make_adapter(bundled_model.model, tmp_path / "b", seed=12))
+    store.publish(
+        owned_id(TENANT, "iso-a"), make_adapter(bundled_model.model, tmp_path / "a", seed=11)
+    )
+    store.publish(
+        owned_id(TENANT, "iso-b"), make_adapter(bundled_model.model, tmp_path / "b", seed=12)
+    )
     a = ask(client, student_id="iso-a")
     b = ask(client, student_id="iso-b")  # the same question: never a's cached answer
     assert b["cached"] is False

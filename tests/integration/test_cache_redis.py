@@ -27,6 +27,7 @@ from aivo.cache.redis_cache import INVALIDATION_CHANNEL
 from aivo.config import CacheConfig
 from aivo.observability import REGISTRY
 from aivo.schemas import GenerateRequest
+from aivo.tenancy import owned_id
 from support.redis_server import RedisServer
 
 pytestmark = pytest.mark.anyio
@@ -90,8 +91,8 @@ def question(
     return GenerateRequest(prompt=prompt, grade_level="4", subject="science", student_id=student_id)
 
 
-def key_of(req: GenerateRequest, adapter: str | None = None) -> str:
-    return cache_key(req, model="bundled", prompt_version="p1", adapter=adapter)
+def key_of(req: GenerateRequest, adapter: str | None = None, tenant: str = "school") -> str:
+    return cache_key(req, tenant=tenant, model="bundled", prompt_version="p1", adapter=adapter)
 
 
 def answer(text: str = "Sunlight scatters.") -> dict[str, Any]:
@@ -152,18 +153,20 @@ async def test_invalidating_a_student_leaves_other_entries(open_cache: OpenCache
     others = [key_of(question("Why?", "bob-jones")), key_of(question("Why?"))]
     for key in alice + others:
         await cache.set(key, answer())
-    assert await cache.invalidate_student("alice-smith") == 2
+    assert await cache.invalidate_student(owned_id("school", "alice-smith")) == 2
     assert [await cache.get(key) for key in alice] == [None, None]
     assert [await cache.get(key) for key in others] == [answer(), answer()]
 
 
-async def test_invalidate_all(open_cache: OpenCache) -> None:
+async def test_invalidating_a_tenant_leaves_other_tenants(open_cache: OpenCache) -> None:
     cache = open_cache()
     keys = [key_of(question("Why?", "alice-smith")), key_of(question("Why?"))]
-    for key in keys:
+    elsewhere = key_of(question("Why?", "alice-smith"), tenant="district")
+    for key in [*keys, elsewhere]:
         await cache.set(key, answer())
-    assert await cache.invalidate_all() == 2
+    assert await cache.invalidate_tenant("school") == 2
     assert [await cache.get(key) for key in keys] == [None, None]
+    assert await cache.get(elsewhere) == answer()
 
 
 async def test_a_new_adapter_version_is_a_miss(open_cache: OpenCache) -> None:
@@ -274,7 +277,7 @@ async def test_redis_killed_then_restarted(
     counted = delta(before)
     assert counted["error"] >= 2 and counted["bypass"] >= 1 and "miss" not in counted
     with pytest.raises(CacheUnavailable):
-        await cache.invalidate_all()
+        await cache.invalidate_tenant("school")
 
     redis_server.start()  # same port, empty
 
@@ -356,7 +359,8 @@ async def test_invalidation_reaches_the_hot_tier_of_every_replica(
         admin.delete(key)
     assert await there.get(key) == answer()  # served by the hot tier, not by Redis
 
-    assert await here.invalidate_student("alice-smith") == 0  # Redis had lost it already
+    # Redis had lost it already
+    assert await here.invalidate_student(owned_id("school", "alice-smith")) == 0
 
     async def gone_there() -> bool:
         return await there.get(key) is None

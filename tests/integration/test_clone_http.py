@@ -14,7 +14,7 @@ from aivo.config import parse_config
 from deployments.builder import build_app
 from support.datasets import PROFILE, student_examples
 from support.keys import ApiKeys
-from support.serving import wait_ready
+from support.serving import CLONING_DEPLOYMENTS, wait_ready
 
 pytestmark = pytest.mark.slow
 STUDENT = "stu-http-1"
@@ -29,12 +29,7 @@ def client(serve_port: int, api_keys: ApiKeys, tmp_path_factory: pytest.TempPath
             "storage": {"adapter_root": str(root / "adapters"), "dataset_root": str(root / "data")},
             "security": {"api_keys_file": str(api_keys.file)},
             "training": {"steps": 6},
-            "deployments": {
-                "ingress": {"num_cpus": 0.1},
-                "preprocessor": {"num_cpus": 0.1},
-                "inference": {"num_cpus": 0.3},
-                "clone_coordinator": {"num_cpus": 0.05},
-            },
+            "deployments": CLONING_DEPLOYMENTS,
         }
     )
     serve.run(build_app(config), name="clone", route_prefix="/clone")
@@ -104,7 +99,7 @@ def test_a_bad_example_is_refused_before_any_job(client) -> None:  # type: ignor
     )
 
 
-def test_cloning_needs_the_admin_scope(client, api_keys: ApiKeys) -> None:  # type: ignore[no-untyped-def]
+def test_cloning_needs_the_students_write_scope(client, api_keys: ApiKeys) -> None:  # type: ignore[no-untyped-def]
     c, _ = client
     r = c.post(
         "/v1/students/stu-x/clone",

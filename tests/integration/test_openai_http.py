@@ -16,8 +16,9 @@ from ray import serve
 from aivo.adapters import LocalAdapterStore
 from aivo.config import parse_config
 from aivo.security.keys import new_key
+from aivo.tenancy import owned_id
 from deployments.builder import build_app
-from support.keys import ApiKeys
+from support.keys import TENANT, ApiKeys
 from support.serving import wait_ready
 from tests.fixtures.adapters import make_adapter
 
@@ -34,7 +35,7 @@ def adapter_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def limited_key(tmp_path_factory: pytest.TempPathFactory, api_keys: ApiKeys) -> tuple[Path, str]:
     """A keys file with the suite's keys and one more, used only to reach the rate limit."""
-    token, entry = new_key("limited", ["generate"])
+    token, entry = new_key("limited", "limited", ["generate"])  # its own tenant, own limits
     file = tmp_path_factory.mktemp("keys") / "keys.json"
     file.write_text(json.dumps([e.model_dump(mode="json") for e in [*api_keys.entries, entry]]))
     return file, token
@@ -123,7 +124,7 @@ def test_a_students_model_id_serves_their_adapter(
     client: openai.OpenAI, adapter_root: Path, bundled_model: Any, tmp_path: Path
 ) -> None:
     LocalAdapterStore(adapter_root).publish(
-        "oai-amy", make_adapter(bundled_model.model, tmp_path / "a", seed=5)
+        owned_id(TENANT, "oai-amy"), make_adapter(bundled_model.model, tmp_path / "a", seed=5)
     )
     ids = [model.id for model in client.models.list().data]
     assert ids[0] == "aivo-tutor" and "aivo-tutor:student:oai-amy" in ids

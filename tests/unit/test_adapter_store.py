@@ -47,6 +47,10 @@ BAD_STUDENT_IDS = [
     "s" * 65,
     "élève",
     "s1%2F..",
+    ".s1",
+    "s1.",
+    "t.s1.s2",
+    "T.s1",  # tenants are lowercase
 ]
 
 
@@ -219,6 +223,15 @@ class AdapterStoreContract:
         assert store.students() == ["s1", "s10", "s2"]
         store.delete_student("s10")
         assert store.students() == ["s1", "s2"]
+
+    def test_a_tenants_students_are_listed_by_their_prefix(
+        self, store: AdapterStore, adapters: list[Path]
+    ) -> None:
+        for student in ("school.amy", "school.bo", "schools.cy", "district.amy", "amy"):
+            store.publish(student, adapters[0])
+        assert store.students("school.") == ["school.amy", "school.bo"]
+        assert store.students("district.") == ["district.amy"]
+        assert store.manifest("district.amy").student_id == "district.amy"  # type: ignore[union-attr]
 
     @pytest.mark.parametrize("student_id", BAD_STUDENT_IDS)
     def test_invalid_student_ids_are_refused(

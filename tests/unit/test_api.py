@@ -15,7 +15,7 @@ from aivo.schemas import (
     StudentDeletion,
     Usage,
 )
-from aivo.security.keys import Principal
+from aivo.security.keys import SCOPES, KeyRing, Principal, Scope, new_key
 from support.keys import ApiKeys
 
 
@@ -45,10 +45,10 @@ class EchoTutor:
     async def readiness(self) -> dict[str, object]:
         return {"ready": self.ready}
 
-    async def invalidate_cache(self, target: InvalidateRequest) -> int:
+    async def invalidate_cache(self, tenant: str, target: InvalidateRequest) -> int:
         return 0
 
-    async def delete_student(self, student_id: str) -> StudentDeletion:
+    async def delete_student(self, tenant: str, student_id: str) -> StudentDeletion:
         return StudentDeletion(student_id=student_id, removed={})
 
 
@@ -204,6 +204,44 @@ async def test_scopes_hold(tutor: EchoTutor, api_keys: ApiKeys) -> None:
         assert (await admin.post("/v1/cache/invalidate", json={"all": True})).status_code == 200
         assert (await admin.delete("/v1/students/amy")).status_code == 200
         assert (await admin.post("/v1/generate", json=BODY)).status_code == 200
+
+
+SCOPED_ROUTES: list[tuple[Scope, str, str, dict | None]] = [
+    ("generate", "POST", "/v1/generate", BODY),
+    ("generate", "POST", "/v1/chat/completions", {"model": "aivo-tutor", "messages": []}),
+    ("generate", "GET", "/v1/models", None),
+    ("students:read", "GET", "/v1/students", None),
+    ("students:read", "GET", "/v1/students/amy/adapter", None),
+    ("students:read", "GET", "/v1/jobs/aivo-clone-1", None),
+    ("students:write", "POST", "/v1/students/amy/clone", {"examples": [{"profile": {}}]}),
+    ("students:write", "POST", "/v1/students/amy/adapter/rollback", {"version": 1}),
+    ("students:delete", "DELETE", "/v1/students/amy", None),
+    ("cache:admin", "POST", "/v1/cache/invalidate", {"all": True}),
+    ("metrics:read", "GET", "/metrics", None),
+]
+
+
+@pytest.mark.parametrize(("scope", "method", "path", "body"), SCOPED_ROUTES)
+async def test_each_route_needs_its_own_scope_and_no_other(
+    tutor: EchoTutor,
+    api_keys: ApiKeys,
+    scope: Scope,
+    method: str,
+    path: str,
+    body: dict | None,
+) -> None:
+    only, only_entry = new_key("only", "school-a", [scope])
+    others, others_entry = new_key("others", "school-a", [s for s in SCOPES if s != scope])
+    app = create_api(
+        tutor, SecurityConfig(metrics_require_key=True), KeyRing([only_entry, others_entry])
+    )
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        refused = await c.request(method, path, json=body, headers=api_keys.header(others))
+        assert refused.status_code == 403, refused.text
+        assert scope in refused.json()["error"]["message"]
+        allowed = await c.request(method, path, json=body, headers=api_keys.header(only))
+        assert allowed.status_code not in (401, 403), allowed.text
 
 
 async def test_health_ready_and_metrics_stay_open_unless_configured(

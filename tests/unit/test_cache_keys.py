@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 
 from aivo.cache import cache_key, is_cacheable
-from aivo.cache.keys import student_tag
+from aivo.cache.keys import student_prefix, student_tag, tenant_prefix
 from aivo.config import CacheConfig
 from aivo.schemas import GenerateRequest
+from aivo.tenancy import owned_id
 
 BASE: dict[str, Any] = {
     "prompt": "Why is the sky blue?",
@@ -26,9 +27,11 @@ def key(
     model: str = "m",
     prompt_version: str = "p1",
     adapter: str | None = None,
+    tenant: str = "school",
 ) -> str:
     return cache_key(
         GenerateRequest(**request),
+        tenant=tenant,
         model=model,
         prompt_version=prompt_version,
         adapter=adapter,
@@ -99,9 +102,10 @@ def test_seed_and_top_p_change_a_sampled_answers_key() -> None:
         {"prompt_version": "p2"},
         {"adapter": "3:" + "a" * 64},
         {"adapter": "1:" + "b" * 64},  # a re-created student's version 1: other weights
+        {"tenant": "district"},
     ],
 )
-def test_model_prompt_version_and_adapter_change_the_key(context: dict[str, Any]) -> None:
+def test_model_prompt_version_adapter_and_tenant_change_the_key(context: dict[str, Any]) -> None:
     assert key(BASE, **context) != key(BASE)
 
 
@@ -109,11 +113,11 @@ def test_keys_are_scoped_by_a_student_pseudonym_and_hold_nothing_in_clear() -> N
     alice = key({**BASE, "student_id": "alice-smith"}, adapter="1:" + "a" * 64)
     bob = key({**BASE, "student_id": "bob-jones"}, adapter="1:" + "a" * 64)
     anonymous = key(BASE)
-    assert student_tag("alice-smith") in alice
-    assert student_tag("alice-smith") not in bob
-    assert student_tag("alice-smith") not in anonymous
+    alice_tag = student_tag(owned_id("school", "alice-smith"))
+    assert alice.startswith(student_prefix(owned_id("school", "alice-smith")))
+    assert alice_tag not in bob and alice_tag not in anonymous
     # none of these words can occur by chance in hex digests: they hold letters past f
-    for clear in ("sky", "blue", "why", "alice", "smith", "bob", "jones"):
+    for clear in ("sky", "blue", "why", "alice", "smith", "bob", "jones", "school"):
         assert not any(clear in k.lower() for k in (alice, bob, anonymous))
 
 
@@ -126,3 +130,11 @@ def test_only_deterministic_requests_are_cacheable_unless_configured(
 ) -> None:
     request = GenerateRequest(**{**BASE, "temperature": temperature})
     assert is_cacheable(request, CacheConfig(cache_sampled=cache_sampled)) is expected
+
+
+def test_every_key_of_a_tenant_starts_with_its_prefix_and_no_other_tenants() -> None:
+    keys = [key(BASE), key({**BASE, "student_id": "alice"}, adapter="1:" + "a" * 64)]
+    assert all(k.startswith(tenant_prefix("school")) for k in keys)
+    assert not any(k.startswith(tenant_prefix("district")) for k in keys)
+    same_student_elsewhere = key({**BASE, "student_id": "alice"}, "m", "p1", "1:" + "a" * 64, "d")
+    assert same_student_elsewhere not in keys

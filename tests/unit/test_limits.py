@@ -1,4 +1,4 @@
-"""Per-key rate limits, in-process and against a real redis-server."""
+"""Per-tenant rate limits, in-process and against a real redis-server."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from aivo.security.limits import RateLimiter
 from support.redis_server import RedisServer
 
 pytestmark = pytest.mark.anyio
-APP = Principal("app", frozenset({"generate"}))
-OTHER = Principal("other", frozenset({"generate"}))
+APP = Principal("app", "school", frozenset({"generate"}))
+SAME_SCHOOL = Principal("app-2", "school", frozenset({"generate"}))
+OTHER = Principal("other", "district", frozenset({"generate"}))
 
 
 @pytest.fixture
@@ -35,7 +36,9 @@ async def test_requests_over_the_limit_get_429_with_retry_after(cache_config: Ca
     with pytest.raises(RateLimited) as caught:
         await limiter.admit(APP)
     assert caught.value.status == 429 and 0 < caught.value.retry_after_s <= 60  # type: ignore[operator]
-    await limiter.admit(OTHER)  # limits are per key
+    with pytest.raises(RateLimited):  # a tenant's keys share its limits
+        await limiter.admit(SAME_SCHOOL)
+    await limiter.admit(OTHER)  # and another tenant's are its own
 
 
 async def test_generated_tokens_are_bounded(cache_config: CacheConfig) -> None:

@@ -12,7 +12,8 @@ import pytest
 
 from aivo.api.app import create_api
 from aivo.config import SecurityConfig
-from support.keys import ApiKeys
+from aivo.tenancy import owned_id
+from support.keys import TENANT, ApiKeys
 from tests.unit.test_service import LONG, Tutor
 
 pytestmark = pytest.mark.anyio
@@ -95,7 +96,7 @@ async def test_a_streamed_chat_ends_with_usage_then_done(client: openai.AsyncOpe
 async def test_a_student_model_serves_the_students_adapter(
     tutor: Tutor, api_keys: ApiKeys, tmp_path: Path
 ) -> None:
-    tutor.publish(tmp_path, "amy", b"weights")
+    tutor.publish(tmp_path, "amy", b"weights", tenant=TENANT)
     admin = sdk(tutor, api_keys, api_keys.admin)
     listed = [m.id for m in (await admin.models.list()).data]
     assert listed == ["aivo-tutor", "aivo-tutor:student:amy"]
@@ -105,11 +106,31 @@ async def test_a_student_model_serves_the_students_adapter(
         model="aivo-tutor:student:amy", messages=ask("hello"), extra_body=TUTORING
     )
     assert completion.model_extra["aivo"]["adapter"] == {"student_id": "amy", "version": 1}  # type: ignore[index]
-    assert tutor.model.adapters[-1] is not None and tutor.model.adapters[-1].student_id == "amy"
+    served = tutor.model.adapters[-1]
+    assert served is not None and served.student_id == owned_id(TENANT, "amy")
     app = sdk(tutor, api_keys, api_keys.app)  # an app key does not see students' models
     assert [m.id for m in (await app.models.list()).data] == ["aivo-tutor"]
     with pytest.raises(openai.NotFoundError):
         await app.models.retrieve("aivo-tutor:student:amy")
+
+
+async def test_another_tenants_student_models_do_not_exist(
+    tutor: Tutor, api_keys: ApiKeys, tmp_path: Path
+) -> None:
+    other = sdk(tutor, api_keys, api_keys.other)
+    tutor.publish(tmp_path, "bea", b"other weights", tenant="school-b")
+    tutor.publish(tmp_path, "amy", b"weights", tenant=TENANT)
+    listed = [m.id for m in (await other.models.list()).data]
+    assert listed == ["aivo-tutor", "aivo-tutor:student:bea"]
+    for call in (
+        other.models.retrieve("aivo-tutor:student:amy"),
+        other.chat.completions.create(
+            model="aivo-tutor:student:amy", messages=ask(), extra_body=TUTORING
+        ),
+    ):
+        with pytest.raises(openai.NotFoundError) as caught:
+            await call
+        assert caught.value.code == "model_not_found"
 
 
 @pytest.mark.parametrize("model", ["gpt-4o", "aivo-tutor:student:nobody"])

@@ -25,12 +25,14 @@ from aivo.curriculum.prompting import Prompt
 from aivo.engine.generation import Completion, Generation, GenerationStart
 from aivo.engine.sampling import SamplingParams
 from aivo.errors import InvalidRequest, NotFound, PromptRejected, RateLimited
-from aivo.schemas import CloneJob, CloneRequest, GenerateRequest, JobReport
-from aivo.security.keys import Principal
+from aivo.schemas import CloneJob, CloneRequest, GenerateRequest, InvalidateRequest, JobReport
+from aivo.security.keys import SCOPES, Principal
 from aivo.service import ForgottenClones, TutorService
+from aivo.tenancy import owned_id
 
 pytestmark = pytest.mark.anyio
-TEACHER = Principal(key_id="teacher", scopes=frozenset({"generate", "admin"}))
+TEACHER = Principal(key_id="teacher", tenant="school", scopes=frozenset(SCOPES))
+SCHOOL = TEACHER.tenant
 
 
 @pytest.fixture
@@ -99,9 +101,9 @@ class MemoryClones:
         self.jobs[student_id] = job
         return job
 
-    async def job(self, job_id: str) -> JobReport:
-        for job in self.jobs.values():
-            if job.job_id == job_id:
+    async def job(self, job_id: str, tenant: str) -> JobReport:
+        for student, job in self.jobs.items():
+            if job.job_id == job_id and student.startswith(f"{tenant}."):
                 return JobReport(job_id=job_id, status=job.status)
         raise NotFound(f"no clone job {job_id}")
 
@@ -128,12 +130,14 @@ class Tutor:
             adapters=self.store,
         )
 
-    def publish(self, tmp_path: Path, student_id: str, weights: bytes) -> int:
-        folder = tmp_path / f"adapter-{student_id}-{self.store.live_version(student_id) or 0}"
+    def publish(self, tmp_path: Path, student_id: str, weights: bytes, tenant: str = SCHOOL) -> int:
+        """Publishes an adapter for the tenant's student, as its first clone would."""
+        student = owned_id(tenant, student_id)
+        folder = tmp_path / f"adapter-{student}-{self.store.live_version(student) or 0}"
         folder.mkdir()
         (folder / ADAPTER_CONFIG).write_text(json.dumps({"r": 8}))
         (folder / ADAPTER_WEIGHTS).write_bytes(weights)
-        return self.store.publish(student_id, folder)
+        return self.store.publish(student, folder)
 
 
 @pytest.fixture
@@ -209,7 +213,7 @@ async def test_a_client_that_leaves_cancels_its_generation(tutor: Tutor) -> None
     await events.aclose()  # type: ignore[attr-defined]
     await asyncio.sleep(0.3)
     assert (tutor.model.runs, tutor.model.completed) == (1, 0)
-    assert tutor.service.streams.open == {"teacher": 0}
+    assert tutor.service.streams.open == {SCHOOL: 0}
     assert not (await tutor.service.generate(ask(LONG), "r2", TEACHER)).cached
 
 
@@ -246,7 +250,7 @@ async def test_checks_answer_before_the_first_byte(tmp_path: Path, tutor: Tutor)
     with pytest.raises(InvalidRequest, match="max_tokens"):
         await Tutor(tmp_path, max_tokens=16).service.generate(ask(max_tokens=17), "r2", TEACHER)
     assert tutor.model.runs == 0
-    assert tutor.service.streams.open == {"teacher": 0}
+    assert tutor.service.streams.open == {SCHOOL: 0}
 
 
 async def test_an_error_while_streaming_is_an_error_event(tutor: Tutor) -> None:
@@ -273,7 +277,7 @@ async def test_open_streams_are_capped_per_key_and_freed_when_they_end(tmp_path:
     await read(first)
     await read(await tutor.service.stream(ask(), "r4", TEACHER))
     await read(second)
-    assert tutor.service.streams.open == {"teacher": 0}
+    assert tutor.service.streams.open == {SCHOOL: 0}
 
 
 async def test_a_new_adapter_version_never_meets_the_old_answers(
@@ -296,21 +300,22 @@ async def test_a_new_adapter_version_never_meets_the_old_answers(
 async def test_deleting_a_student_removes_jobs_adapters_and_answers(
     tmp_path: Path, tutor: Tutor
 ) -> None:
-    await tutor.service.clone("alice", CloneRequest(examples=[{"prompt": "a", "response": "b"}]))
+    examples = CloneRequest(examples=[{"prompt": "a", "response": "b"}])
+    await tutor.service.clone(SCHOOL, "alice", examples)
     tutor.publish(tmp_path, "alice", b"weights")
     await tutor.service.generate(ask(student_id="alice"), "r1", TEACHER)
     await tutor.service.generate(ask(), "r2", TEACHER)
-    deletion = await tutor.service.delete_student("alice")
+    deletion = await tutor.service.delete_student(SCHOOL, "alice")
     assert deletion.removed == {
         "adapter_files": 4,
         "cached_answers": 1,
         "training_datasets": 1,
         "job_records": 1,
     }
-    assert tutor.store.live("alice") is None
+    assert tutor.store.live(owned_id(SCHOOL, "alice")) is None
     assert (await tutor.service.generate(ask(), "r3", TEACHER)).cached  # others' answers stay
     with pytest.raises(NotFound):
-        await tutor.service.job("aivo-clone-alice")
+        await tutor.service.job(SCHOOL, "aivo-clone-school.alice")
 
 
 @pytest.mark.parametrize("streamed", [False, True])
@@ -336,13 +341,13 @@ async def test_an_answer_being_written_when_its_student_is_deleted_is_not_kept(
 async def test_a_clone_request_is_capped_and_sent_as_dataset_lines(tmp_path: Path) -> None:
     tutor = Tutor(tmp_path)
     examples = [{"prompt": "2+2?", "response": "4"}, {"prompt": "3+3?", "response": "6"}]
-    job = await tutor.service.clone("bob", CloneRequest(examples=examples))
+    job = await tutor.service.clone(SCHOOL, "bob", CloneRequest(examples=examples))
     assert (job.student_id, job.status) == ("bob", "PENDING")
-    lines = tutor.clones.datasets["bob"].decode().splitlines()
+    lines = tutor.clones.datasets[owned_id(SCHOOL, "bob")].decode().splitlines()
     assert [json.loads(line) for line in lines] == examples
     too_many = [{"prompt": "q", "response": "a"}] * (tutor.config.clone.max_examples + 1)
     with pytest.raises(InvalidRequest, match="examples"):
-        await tutor.service.clone("bob", CloneRequest(examples=too_many))
+        await tutor.service.clone(SCHOOL, "bob", CloneRequest(examples=too_many))
 
 
 async def test_readiness_reports_the_replicas_and_the_cache(tutor: Tutor) -> None:
@@ -361,19 +366,74 @@ async def test_an_operator_rolls_a_student_back_and_old_answers_stay_with_their_
     tutor.publish(tmp_path, "ana", b"weights two")
     second = await tutor.service.generate(ask(student_id="ana"), "r2", TEACHER)
     assert (first.adapter and first.adapter.version, second.cached) == (1, False)
-    info = await tutor.service.rollback("ana", 1)
+    info = await tutor.service.rollback(SCHOOL, "ana", 1)
     assert (info.live_version, info.versions) == (1, [1, 2])
     again = await tutor.service.generate(ask(student_id="ana"), "r3", TEACHER)
     assert again.cached and again.adapter is not None and again.adapter.version == 1
     with pytest.raises(NotFound):
-        await tutor.service.rollback("ana", 7)
+        await tutor.service.rollback(SCHOOL, "ana", 7)
 
 
 async def test_students_are_listed_a_page_at_a_time(tmp_path: Path, tutor: Tutor) -> None:
     for name in ["cy", "ana", "bo"]:
         tutor.publish(tmp_path, name, name.encode())
     tutor.publish(tmp_path, "bo", b"bo again")
-    first = await tutor.service.students(None, 2)
+    first = await tutor.service.students(SCHOOL, None, 2)
     assert [(s.student_id, s.live_version) for s in first.students] == [("ana", 1), ("bo", 2)]
-    rest = await tutor.service.students(first.next_after, 2)
+    rest = await tutor.service.students(SCHOOL, first.next_after, 2)
     assert [s.student_id for s in rest.students] == ["cy"] and rest.next_after is None
+
+
+OTHER = Principal(key_id="district-app", tenant="district", scopes=frozenset(SCOPES))
+
+
+async def answers_about(tutor: Tutor, principal: Principal, student_id: str) -> list[object]:
+    """What a key learns about a student id from every route that names one."""
+    tenant, seen = principal.tenant, []
+    answer = await tutor.service.generate(ask(student_id=student_id), "r", principal)
+    seen.append((answer.adapter, answer.text))
+    calls = (
+        tutor.service.adapter(tenant, student_id),
+        tutor.service.rollback(tenant, student_id, 1),
+        tutor.service.job(tenant, f"aivo-clone-{owned_id(SCHOOL, student_id)}"),
+    )
+    for call in calls:
+        with pytest.raises(NotFound) as error:
+            await call
+        seen.append((type(error.value), error.value.message))
+    seen.append(await tutor.service.student_model(tenant, student_id))
+    seen.append(await tutor.service.student_models(tenant))
+    seen.append(await tutor.service.students(tenant, None, 10))
+    return seen
+
+
+async def test_another_tenants_student_is_an_id_that_does_not_exist(
+    tmp_path: Path, tutor: Tutor
+) -> None:
+    before = await answers_about(tutor, OTHER, "alice")
+    examples = CloneRequest(examples=[{"prompt": "a", "response": "b"}])
+    await tutor.service.clone(SCHOOL, "alice", examples)
+    tutor.publish(tmp_path, "alice", b"weights")
+    assert (await tutor.service.adapter(SCHOOL, "alice")).live_version == 1
+    assert await answers_about(tutor, OTHER, "alice") == before
+    assert tutor.model.adapters[-1] is None  # the other tenant was answered by the base model
+
+
+async def test_the_same_id_in_two_tenants_is_two_students(tmp_path: Path, tutor: Tutor) -> None:
+    tutor.publish(tmp_path, "alice", b"school weights")
+    tutor.publish(tmp_path, "alice", b"district weights", tenant="district")
+    tutor.publish(tmp_path, "alice", b"district weights two", tenant="district")
+    assert (await tutor.service.adapter(SCHOOL, "alice")).versions == [1]
+    assert (await tutor.service.adapter("district", "alice")).versions == [1, 2]
+    listed = await tutor.service.students("district", None, 10)
+    assert [s.student_id for s in listed.students] == ["alice"]
+    await tutor.service.delete_student("district", "alice")
+    assert (await tutor.service.adapter(SCHOOL, "alice")).versions == [1]
+
+
+async def test_cached_answers_never_cross_tenants(tmp_path: Path, tutor: Tutor) -> None:
+    await tutor.service.generate(ask(), "r1", TEACHER)
+    other = await tutor.service.generate(ask(), "r2", OTHER)
+    assert not other.cached and tutor.model.runs == 2
+    assert await tutor.service.invalidate_cache("district", InvalidateRequest(all=True)) == 1
+    assert (await tutor.service.generate(ask(), "r3", TEACHER)).cached

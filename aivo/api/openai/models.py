@@ -4,9 +4,9 @@ as `aivo-tutor:student:<student_id>`, which serves as `/v1/generate`'s `student_
 from __future__ import annotations
 
 from aivo.adapters import Manifest
-from aivo.adapters.layout import is_student_id
 from aivo.api.openai.schemas import ModelCard, ModelDetails
 from aivo.errors import ModelNotFound
+from aivo.tenancy import is_student_id
 
 BASE_MODEL_ID = "aivo-tutor"
 _STUDENT_PREFIX = f"{BASE_MODEL_ID}:student:"
@@ -37,9 +37,9 @@ def base_card(created: int) -> ModelCard:
     return ModelCard(id=BASE_MODEL_ID, created=created)
 
 
-def student_card(manifest: Manifest) -> ModelCard:
+def student_card(student_id: str, manifest: Manifest) -> ModelCard:
     return ModelCard(
-        id=student_model_id(manifest.student_id),
+        id=student_model_id(student_id),
         created=int(manifest.live.published_at.timestamp()),
         parent=BASE_MODEL_ID,
         aivo=ModelDetails(adapter_version=manifest.live_version),

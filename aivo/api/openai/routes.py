@@ -2,8 +2,9 @@
 /v1/chat/completions`, `GET /v1/models`, `GET /v1/models/{model_id}`.
 
 No `from __future__ import annotations` here: FastAPI must evaluate the route annotations.
-Students' models are listed only to keys with the `admin` scope (a student id is a student's
-data); any key may ask for a student's model by id, as `/v1/generate` takes any `student_id`.
+Students' models are the key's tenant's only, and are listed and described only to keys with
+the `students:read` scope (a student id is a student's data); any key may chat with its
+tenant's student's model by id, as `/v1/generate` takes its tenant's `student_id`.
 """
 
 import time
@@ -43,9 +44,9 @@ class ChatService(Protocol):
         self, request: GenerateRequest, request_id: str, principal: Principal
     ) -> AsyncIterator[str]: ...
 
-    async def student_model(self, student_id: str) -> Manifest | None: ...
+    async def student_model(self, tenant: str, student_id: str) -> Manifest | None: ...
 
-    async def student_models(self) -> list[Manifest]: ...
+    async def student_models(self, tenant: str) -> list[tuple[str, Manifest]]: ...
 
 
 def add_openai_routes(app: FastAPI, service: ChatService, scoped: Callable[[Scope], Any]) -> None:
@@ -72,7 +73,10 @@ def add_openai_routes(app: FastAPI, service: ChatService, scoped: Callable[[Scop
     ) -> ChatCompletion | StreamingResponse:
         """OpenAI's chat completions; the tutoring fields in `aivo` (SDKs: `extra_body`)."""
         student_id = student_of(body.model)
-        if student_id is not None and await service.student_model(student_id) is None:
+        if (
+            student_id is not None
+            and await service.student_model(principal.tenant, student_id) is None
+        ):
             raise model_not_found(body.model)
         conversion = chat_to_generate(body, student_id)
         request_id = request.state.request_id
@@ -91,8 +95,9 @@ def add_openai_routes(app: FastAPI, service: ChatService, scoped: Callable[[Scop
     )
     async def models(principal: Annotated[Principal, scoped("generate")]) -> ModelList:
         cards = [base_card(started)]
-        if "admin" in principal.scopes:
-            cards += [student_card(manifest) for manifest in await service.student_models()]
+        if "students:read" in principal.scopes:
+            students = await service.student_models(principal.tenant)
+            cards += [student_card(student_id, manifest) for student_id, manifest in students]
         return ModelList(data=cards)
 
     @app.get(
@@ -108,7 +113,9 @@ def add_openai_routes(app: FastAPI, service: ChatService, scoped: Callable[[Scop
         student_id = student_of(model_id)
         if student_id is None:
             return base_card(started)
-        manifest = await service.student_model(student_id) if "admin" in principal.scopes else None
+        manifest = None
+        if "students:read" in principal.scopes:
+            manifest = await service.student_model(principal.tenant, student_id)
         if manifest is None:
             raise model_not_found(model_id)
-        return student_card(manifest)
+        return student_card(student_id, manifest)
