@@ -330,7 +330,7 @@ async def test_an_answer_being_written_when_its_student_is_deleted_is_not_kept(
         writing = asyncio.create_task(tutor.service.generate(request, "r1", TEACHER))
     while tutor.model.runs == 0:
         await asyncio.sleep(0.01)
-    await tutor.service.delete_student("alice")
+    await tutor.service.delete_student(SCHOOL, "alice")
     tutor.model.gate.set()
     await writing
 
