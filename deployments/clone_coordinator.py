@@ -22,12 +22,12 @@ from aivo.adapters.layout import checked_student_id
 from aivo.config import AppConfig
 from aivo.error_tracking import init_error_tracking
 from aivo.errors import ModelUnavailable, NotFound, ServiceUnavailable
-from aivo.observability import get_logger, log_event, pseudonym
+from aivo.observability import CLONE_JOBS, get_logger, log_event, pseudonym
 from aivo.schemas import CloneJob, JobReport
 from aivo.service import ForgottenClones
 from aivo.training.dataset import parse_dataset
 from aivo.training.dataset_store import DatasetStore, open_dataset_store
-from aivo.training.results import parse_clone_results
+from aivo.training.results import CloneStatus, parse_clone_results
 from aivo.training.settings import CloneJobConfig
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -35,6 +35,7 @@ JOB_MARK = "aivo-clone"
 RUNNING = {JobStatus.PENDING, JobStatus.RUNNING}
 NO_AGENT = "No available agent to submit job"  # the job API's answer while its agent starts
 SUBMIT_ATTEMPTS = 5
+OUTCOME_POLL_S = 5.0  # how often a running job is asked whether it has ended, to count it
 
 log = get_logger("aivo.clone")
 
@@ -55,6 +56,7 @@ class CloneCoordinator:
         self.running: dict[str, str] = {}  # student id -> job id, while it runs
         self._client = client  # None: this cluster's job API, found on first use
         self._expired_at = 0.0
+        self._counting: set[asyncio.Task[None]] = set()
 
     def client(self) -> JobSubmissionClient:
         if self._client is None:
@@ -94,17 +96,43 @@ class CloneCoordinator:
             metadata={"aivo": JOB_MARK, "student": pseudonym(student_id) or ""},
         )
         self.running[student_id] = job_id
+        task = asyncio.create_task(self._count_outcome(job_id))
+        self._counting.add(task)
+        task.add_done_callback(self._counting.discard)
         return CloneJob(job_id=job_id, student_id=student_id, status="PENDING")
 
     async def job(self, job_id: str) -> JobReport:
         if not job_id.startswith(f"{JOB_MARK}-"):  # other jobs on the cluster are not ours to show
             raise NotFound(f"no clone job {job_id}")
         status = await self._status(job_id)
-        results = None
-        if status.is_terminal():
-            logs = await asyncio.to_thread(self.client().get_job_logs, job_id)
-            results = parse_clone_results(logs)
+        results = await self._results(job_id) if status.is_terminal() else None
         return JobReport(job_id=job_id, status=status.value, results=results)
+
+    async def _results(self, job_id: str) -> list[dict[str, Any]]:
+        logs = await asyncio.to_thread(self.client().get_job_logs, job_id)
+        return parse_clone_results(logs)
+
+    async def _count_outcome(self, job_id: str) -> None:
+        """Once the job has ended, counts it by outcome: its student's result, `stopped`, or
+        `failed` when it ended without one. Jobs that end while no replica watches go uncounted."""
+        while True:
+            try:
+                status = await self._status(job_id)
+                if status.is_terminal():
+                    results = [] if status == JobStatus.STOPPED else await self._results(job_id)
+                    break
+            except NotFound:  # forgotten (deleted) before it ended
+                return
+            except requests.RequestException:  # the job API is restarting: ask again later
+                pass
+            await asyncio.sleep(OUTCOME_POLL_S)
+        if status == JobStatus.STOPPED:
+            outcome = "stopped"
+        elif results:
+            outcome = CloneStatus(results[-1]["status"]).value
+        else:
+            outcome = CloneStatus.failed.value
+        CLONE_JOBS.labels(outcome=outcome).inc()
 
     async def forget(self, student_id: str) -> ForgottenClones:
         """Removes the student's stored training data and job records (what DELETE reports)."""

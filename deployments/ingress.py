@@ -11,6 +11,7 @@ from aivo.api.app import create_api
 from aivo.cache import ResponseCache
 from aivo.config import AppConfig
 from aivo.error_tracking import init_error_tracking
+from aivo.observability import FALLBACK_ANSWERS, UPSTREAM_RETRIES
 from aivo.security.keys import KeyRing, load_keyring
 from aivo.service import TutorService
 from deployments.handles import CloneCoordinatorHandle, InferenceHandle, PreprocessorHandle
@@ -29,6 +30,10 @@ class Ingress:
         keys: KeyRing | None = None,
     ) -> None:
         init_error_tracking("ingress")
+        # rare events' series exist at 0 from the start: rate() then sees their first increment
+        FALLBACK_ANSWERS.inc(0)
+        for handle in (preprocessor, inference):
+            UPSTREAM_RETRIES.labels(deployment=handle.deployment_name).inc(0)
         self.config = config
         self.service = TutorService(
             config,

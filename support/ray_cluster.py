@@ -17,12 +17,22 @@ from pathlib import Path
 from support.ports import HOST, free_port
 
 START_TIMEOUT_S = 90.0
+METRICS_REPORT_MS = 2000
+
+
+def metrics_url() -> str:
+    """The Prometheus endpoint of the connected local cluster's metrics agent."""
+    import ray
+
+    node = next(n for n in ray.nodes() if n["Alive"])
+    return f"http://{HOST}:{node['MetricsExportPort']}/metrics"
 
 
 @contextmanager
 def serve_cluster() -> Iterator[int]:
     """A local Ray cluster (with the dashboard: clone requests submit jobs to it) and Serve's
-    HTTP proxy on a free loopback port, which it yields; torn down after."""
+    HTTP proxy on a free loopback port, which it yields; torn down after. Its metrics agent
+    exports every process's metrics on a free port too (`metrics_url()`)."""
     import ray
     from ray import serve
 
@@ -33,6 +43,9 @@ def serve_cluster() -> Iterator[int]:
         dashboard_host=HOST,
         dashboard_port=free_port(),
         log_to_driver=False,
+        _metrics_export_port=free_port(),
+        # processes report their metrics to the agent every 2 s instead of 10 s
+        _system_config={"metrics_report_interval_ms": METRICS_REPORT_MS},
     )
     try:
         serve.start(http_options={"host": HOST, "port": port})

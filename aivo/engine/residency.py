@@ -21,6 +21,7 @@ import asyncio
 import itertools
 import shutil
 import tempfile
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -38,7 +39,15 @@ from aivo.engine.lora import (
     read_adapter,
     swap_adapter,
 )
-from aivo.observability import get_logger, log_event, pseudonym
+from aivo.observability import (
+    ADAPTER_EVICTIONS,
+    ADAPTER_LOAD_SECONDS,
+    ADAPTER_LOADS,
+    ADAPTERS_RESIDENT,
+    get_logger,
+    log_event,
+    pseudonym,
+)
 
 log = get_logger("aivo.engine.residency")
 
@@ -173,6 +182,8 @@ class AdapterResidency:
         return AdapterLease(AdapterChoice(student_id, version, None, reason), None)
 
     async def _load(self, key: StudentAdapter) -> None:
+        model = self._batcher.loaded.name
+        started = time.perf_counter()
         try:
             staging = Path(await asyncio.to_thread(tempfile.mkdtemp, None, ".fetch-", self._cache))
             try:
@@ -180,8 +191,13 @@ class AdapterResidency:
                 await self._place(key, adapter)
             finally:
                 await asyncio.to_thread(shutil.rmtree, staging, True)
+        except _LoadFailed:
+            ADAPTER_LOADS.labels(model=model, outcome="failed").inc()
+            raise
         finally:
             del self._loading[key]
+        ADAPTER_LOADS.labels(model=model, outcome="loaded").inc()
+        ADAPTER_LOAD_SECONDS.labels(model=model).observe(time.perf_counter() - started)
 
     async def _place(self, key: StudentAdapter, adapter: AdapterWeights) -> None:
         """Into a slot: swapped into a reusable one, or loaded into a new one."""
@@ -192,6 +208,7 @@ class AdapterResidency:
             await self._swap(slot, adapter)
         slot.holder, slot.placed = key, next(self._placements)
         self._holders[key] = slot
+        self._report_resident()
         self._slots.move_to_end(slot.name)
         for other, held in list(self._holders.items()):
             if other.student_id == key.student_id and held is not slot and not held.pins:
@@ -261,6 +278,11 @@ class AdapterResidency:
         if slot.holder is not None:
             del self._holders[slot.holder]
             slot.holder = None
+            ADAPTER_EVICTIONS.labels(model=self._batcher.loaded.name).inc()
+            self._report_resident()
+
+    def _report_resident(self) -> None:
+        ADAPTERS_RESIDENT.labels(model=self._batcher.loaded.name).set(len(self._holders))
 
     def _unpin(self, name: str) -> None:
         slot = self._slots.get(name)
