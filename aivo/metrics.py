@@ -14,6 +14,7 @@ never a student id, a prompt or anything a request chose.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +23,8 @@ import ray
 import ray.util.metrics
 
 REGISTRY = prometheus_client.CollectorRegistry(auto_describe=True)
+# Ray's agent drops a gauge two report intervals (at least 1 s each) after its last record
+GAUGE_REFRESH_S = 1.0
 
 
 class _Metric:
@@ -115,7 +118,12 @@ class Counter(_Metric):
 
 
 class Gauge(_Metric):
-    """A value that goes up and down; each process (replica) exports its own."""
+    """A value that goes up and down; each process (replica) exports its own. Inside Ray its
+    last values are recorded again every GAUGE_REFRESH_S, so an idle replica's stay exported."""
+
+    def __init__(self, name: str, documentation: str, labelnames: Sequence[str] = ()) -> None:
+        super().__init__(name, documentation, labelnames)
+        self._ray_values: dict[tuple[tuple[str, str], ...], float] = {}
 
     def set(self, value: float) -> None:
         self._record(value, {})
@@ -132,7 +140,40 @@ class Gauge(_Metric):
         local.set(value)
 
     def _apply_ray(self, metric: Any, value: float, tags: dict[str, str]) -> None:
-        metric.set(value, tags=tags)
+        with self._lock:  # one lock with _refresh: it never records an older value over this
+            metric.set(value, tags=tags)
+            self._ray_values[tuple(sorted(tags.items()))] = value
+        _keep_exported(self)
+
+    def _refresh(self) -> None:
+        with self._lock:
+            for tags, value in self._ray_values.items():
+                self._ray.set(value, tags=dict(tags))
+
+
+_refreshed: set[Gauge] = set()
+_refreshing = threading.Lock()
+_refresher: threading.Thread | None = None
+
+
+def _keep_exported(gauge: Gauge) -> None:
+    global _refresher
+    with _refreshing:
+        _refreshed.add(gauge)
+        if _refresher is None:
+            _refresher = threading.Thread(target=_refresh_gauges, name="aivo-gauges", daemon=True)
+            _refresher.start()
+
+
+def _refresh_gauges() -> None:
+    while True:
+        time.sleep(GAUGE_REFRESH_S)
+        if not ray.is_initialized():
+            continue
+        with _refreshing:
+            gauges = list(_refreshed)
+        for gauge in gauges:
+            gauge._refresh()
 
 
 class Histogram(_Metric):

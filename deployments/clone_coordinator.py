@@ -36,6 +36,7 @@ RUNNING = {JobStatus.PENDING, JobStatus.RUNNING}
 NO_AGENT = "No available agent to submit job"  # the job API's answer while its agent starts
 SUBMIT_ATTEMPTS = 5
 OUTCOME_POLL_S = 5.0  # how often a running job is asked whether it has ended, to count it
+STOPPED = "stopped"
 
 log = get_logger("aivo.clone")
 
@@ -57,6 +58,8 @@ class CloneCoordinator:
         self._client = client  # None: this cluster's job API, found on first use
         self._expired_at = 0.0
         self._counting: set[asyncio.Task[None]] = set()
+        for outcome in (*CloneStatus, STOPPED):  # from the start: rate() sees the first job
+            CLONE_JOBS.labels(outcome=outcome).inc(0)
 
     def client(self) -> JobSubmissionClient:
         if self._client is None:
@@ -127,7 +130,7 @@ class CloneCoordinator:
                 pass
             await asyncio.sleep(OUTCOME_POLL_S)
         if status == JobStatus.STOPPED:
-            outcome = "stopped"
+            outcome = STOPPED
         elif results:
             outcome = CloneStatus(results[-1]["status"]).value
         else:

@@ -7,12 +7,16 @@ import torch
 from aivo.config import AppConfig
 from aivo.curriculum.pipeline import CurriculumPipeline, FinishedAnswer, PreparedPrompt
 from aivo.error_tracking import init_error_tracking
+from aivo.observability import SCREENING_REJECTIONS
+from aivo.safety.screening import REASONS
 from aivo.schemas import GenerateRequest
 
 
 class CurriculumPreprocessor:
     def __init__(self, config: AppConfig) -> None:
         init_error_tracking("preprocessor")
+        for reason in REASONS:  # each reason's series from the start: rate() sees its first
+            SCREENING_REJECTIONS.labels(reason=reason).inc(0)
         # More threads than one small embedding needs only contend with the inference replica.
         torch.set_num_threads(config.curriculum.torch_threads)
         self.pipeline = CurriculumPipeline(config.curriculum, tutoring=config.tutoring)

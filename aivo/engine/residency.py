@@ -116,6 +116,11 @@ class AdapterResidency:
         self._shrinking: set[asyncio.Task[None]] = set()
         # fixed width: PEFT's hot swap finds a slot's tensors by substring of the adapter name
         self._names = (f"slot_{n:06d}" for n in itertools.count())
+        model = batcher.loaded.name  # the series exist from the start: rate() sees the first
+        for outcome in ("loaded", "failed"):
+            ADAPTER_LOADS.labels(model=model, outcome=outcome).inc(0)
+        ADAPTER_EVICTIONS.labels(model=model).inc(0)
+        self._report_resident()
 
     async def resolve(self, student_id: str, adapter: StudentAdapter | None = None) -> AdapterLease:
         """A pinned lease on the student's adapter: `adapter` (as the caller read it from the
