@@ -1,7 +1,5 @@
-"""Prometheus metrics and structured JSON logs.
-
-Metrics live in the process that records them (the ingress serves `/metrics` from its own
-registry). Logs never carry a prompt, an answer, a key or a student id in clear.
+"""AIVO's metrics (recorded through `aivo.metrics`, exported by Ray from every replica) and
+structured JSON logs. Neither ever carries a prompt, an answer, a key or a student id in clear.
 """
 
 from __future__ import annotations
@@ -11,87 +9,125 @@ import logging
 import time
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-
+from aivo.metrics import REGISTRY, Counter, Gauge, Histogram
 from aivo.security.pseudonyms import keyed_pseudonym
 
-REGISTRY = CollectorRegistry(auto_describe=True)
+__all__ = ["REGISTRY"]  # the ingress's /metrics and tests read this process's registry
 
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+# --- ingress: HTTP, response cache, calls to the other deployments ----------------------------
 HTTP_REQUESTS = Counter(
-    "aivo_http_requests_total",
-    "HTTP requests by route and status.",
-    ["route", "status"],
-    registry=REGISTRY,
+    "aivo_http_requests_total", "HTTP requests by route and status.", ["route", "status"]
 )
 HTTP_ERRORS = Counter(
     "aivo_http_errors_total",
     "HTTP error answers (status >= 400) by route and status.",
     ["route", "status"],
-    registry=REGISTRY,
 )
 HTTP_LATENCY = Histogram(
     "aivo_http_request_duration_seconds",
     "HTTP request latency by route.",
     ["route"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
-    registry=REGISTRY,
+    buckets=LATENCY_BUCKETS,
 )
 # Tenants are the operator's configured names (few, and no student data).
 GENERATED_TOKENS = Counter(
     "aivo_generated_tokens_total",
     "Completion tokens generated for clients, by tenant.",
     ["tenant"],
-    registry=REGISTRY,
 )
 TENANT_REQUESTS = Counter(
     "aivo_tenant_requests_total",
     "Authenticated API requests by tenant and the scope they used.",
     ["tenant", "scope"],
-    registry=REGISTRY,
 )
 CACHE_EVENTS = Counter(
-    "aivo_cache_events_total",
-    "Response cache lookups: hit, miss, error, bypass.",
-    ["event"],
-    registry=REGISTRY,
+    "aivo_cache_events_total", "Response cache lookups: hit, miss, error, bypass.", ["event"]
 )
 UPSTREAM_RETRIES = Counter(
     "aivo_upstream_retries_total",
     "Calls retried because the replica serving them died, by deployment.",
     ["deployment"],
-    registry=REGISTRY,
 )
 CIRCUIT_OPEN = Gauge(
     "aivo_circuit_open",
     "1 while a circuit breaker bypasses Redis, by what it guards (cache, rate_limits).",
     ["circuit"],
-    registry=REGISTRY,
 )
 FALLBACK_ANSWERS = Counter(
     "aivo_fallback_answers_total",
     "Answers from a model behind the primary in the fallback chain (circuit open, or not loaded).",
-    registry=REGISTRY,
 )
-CACHE_HIT_RATIO = Gauge(
-    "aivo_cache_hit_ratio", "Hits over hits plus misses since start.", registry=REGISTRY
+CACHE_HIT_RATIO = Gauge("aivo_cache_hit_ratio", "Hits over hits plus misses since start.")
+
+# --- preprocessor ------------------------------------------------------------------------------
+SCREENING_REJECTIONS = Counter(
+    "aivo_screening_rejections_total",
+    "Prompts screening kept from the model, by the kind of attack they are.",
+    ["reason"],
+)
+
+# --- inference replicas: the batcher and the resident adapters, by model ----------------------
+TIME_TO_FIRST_TOKEN = Histogram(
+    "aivo_time_to_first_token_seconds",
+    "From a request joining the queue to its first token (queue wait and prefill).",
+    ["model"],
+    buckets=LATENCY_BUCKETS,
+)
+MODEL_TOKENS = Counter(
+    "aivo_model_tokens_total", "Tokens the model produced, every request counted.", ["model"]
+)
+BATCH_ROWS = Histogram(
+    "aivo_batch_rows",
+    "Rows (requests) in each decoding step.",
+    ["model"],
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128),
+)
+BATCH_ACTIVE_ROWS = Gauge("aivo_batch_active_rows", "Requests being decoded now.", ["model"])
+BATCH_WAITING = Gauge(
+    "aivo_batch_waiting_requests", "Requests queued for a place in the batch.", ["model"]
+)
+ADAPTER_LOADS = Counter(
+    "aivo_adapter_loads_total",
+    "Student adapters fetched and loaded into a replica, by outcome (loaded, failed).",
+    ["model", "outcome"],
+)
+ADAPTER_LOAD_SECONDS = Histogram(
+    "aivo_adapter_load_seconds",
+    "Fetching and loading one student adapter, when it loaded.",
+    ["model"],
+    buckets=LATENCY_BUCKETS,
+)
+ADAPTER_EVICTIONS = Counter(
+    "aivo_adapter_evictions_total",
+    "Student adapters that stopped being resident (least recently used, or superseded).",
+    ["model"],
+)
+ADAPTERS_RESIDENT = Gauge(
+    "aivo_adapters_resident", "Student adapters resident in the replica.", ["model"]
+)
+
+# --- clone coordinator ------------------------------------------------------------------------
+CLONE_JOBS = Counter(
+    "aivo_clone_jobs_total",
+    "Finished clone jobs by outcome: published, not_published, failed, stopped.",
+    ["outcome"],
 )
 PREFIX_CACHE_TOKENS = Counter(
     "aivo_prefix_cache_tokens_total",
     "Prompt tokens through the prefix KV cache by model: hit (KV reused), miss (prefilled).",
     ["model", "result"],
-    registry=REGISTRY,
 )
 PREFIX_CACHE_BYTES = Gauge(
     "aivo_prefix_cache_bytes",
     "Bytes of KV the prefix cache holds, by model.",
     ["model"],
-    registry=REGISTRY,
 )
 PREFIX_CACHE_EVICTIONS = Counter(
     "aivo_prefix_cache_evictions_total",
     "Prefix cache blocks evicted to stay within its bytes, by model.",
     ["model"],
-    registry=REGISTRY,
 )
 
 

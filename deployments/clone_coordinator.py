@@ -31,14 +31,14 @@ from aivo.adapters.layout import checked_student_id
 from aivo.config import AppConfig
 from aivo.error_tracking import init_error_tracking
 from aivo.errors import AivoError, ModelUnavailable, NotFound, RateLimited, ServiceUnavailable
-from aivo.observability import get_logger, log_event, pseudonym
+from aivo.observability import CLONE_JOBS, get_logger, log_event, pseudonym
 from aivo.schemas import CloneJob, JobReport
 from aivo.security.pseudonyms import key_pseudonyms
 from aivo.service import ForgottenClones
 from aivo.tenancy import split_owned_id
 from aivo.training.dataset import parse_dataset
 from aivo.training.dataset_store import DatasetStore, open_dataset_store
-from aivo.training.results import parse_clone_results
+from aivo.training.results import CloneStatus, parse_clone_results
 from aivo.training.settings import CloneJobConfig
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -47,6 +47,8 @@ JOB_ID = re.compile(rf"{JOB_MARK}-[0-9a-f]{{12}}")
 RUNNING = {JobStatus.PENDING, JobStatus.RUNNING}
 NO_AGENT = "No available agent to submit job"  # the job API's answer while its agent starts
 SUBMIT_ATTEMPTS = 5
+OUTCOME_POLL_S = 5.0  # how often a running job is asked whether it has ended, to count it
+STOPPED = "stopped"
 
 log = get_logger("aivo.clone")
 
@@ -79,6 +81,9 @@ class CloneCoordinator:
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._client = client  # None: this cluster's job API, found on first use
         self._expired_at = 0.0
+        self._counting: set[asyncio.Task[None]] = set()
+        for outcome in (*CloneStatus, STOPPED):  # from the start: rate() sees the first job
+            CLONE_JOBS.labels(outcome=outcome).inc(0)
 
     def client(self) -> JobSubmissionClient:
         if self._client is None:
@@ -137,6 +142,9 @@ class CloneCoordinator:
             },
         )
         self.running[student_id] = job_id
+        task = asyncio.create_task(self._count_outcome(job_id))
+        self._counting.add(task)
+        task.add_done_callback(self._counting.discard)
         return CloneJob(job_id=job_id, student_id=student_id, status="PENDING")
 
     async def job(self, job_id: str, tenant: str) -> JobReport:
@@ -148,15 +156,39 @@ class CloneCoordinator:
         if (info.metadata or {}).get("tenant") != tenant:
             raise NotFound(f"no clone job {job_id}")
         status = info.status
-        results = None
-        if status.is_terminal():
-            logs = await asyncio.to_thread(self.client().get_job_logs, job_id)
-            results = parse_clone_results(logs)
-            named = {pseudonym(student): student for student in self.running}
-            for result in results:  # the logs name pseudonyms; the caller named the student
-                if result.get("student") in named:
-                    result["student_id"] = named[result.pop("student")]
+        results = await self._results(job_id) if status.is_terminal() else None
         return JobReport(job_id=job_id, status=status.value, results=results)
+
+    async def _results(self, job_id: str) -> list[dict[str, Any]]:
+        logs = await asyncio.to_thread(self.client().get_job_logs, job_id)
+        results = parse_clone_results(logs)
+        named = {pseudonym(student): student for student in self.running}
+        for result in results:  # the logs name pseudonyms; the caller named the student
+            if result.get("student") in named:
+                result["student_id"] = named[result.pop("student")]
+        return results
+
+    async def _count_outcome(self, job_id: str) -> None:
+        """Once the job has ended, counts it by outcome: its student's result, `stopped`, or
+        `failed` when it ended without one. Jobs that end while no replica watches go uncounted."""
+        while True:
+            try:
+                status = await self._status(job_id)
+                if status.is_terminal():
+                    results = [] if status == JobStatus.STOPPED else await self._results(job_id)
+                    break
+            except NotFound:  # forgotten (deleted) before it ended
+                return
+            except requests.RequestException:  # the job API is restarting: ask again later
+                pass
+            await asyncio.sleep(OUTCOME_POLL_S)
+        if status == JobStatus.STOPPED:
+            outcome = STOPPED
+        elif results:
+            outcome = CloneStatus(results[-1]["status"]).value
+        else:
+            outcome = CloneStatus.failed.value
+        CLONE_JOBS.labels(outcome=outcome).inc()
 
     async def forget(self, student_id: str) -> ForgottenClones:
         """Stops the student's clone jobs and waits (bounded) until they have ended, then

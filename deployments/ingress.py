@@ -12,6 +12,7 @@ from aivo.api.app import create_api
 from aivo.cache import ResponseCache
 from aivo.config import AppConfig
 from aivo.error_tracking import init_error_tracking
+from aivo.observability import FALLBACK_ANSWERS, UPSTREAM_RETRIES
 from aivo.security.keys import KeyRing, load_keyring
 from aivo.security.pseudonyms import key_pseudonyms
 from aivo.service import TutorService
@@ -32,6 +33,10 @@ class Ingress:
     ) -> None:
         init_error_tracking("ingress")
         key_pseudonyms(config.security.pseudonym_key)
+        # rare events' series exist at 0 from the start: rate() then sees their first increment
+        FALLBACK_ANSWERS.inc(0)
+        for handle in (preprocessor, inference):
+            UPSTREAM_RETRIES.labels(deployment=handle.deployment_name).inc(0)
         self.config = config
         self.service = TutorService(
             config,

@@ -28,7 +28,15 @@ from aivo.engine.rows import BatchRow, GenerationFailed
 from aivo.engine.sampling import SamplingParams, row_generator
 from aivo.engine.streaming import RequestStream
 from aivo.errors import InvalidRequest, ModelUnavailable, Overloaded
-from aivo.observability import get_logger, log_event
+from aivo.observability import (
+    BATCH_ACTIVE_ROWS,
+    BATCH_ROWS,
+    BATCH_WAITING,
+    MODEL_TOKENS,
+    TIME_TO_FIRST_TOKEN,
+    get_logger,
+    log_event,
+)
 
 log = get_logger("aivo.engine.batching")
 
@@ -78,6 +86,7 @@ class ContinuousBatcher:
         self._rows: list[BatchRow] = []
         self._cache: BatchCache | None = None
         self._closed = False
+        self._report_load()
         self._thread = threading.Thread(target=self._run, name="aivo-batcher", daemon=True)
         self._thread.start()
 
@@ -109,6 +118,7 @@ class ContinuousBatcher:
             if len(self._waiting) >= self.max_queued_requests:
                 raise Overloaded("the inference queue is full; retry shortly", retry_after_s=1)
             self._waiting.append(row)
+            self._report_load()
             self._wake.notify()
         return stream
 
@@ -170,6 +180,7 @@ class ContinuousBatcher:
         """Newcomers to admit and commands to run; blocks while there is nothing to do."""
         with self._wake:
             while not self._closed:
+                self._report_load()
                 commands = list(self._commands)
                 self._commands.clear()
                 if self._rows:
@@ -234,6 +245,10 @@ class ContinuousBatcher:
             self._rows.extend(rows)
             for row, token in zip(rows, tokens, strict=True):
                 row.accept(token, self._eos)
+                TIME_TO_FIRST_TOKEN.labels(model=self.loaded.name).observe(
+                    time.monotonic() - row.arrived
+                )
+            MODEL_TOKENS.labels(model=self.loaded.name).inc(len(rows))
 
     def _prefill(self, rows: list[BatchRow]) -> Prefilled:
         """The rows' prompts through the model: their own cache and first tokens."""
@@ -257,6 +272,13 @@ class ContinuousBatcher:
         logits = decode_step(self.model, self._cache, ids, [r.adapter for r in self._rows])
         for row, token in zip(self._rows, self._pick(self._rows, logits), strict=True):
             row.accept(token, self._eos)
+        BATCH_ROWS.labels(model=self.loaded.name).observe(len(self._rows))
+        MODEL_TOKENS.labels(model=self.loaded.name).inc(len(self._rows))
+
+    def _report_load(self) -> None:
+        """The batch and queue sizes as gauges (called under the lock, as they change)."""
+        BATCH_ACTIVE_ROWS.labels(model=self.loaded.name).set(len(self._rows))
+        BATCH_WAITING.labels(model=self.loaded.name).set(len(self._waiting))
 
     def _adapter_loaded(self, row: BatchRow) -> bool:
         return row.adapter == BASE_ADAPTER or self.model.holds_adapter(row.adapter)

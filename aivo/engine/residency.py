@@ -22,6 +22,7 @@ import asyncio
 import itertools
 import shutil
 import tempfile
+import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -33,7 +34,15 @@ from aivo.adapters.layout import checked_student_id
 from aivo.adapters.store import AdapterStore, StudentAdapter
 from aivo.engine.batching import ContinuousBatcher
 from aivo.engine.lora import AdapterWeights, read_adapter
-from aivo.observability import get_logger, log_event, pseudonym
+from aivo.observability import (
+    ADAPTER_EVICTIONS,
+    ADAPTER_LOAD_SECONDS,
+    ADAPTER_LOADS,
+    ADAPTERS_RESIDENT,
+    get_logger,
+    log_event,
+    pseudonym,
+)
 
 log = get_logger("aivo.engine.residency")
 
@@ -104,6 +113,11 @@ class AdapterResidency:
         self._shrinking: set[asyncio.Task[None]] = set()
         # fixed width: PEFT's hot swap finds a slot's tensors by substring of the adapter name
         self._names = (f"slot_{n:06d}" for n in itertools.count())
+        model = batcher.loaded.name  # the series exist from the start: rate() sees the first
+        for outcome in ("loaded", "failed"):
+            ADAPTER_LOADS.labels(model=model, outcome=outcome).inc(0)
+        ADAPTER_EVICTIONS.labels(model=model).inc(0)
+        self._report_resident()
 
     async def resolve(self, student_id: str, adapter: StudentAdapter | None = None) -> AdapterLease:
         """A pinned lease on the student's adapter: `adapter` (as the caller read it from the
@@ -191,6 +205,8 @@ class AdapterResidency:
         return AdapterLease(AdapterChoice(student_id, version, None, reason), None)
 
     async def _load(self, key: StudentAdapter) -> None:
+        model = self._batcher.loaded.name
+        started = time.perf_counter()
         try:
             staging = Path(await asyncio.to_thread(tempfile.mkdtemp, None, ".fetch-", self._cache))
             try:
@@ -198,8 +214,13 @@ class AdapterResidency:
                 await self._place(key, adapter)
             finally:
                 await asyncio.to_thread(shutil.rmtree, staging, True)
+        except _LoadFailed:
+            ADAPTER_LOADS.labels(model=model, outcome="failed").inc()
+            raise
         finally:
             del self._loading[key]
+        ADAPTER_LOADS.labels(model=model, outcome="loaded").inc()
+        ADAPTER_LOAD_SECONDS.labels(model=model).observe(time.perf_counter() - started)
 
     async def _place(self, key: StudentAdapter, adapter: AdapterWeights) -> None:
         """Into a slot: swapped into a reusable one, or loaded into a new one."""
@@ -211,6 +232,7 @@ class AdapterResidency:
         slot.holder, slot.placed = key, next(self._placements)
         slot.weights_of = key.student_id
         self._holders[key] = slot
+        self._report_resident()
         self._slots.move_to_end(slot.name)
         for other, held in list(self._holders.items()):
             if other.student_id == key.student_id and held is not slot and not held.pins:
@@ -278,6 +300,11 @@ class AdapterResidency:
         if slot.holder is not None:
             del self._holders[slot.holder]
             slot.holder = None
+            ADAPTER_EVICTIONS.labels(model=self._batcher.loaded.name).inc()
+            self._report_resident()
+
+    def _report_resident(self) -> None:
+        ADAPTERS_RESIDENT.labels(model=self._batcher.loaded.name).set(len(self._holders))
 
     def _unpin(self, name: str) -> None:
         slot = self._slots.get(name)

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 from aivo.errors import PromptRejected
+from aivo.observability import SCREENING_REJECTIONS
 from aivo.safety.obfuscation import disguised_forms, normalise
 
 OVERRIDE = "instruction_override"
@@ -277,7 +278,9 @@ def check_prompt(text: str) -> None:
 
 
 def rejection(verdict: ScreeningVerdict) -> PromptRejected:
-    """The error for a rejected prompt: says why in general terms, never quotes the prompt."""
+    """The error for a rejected prompt: says why in general terms, never quotes the prompt.
+    Every rejection is made here, so here it is counted by category."""
+    SCREENING_REJECTIONS.labels(reason=verdict.category).inc()
     return PromptRejected(
         f"The question was not sent to the tutor because {verdict.reason}. "
         "Please ask your homework question in your own words."

@@ -22,6 +22,7 @@ from aivo.engine.rows import GenerationFailed
 from aivo.engine.sampling import SamplingParams
 from aivo.engine.streaming import RequestStream
 from aivo.errors import Overloaded
+from aivo.metrics import REGISTRY
 from tests.fixtures.models import with_two_adapters
 
 pytestmark = pytest.mark.anyio
@@ -161,6 +162,29 @@ async def test_stream_chunks_make_up_the_final_text(
     assert "".join(chunks) == completion.text
     whole = batcher.submit(prompts[1], SamplingParams(20))
     assert (await whole.result()) == completion
+
+
+async def test_the_batch_records_first_tokens_tokens_and_rows(
+    batcher: ContinuousBatcher, peft_model: LoadedModel, prompts: list[list[int]]
+) -> None:
+    def value(name: str) -> float:
+        return REGISTRY.get_sample_value(name, {"model": peft_model.name}) or 0.0
+
+    names = [
+        "aivo_time_to_first_token_seconds_count",
+        "aivo_model_tokens_total",
+        "aivo_batch_rows_sum",
+    ]
+    before = [value(name) for name in names]
+    completions = await asyncio.gather(
+        *(batcher.submit(p, SamplingParams(6)).result() for p in prompts[:3])
+    )
+    produced = sum(c.completion_tokens for c in completions)
+    first_tokens, tokens, decoded = (value(n) - b for n, b in zip(names, before, strict=True))
+    assert (first_tokens, tokens) == (3, produced)
+    assert decoded == produced - 3  # each step observes its rows: every token after the first
+    await wait_for(lambda: value("aivo_batch_active_rows") == 0)
+    assert value("aivo_batch_waiting_requests") == 0
 
 
 def test_incremental_decoding_never_splits_a_character(peft_model: LoadedModel) -> None:

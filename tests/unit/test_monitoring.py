@@ -1,6 +1,7 @@
-"""The dashboard and the alert rules read only series that exist: AIVO's from the ingress's
-registry, Serve's from metrics Ray defines (tests/integration/test_monitoring.py scrapes both
-from a live graph), recording rules from rules.yml."""
+"""The dashboard and the alert rules read only series that exist: AIVO's as Ray exports the
+metrics of aivo.metrics (`ray_` + a name in the registry), Serve's from metrics Ray defines
+(tests/integration/test_monitoring.py scrapes both from a live graph), recording rules from
+rules.yml."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ import yaml
 
 import deployments.builder  # noqa: F401  (imports every module that defines a metric)
 from aivo.infra.breaker import ProbingBreaker
-from aivo.observability import CIRCUIT_OPEN, REGISTRY
+from aivo.metrics import REGISTRY
+from aivo.observability import LATENCY_BUCKETS
 from deploy.render import RAYSERVICE
 from tests.fixtures.monitoring import (
     DASHBOARD,
@@ -41,8 +43,14 @@ def test_expressions_are_parsed_into_the_names_they_read() -> None:
 
 def test_every_app_series_the_dashboard_and_rules_read_is_exported() -> None:
     exported = series_names(REGISTRY.collect())
-    wanted = {n for n in referenced() if n.startswith("aivo_")}
+    wanted = {n.removeprefix("ray_") for n in referenced() if n.startswith("ray_aivo_")}
     assert wanted and wanted <= exported, wanted - exported
+
+
+def test_every_bucket_bound_they_read_is_one_the_exporters_write() -> None:
+    exprs = dashboard_exprs() + [rule["expr"] for rule in rules()]
+    bounds = set(re.findall(r'le="([^"]*)"', "\n".join(exprs)))
+    assert bounds and bounds <= {str(float(b)) for b in LATENCY_BUCKETS}, bounds  # "10.0"
 
 
 def test_every_serve_series_they_read_is_one_ray_serve_defines() -> None:
@@ -52,7 +60,7 @@ def test_every_serve_series_they_read_is_one_ray_serve_defines() -> None:
         if "tests" not in p.parts
     )
     defined = set(re.findall(r'"(serve_[a-z_]+)"', source))
-    wanted = {n for n in referenced() if n.startswith("ray_")}
+    wanted = {n for n in referenced() if n.startswith("ray_serve_")}
     assert wanted
     for name in wanted:
         base = re.sub(r"_(bucket|count|sum|total)$", "", name.removeprefix("ray_"))
@@ -62,7 +70,7 @@ def test_every_serve_series_they_read_is_one_ray_serve_defines() -> None:
 def test_every_name_is_an_app_or_serve_series_or_a_recording_rule() -> None:
     recorded = {rule["record"] for rule in rules() if "record" in rule}
     for name in referenced():
-        assert name.startswith(("aivo_", "ray_serve_")) or name in recorded, name
+        assert name.startswith(("ray_aivo_", "ray_serve_")) or name in recorded, name
 
 
 def test_the_dashboard_is_importable_grafana_json() -> None:
@@ -98,7 +106,10 @@ def test_promtool_accepts_the_rules() -> None:
 
 
 def test_a_named_breaker_exports_whether_it_is_open() -> None:
-    async def fail_then_recover() -> list[float]:
+    def open_now() -> float | None:
+        return REGISTRY.get_sample_value("aivo_circuit_open", {"circuit": "test"})
+
+    async def fail_then_recover() -> list[float | None]:
         down = True
 
         async def probe() -> None:
@@ -106,26 +117,28 @@ def test_a_named_breaker_exports_whether_it_is_open() -> None:
                 raise ConnectionError("still down")
 
         breaker = ProbingBreaker(1, 0.01, probe, name="test")
-        seen = [CIRCUIT_OPEN.labels(circuit="test")._value.get()]
+        seen = [open_now()]
         breaker.record_failure()
-        seen.append(CIRCUIT_OPEN.labels(circuit="test")._value.get())
+        seen.append(open_now())
         down = False
         while not breaker.closed:
             await asyncio.sleep(0.01)
-        seen.append(CIRCUIT_OPEN.labels(circuit="test")._value.get())
+        seen.append(open_now())
         return seen
 
     assert asyncio.run(fail_then_recover()) == [0, 1, 0]
 
 
-def test_the_pod_monitor_scrapes_the_ports_the_rayservice_opens_and_drops_student_ids() -> None:
+def test_the_pod_monitor_scrapes_rays_metrics_port_and_drops_student_ids() -> None:
     monitor = yaml.safe_load(PODMONITOR.read_text())
     endpoints = {e["port"]: e for e in monitor["spec"]["podMetricsEndpoints"]}
     service = next(
         d for d in yaml.safe_load_all(RAYSERVICE.read_text()) if d["kind"] == "RayService"
     )
-    head = service["spec"]["rayClusterConfig"]["headGroupSpec"]["template"]["spec"]
-    ports = {p["name"] for p in head["containers"][0]["ports"]}
-    assert set(endpoints) <= ports and endpoints["serve"]["path"] == "/metrics"
+    cluster = service["spec"]["rayClusterConfig"]
+    pods = [cluster["headGroupSpec"], *cluster["workerGroupSpecs"]]
+    for pod in pods:  # every node's metrics agent: each exports its own replicas' metrics
+        ports = {p["name"] for p in pod["template"]["spec"]["containers"][0]["ports"]}
+        assert set(endpoints) == {"metrics"} <= ports
     drops = [r["regex"] for r in endpoints["metrics"]["metricRelabelings"] if r["action"] == "drop"]
     assert "ray_serve_registered_multiplexed_model_id" in drops

@@ -22,6 +22,7 @@ from aivo.engine.loader import LoadedModel
 from aivo.engine.lora import wrap_for_adapters
 from aivo.engine.residency import AdapterResidency
 from aivo.engine.sampling import SamplingParams
+from aivo.metrics import REGISTRY
 
 pytestmark = pytest.mark.anyio
 
@@ -297,3 +298,30 @@ async def test_a_deleted_students_weights_leave_the_model_unless_a_request_uses_
     in_use.release()
     assert await residency.drop_deleted() == 1
     assert residency.resident() == [] and slot_names(batcher) == set()
+
+
+async def test_loads_evictions_and_resident_adapters_are_counted(
+    residency: AdapterResidency,
+    store: CountingStore,
+    adapter_dirs: list[Path],
+    batcher: ContinuousBatcher,
+) -> None:
+    def value(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, {"model": batcher.loaded.name, **labels}) or 0.0
+
+    counted = [
+        ("aivo_adapter_loads_total", {"outcome": "loaded"}),
+        ("aivo_adapter_loads_total", {"outcome": "failed"}),
+        ("aivo_adapter_load_seconds_count", {}),
+        ("aivo_adapter_evictions_total", {}),
+    ]
+    before = [value(name, **labels) for name, labels in counted]
+    residency.max_adapters = 1
+    publish(store, adapter_dirs, "ann", "bob", "cy")
+    (store.root / version_path("cy", 1) / ADAPTER_WEIGHTS).write_bytes(b"tampered")
+    for student in ["ann", "bob", "cy"]:  # bob's adapter is swapped into ann's slot
+        (await residency.resolve(student)).release()
+    await residency.wait_idle()
+    after = [value(name, **labels) for name, labels in counted]
+    assert [a - b for a, b in zip(after, before, strict=True)] == [2, 1, 2, 1]
+    assert value("aivo_adapters_resident") == len(residency.resident()) == 1
