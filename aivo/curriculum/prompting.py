@@ -68,6 +68,8 @@ class Prompt:
     messages: Messages
     instructions: tuple[str, ...]  # lines an answer must never read back
     canary: str
+    grade: int | None = None  # the learner's grade (K is 0): the reading band answers aim at
+    plainer: Messages | None = None  # the same messages with a stricter reading instruction
 
 
 def build_prompt(
@@ -80,13 +82,19 @@ def build_prompt(
     """`question` and `history` ((role, text) with role user/assistant) are already screened
     and redacted; `material` is what the answer should use (a checked solution, a next step)."""
     instructions = tutor_instructions(request)
+    stricter = tutor_instructions(request, plainer=True)
     canary = request_canary(request)
     notes = [*(material or []), *standards_lines(standards), f"Reference {canary}."]
-    messages: Messages = [{"role": "system", "content": "\n".join(instructions)}]
-    messages += [{"role": role, "content": neutralise(text)} for role, text in history or []]
-    messages.append({"role": "system", "content": "\n".join(notes)})
-    messages.append({"role": "user", "content": neutralise(question)})
-    return Prompt(messages, tuple(instructions), canary)
+    turns: Messages = [{"role": role, "content": neutralise(text)} for role, text in history or []]
+    turns.append({"role": "system", "content": "\n".join(notes)})
+    turns.append({"role": "user", "content": neutralise(question)})
+    return Prompt(
+        [{"role": "system", "content": "\n".join(instructions)}, *turns],
+        tuple(dict.fromkeys(instructions + stricter)),
+        canary,
+        grade=grade_number(request.grade_level),
+        plainer=[{"role": "system", "content": "\n".join(stricter)}, *turns],
+    )
 
 
 def persona(grade: str | None, subject: Subject | None = None) -> str:
@@ -98,11 +106,13 @@ def persona(grade: str | None, subject: Subject | None = None) -> str:
     return f"You are AIVO, a patient tutor for a {learner} student{studied}."
 
 
-def tutor_instructions(request: GenerateRequest) -> list[str]:
-    band = grade_band(grade_number(request.grade_level))
+def tutor_instructions(request: GenerateRequest, *, plainer: bool = False) -> list[str]:
+    """The tutor's instructions; `plainer`, with a stricter reading instruction (for answering
+    again when the first answer read far above the learner's band)."""
+    grade = grade_number(request.grade_level)
     lines = [
         persona(request.grade_level, request.subject),
-        f"Use {band.vocabulary}, in sentences under {band.max_sentence_words} words.",
+        reading_instruction(grade, plainer=plainer),
         SUBJECT_METHODS[request.subject],
         MODE_RULES[request.mode],
     ]
@@ -110,6 +120,24 @@ def tutor_instructions(request: GenerateRequest) -> list[str]:
         lines.append(STYLE_HINTS[request.learning_style])
     lines += [ACCOMMODATION_RULES[a] for a in request.accommodations]
     return [line for line in lines if line]
+
+
+def reading_instruction(grade: int, *, plainer: bool = False) -> str:
+    """What the answer should read like, in terms a small model follows: a reader's age, a
+    sentence length, the kind of words."""
+    band = grade_band(grade)
+    age = grade + 6  # a learner's age in grade K (0) is about 5-6
+    reader = f"{'an' if age in (8, 11, 18) else 'a'} {age}-year-old"
+    if plainer:
+        words = max(6, band.max_sentence_words - 4)
+        return (
+            f"Write for {reader} child. Use very short sentences, under {words} words "
+            "each, and short, common words. Say each idea in its own sentence."
+        )
+    return (
+        f"Write so {reader} can read it alone: {band.vocabulary}, "
+        f"in sentences under {band.max_sentence_words} words."
+    )
 
 
 def standards_lines(standards: list[StandardMatch]) -> list[str]:
