@@ -29,7 +29,7 @@ from aivo.safety.semantic import InjectionClassifier
 from aivo.schemas import GenerateRequest, ReadingLevel, StandardMatch, Turn, grade_number
 from aivo.tutoring.moves import TutorPlan, plan_move
 
-PROMPT_VERSION = "3"
+PROMPT_VERSION = "4"
 
 
 @dataclass(frozen=True)

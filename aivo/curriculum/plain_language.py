@@ -83,6 +83,5 @@ def _patterns() -> list[tuple[re.Pattern[str], str]]:
     entries = json.loads(PLAIN_WORDS_FILE.read_text(encoding="utf-8"))
     ordered = sorted(entries.items(), key=lambda e: -len(e[0]))  # phrases before their words
     return [
-        (re.compile(rf"(\ban?\s+)?\b({re.escape(hard)})\b", re.I), plain)
-        for hard, plain in ordered
+        (re.compile(rf"(\ban?\s+)?\b({re.escape(hard)})\b", re.I), plain) for hard, plain in ordered
     ]

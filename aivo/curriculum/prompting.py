@@ -60,6 +60,37 @@ MODE_RULES = {
     "at again, without giving the answer.",
 }
 
+# The plainer prompt shows one answer written at the band's level: a small model copies the
+# style of an example far more than it follows a rule about style. Per band: question, answer.
+PLAIN_EXAMPLES = {
+    "K-2": (
+        "Why do birds have feathers?",
+        "Feathers keep birds warm. They help birds fly. A bird can fluff them up when it is "
+        "cold. Some feathers have bright colors. The colors help birds find each other.",
+    ),
+    "3-5": (
+        "Why do we have seasons?",
+        "The Earth is tilted. As it goes around the Sun, one half leans toward the Sun. That "
+        "half gets more sunlight, so it is summer there. The other half leans away. It gets "
+        "less light, so it is winter there.",
+    ),
+    "6-8": (
+        "What causes earthquakes?",
+        "The outer layer of the Earth is broken into huge pieces called tectonic plates. The "
+        "plates move very slowly, a few centimeters each year. Sometimes their edges get stuck "
+        "against each other. Pressure builds up until the rock suddenly slips. That sudden "
+        "movement sends vibrations through the ground, and we feel an earthquake.",
+    ),
+    "9-12": (
+        "Why does inflation happen?",
+        "Inflation is a general rise in prices across an economy over time. It often happens "
+        "when total demand for goods and services grows faster than the economy can produce "
+        "them. Rising production costs, such as wages or energy, can also push prices up. "
+        "Central banks try to slow inflation by raising interest rates, which makes borrowing "
+        "more expensive.",
+    ),
+}
+
 Messages = list[dict[str, str]]
 
 
@@ -83,17 +114,23 @@ def build_prompt(
     and redacted; `material` is what the answer should use (a checked solution, a next step)."""
     instructions = tutor_instructions(request)
     stricter = tutor_instructions(request, plainer=True)
+    grade = grade_number(request.grade_level)
+    example_question, example = PLAIN_EXAMPLES[grade_band(grade).name]
     canary = request_canary(request)
     notes = [*(material or []), *standards_lines(standards), f"Reference {canary}."]
     turns: Messages = [{"role": role, "content": neutralise(text)} for role, text in history or []]
     turns.append({"role": "system", "content": "\n".join(notes)})
     turns.append({"role": "user", "content": neutralise(question)})
+    shown: Messages = [
+        {"role": "user", "content": example_question},
+        {"role": "assistant", "content": example},
+    ]
     return Prompt(
         [{"role": "system", "content": "\n".join(instructions)}, *turns],
-        tuple(dict.fromkeys(instructions + stricter)),
+        tuple(dict.fromkeys([*instructions, *stricter, example])),  # an answer may copy none
         canary,
-        grade=grade_number(request.grade_level),
-        plainer=[{"role": "system", "content": "\n".join(stricter)}, *turns],
+        grade=grade,
+        plainer=[{"role": "system", "content": "\n".join(stricter)}, *shown, *turns],
     )
 
 

@@ -75,7 +75,10 @@ def _cuts(sentence: str) -> list[tuple[int, int, str]]:
         verb = m.group(1).lower()
         if verb in _PLURAL_VERBS or verb in _SINGULAR_VERBS:
             cuts.append((m.start(), m.end(), "these " if verb in _PLURAL_VERBS else "this "))
-    cuts += [(m.start(), m.end(), "this is because ") for m in re.finditer(r",?\s+because\s+(?!of\b)", sentence, re.I)]
+    cuts += [
+        (m.start(), m.end(), "this is because ")
+        for m in re.finditer(r",?\s+because\s+(?!of\b)", sentence, re.I)
+    ]
     return cuts
 
 

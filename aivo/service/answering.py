@@ -52,6 +52,7 @@ class TutoredAnswer:
     generation: Generation  # the last one, with the usage of every generation summed
     verification: Verification | None
     leak_removed: bool = False
+    plainer: bool = False  # answered again from the plainer prompt, and that answer was kept
 
 
 @dataclass
@@ -229,15 +230,15 @@ async def _explained(
     async for chunk in _released(first, generate(prompt.messages, max_tokens), leaks, gate):
         yield chunk
     used = [first.result()]
-    attempt = first
+    attempt, plainer = first, False
     if first.stopped == TOO_HARD and prompt.plainer is not None:
         second = _Attempt()
         gate = partial(_no_plainer, grade=prompt.grade, than=first.text)
         async for chunk in _released(second, generate(prompt.plainer, max_tokens), leaks, gate):
             yield chunk
         used.append(second.result())
-        attempt = second
-        if second.stopped == NOT_PLAINER:
+        attempt, plainer = second, second.stopped != NOT_PLAINER
+        if not plainer:
             attempt = _Attempt(text=first.text)
             left = max(1, max_tokens - used[0].completion.completion_tokens)
             resumed = generate(_seeded(prompt.messages, first.text), left)
@@ -251,7 +252,7 @@ async def _explained(
             retry = await _collect(generate(_without_instructions(prompt), max_tokens))
             used.append(retry.result())
             text = leaks.scrub(retry.text)
-    yield TutoredAnswer(text.strip(), _summed(used), None, leak_removed=removed)
+    yield TutoredAnswer(text.strip(), _summed(used), None, leak_removed=removed, plainer=plainer)
 
 
 async def _released(

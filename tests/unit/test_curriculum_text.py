@@ -44,7 +44,7 @@ def test_shared_instructions_first_then_history_then_this_questions_material() -
     assert question == "How do I add 2/3 and 1/4?"
     assert "grade 5 student in math" in system and "worked steps" in system
     assert set(system.splitlines()) < set(prompt.instructions)  # and the plainer prompt's
-    assert prompt.plainer is not None and prompt.plainer[1:] == prompt.messages[1:]
+    assert prompt.plainer is not None and prompt.plainer[3:] == prompt.messages[1:]
     plainer = prompt.plainer[0]["content"].splitlines()
     assert set(plainer) < set(prompt.instructions) and plainer != system.splitlines()
     assert "5.NF.A.1" in notes and "Answer: 11/12" in notes and prompt.canary in notes

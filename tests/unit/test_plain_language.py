@@ -33,7 +33,10 @@ def _numbers(text: str) -> list[str]:
         ),
         (
             "The crust is the thin outer layer of the planet, which is made of many kinds of rock.",
-            ["The crust is the thin outer layer of the planet.", "This is made of many kinds of rock."],
+            [
+                "The crust is the thin outer layer of the planet.",
+                "This is made of many kinds of rock.",
+            ],
         ),
         (
             "Leaves look green in summer because they hold a lot of a green pigment.",
