@@ -10,7 +10,9 @@ answer is released before it has passed.
 Elsewhere text is released as it comes, less a held-back window: a read-back of the prompt
 (`LeakWatch`) or unsafe text found in the window stops the generation, and what was held is
 never sent. A read-back is removed; when little is left, the model answers again from a prompt
-without instructions (nothing there to read back).
+without instructions (nothing there to read back). Such an answer's opening is also held until
+its reading level can be measured: when it reads far above the learner's band, the model answers
+once more from the plainer prompt, and the opening closer to the band goes on.
 """
 
 from __future__ import annotations
