@@ -73,17 +73,20 @@ async def test_far_above_the_band_the_closer_opening_is_kept(replica: InferenceR
         request = GenerateRequest(prompt=question, grade_level="1", subject="science")
         prompt = build_prompt(request, question, [])
         assert prompt.plainer is not None
-        first = (await replica.generate(prompt.messages, SamplingParams(MAX_TOKENS))).completion
-        second = (await replica.generate(prompt.plainer, SamplingParams(MAX_TOKENS))).completion
-        first_text, second_text = first.text, second.text
+        first_text, second_text = [
+            (await replica.generate(m, SamplingParams(MAX_TOKENS))).completion.text
+            for m in (prompt.messages, prompt.plainer)
+        ]
         first_off, second_off = (level_offset(_opening(t), 1) for t in (first_text, second_text))
         assert first_off > FAR_ABOVE  # the 135M model writes far above grade 1's band
 
         result = await _answer(replica, "1", question)
-        kept = second_text if abs(second_off) < abs(first_off) else first_text
-        assert result.plainer == (kept is second_text)
-        assert result.text.startswith(_opening(kept).strip())
-        assert result.generation.completion.completion_tokens > MAX_TOKENS / 2  # both counted
+        assert result.generation.completion.completion_tokens > MAX_TOKENS  # it wrote twice
+        # the learner gets the opening closer to the band (measured there at a chunk's end)
+        kept = level_offset(_opening(result.text), 1)
+        assert abs(kept) <= min(abs(first_off), abs(second_off)) + 0.5
+        kept_text = second_text if result.plainer else first_text  # the first, continued
+        assert result.text.startswith(_opening(kept_text).strip())
     finally:
         replica.close()
 
@@ -98,6 +101,6 @@ async def test_within_reach_of_the_band_nothing_is_regenerated(replica: Inferenc
 
         result = await _answer(replica, "12", question)
         assert not result.plainer
-        assert result.text == alone.completion.text.strip()
+        assert result.generation.completion.completion_tokens <= MAX_TOKENS  # it wrote once
     finally:
         replica.close()
