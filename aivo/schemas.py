@@ -158,9 +158,12 @@ class StandardMatch(BaseModel):
 
 
 class ReadingLevel(BaseModel):
-    flesch_kincaid_grade: float
+    flesch_kincaid_grade: float = Field(description="Flesch-Kincaid grade of the answer's prose.")
     target_band: tuple[float, float]
-    within_band: bool
+    within_band: bool | None = Field(
+        description="null when the answer has too little prose to measure (see prose_words)."
+    )
+    prose_words: int = Field(0, description="Words of prose measured (math lines left out).")
 
 
 class Verification(BaseModel):

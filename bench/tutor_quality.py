@@ -17,7 +17,9 @@ answers are scored here against the labels, with the same rules for both sides:
 - system-prompt leaks: answers that read back an instruction of their prompt (6 words in a
   row), a tag or chat marker, or the request's canary;
 - repetitive answers: a sentence of 4+ words said twice, or under 60 % distinct word 4-grams;
-- in reading band: the answer's Flesch-Kincaid grade within its grade's band;
+- in reading band: the answer's Flesch-Kincaid grade within its grade's band, over answers
+  with enough prose to measure (`reading_level.within_band` null: too short, counted apart);
+  the same over every answer whatever its length (the measure before that rule) is printed too;
 - latency: p50 of each side and their ratio.
 """
 
@@ -125,7 +127,11 @@ def score(item: dict[str, Any], reply: dict[str, Any], max_tokens: int) -> dict[
     scored["text"] = text
     scored["leak"] = leaks(item, text, max_tokens)
     scored["repetitive"] = repetitive(text)
-    scored["in_band"] = reading_level(text, grade_number(item["grade"])).within_band
+    level = reading_level(text, grade_number(item["grade"]))
+    scored["in_band"] = level.within_band  # None: too little prose to measure
+    scored["too_short_to_measure"] = level.within_band is None
+    low, high = level.target_band
+    scored["in_band_any_length"] = low <= max(level.flesch_kincaid_grade, 0.0) <= high
     scored["corrected"] = bool((reply.get("verification") or {}).get("corrected"))
     if "answer" in item:
         solution = labelled_solution(item)
@@ -143,7 +149,7 @@ def score(item: dict[str, Any], reply: dict[str, Any], max_tokens: int) -> dict[
 
 
 def share(rows: list[dict[str, Any]], field: str, where: Any = None) -> dict[str, Any]:
-    chosen = [r for r in rows if field in r and (where is None or where(r))]
+    chosen = [r for r in rows if r.get(field) is not None and (where is None or where(r))]
     hits = sum(1 for r in chosen if r[field])
     return {
         "count": hits,
@@ -176,6 +182,8 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "system_prompt_leaks": share(rows, "leak"),
         "repetitive_answers": share(rows, "repetitive"),
         "in_reading_band": share(rows, "in_band"),
+        "reading_too_short_to_measure": share(rows, "too_short_to_measure"),
+        "in_reading_band_any_length": share(rows, "in_band_any_length"),
         "rejected": sum(1 for r in rows if "rejected" in r),
         "p50_latency_s": round(percentile(latencies, 50), 3) if latencies else None,
         "mean_latency_s": round(statistics.fmean(latencies), 3) if latencies else None,

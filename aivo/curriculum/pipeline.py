@@ -18,9 +18,9 @@ from aivo.config import CurriculumConfig, TutoringConfig
 from aivo.curriculum.alignment import StandardsAligner
 from aivo.curriculum.catalogue import Catalogue, load_catalogue
 from aivo.curriculum.formatting import apply_accommodations
-from aivo.curriculum.plain_language import simplify
+from aivo.curriculum.plain_language import plain_answer
 from aivo.curriculum.prompting import Messages, Prompt, build_prompt
-from aivo.curriculum.readability import flesch_kincaid_grade, reading_level, target_band
+from aivo.curriculum.readability import reading_level
 from aivo.embedding import SentenceEmbedder
 from aivo.safety.output import check_output, safe_answer
 from aivo.safety.pii import redact_pii
@@ -29,7 +29,7 @@ from aivo.safety.semantic import InjectionClassifier
 from aivo.schemas import GenerateRequest, ReadingLevel, StandardMatch, Turn, grade_number
 from aivo.tutoring.moves import TutorPlan, plan_move
 
-PROMPT_VERSION = "3"
+PROMPT_VERSION = "4"
 
 
 @dataclass(frozen=True)
@@ -135,7 +135,7 @@ class CurriculumPipeline:
             answer = safe_answer(verdict)
         else:
             answer = redact_pii(text).text.strip()  # a model may repeat or invent personal data
-            if self.tutoring.checks and flesch_kincaid_grade(answer) > target_band(grade)[1]:
-                answer = simplify(answer, grade)
+            if self.tutoring.checks:
+                answer = plain_answer(answer, grade)
             answer = apply_accommodations(answer, request.accommodations, grade)
         return FinishedAnswer(answer, reading_level(answer, grade), replaced_unsafe=verdict.flagged)

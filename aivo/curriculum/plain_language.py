@@ -1,9 +1,12 @@
-"""Plain language for younger readers: long sentences split, hard words swapped for plain ones.
+"""Plain language: long sentences split at safe clause boundaries, hard words made plain.
 
-Applied after generation when an answer reads above its grade's band, for learners up to grade
-8 (high-school answers keep their precise words). Words come from `data/plain_words.json`, a
-hand-made list that leaves subject terms alone (no "remainder", "equivalent", "significant").
-Lines that hold math (digits, operators) are left exactly as they are.
+Applied after generation when an answer reads above its grade's band. Sentences are split for
+every grade (a long sentence is hard at any age); words are swapped only up to grade 8 (above,
+precise academic words are part of what is taught). Words come from `data/plain_words.json`, a
+hand-made list that leaves subject terms alone (no "remainder", "equivalent", "significant"),
+and only where the plain word means the same in any sentence. A sentence that holds math signs
+is left exactly as it is; elsewhere numbers are never touched (no entry holds a digit, and
+sentences are split only between words).
 """
 
 from __future__ import annotations
@@ -13,31 +16,48 @@ import re
 from functools import cache, partial
 from pathlib import Path
 
-from aivo.curriculum.formatting import shorten, split_sentences
-from aivo.curriculum.readability import grade_band
+from aivo.curriculum.readability import flesch_kincaid_grade, grade_band, target_band
+from aivo.curriculum.sentences import shorten, split_sentences
 
 PLAIN_WORDS_FILE = Path(__file__).parent / "data" / "plain_words.json"
-HIGHEST_GRADE = 8  # above this, precise academic words are part of what is taught
-_MATH = re.compile(r"\d|[=+\u00d7\u00f7]")  # digits and math signs
+PLAIN_WORDS_UP_TO = 8  # above this grade, precise academic words are part of what is taught
+_MATH = re.compile(r"[=+\u00d7\u00f7^\u221a<>]|\d\s*[-*/]\s*\d")  # math signs, "3 - 1", "6/8"
 _LIST_ITEM = re.compile(r"^(\s*(?:\d+[.)]|[-*•])\s+)")
 
 
+def plain_answer(text: str, grade: int) -> str:
+    """`text` as a learner of `grade` gets it: made plain when it reads above the band."""
+    return simplify(text, grade) if flesch_kincaid_grade(text) > target_band(grade)[1] else text
+
+
+def level_offset(text: str, grade: int) -> float:
+    """Grades that `text`, as the learner gets it, reads above (> 0) or below (< 0) the band."""
+    low, high = target_band(grade)
+    level = max(flesch_kincaid_grade(plain_answer(text, grade)), 0.0)
+    return level - high if level > high else min(level - low, 0.0)
+
+
 def simplify(text: str, grade: int) -> str:
-    """`text` in plainer words and shorter sentences for `grade`; unchanged above grade 8."""
-    if grade > HIGHEST_GRADE:
-        return text
+    """`text` in shorter sentences for `grade`, and up to grade 8 in plainer words."""
+    words = grade <= PLAIN_WORDS_UP_TO
     max_words = grade_band(grade).max_sentence_words
     lines = []
     for line in text.splitlines():
-        if not line.strip() or _MATH.search(line):
-            lines.append(line)
-            continue
         marker = _LIST_ITEM.match(line)
         head = marker.group(1) if marker else ""
-        body = plain_words(line[len(head) :])
-        sentences = [s for sentence in split_sentences(body) for s in shorten(sentence, max_words)]
-        lines.append(head + " ".join(sentences))
+        sentences = [
+            plain
+            for sentence in split_sentences(line[len(head) :])
+            for plain in _plain_sentence(sentence, max_words, words=words)
+        ]
+        lines.append(head + " ".join(sentences) if sentences else line)
     return "\n".join(lines)
+
+
+def _plain_sentence(sentence: str, max_words: int, *, words: bool) -> list[str]:
+    if _MATH.search(sentence):
+        return [sentence]
+    return shorten(plain_words(sentence) if words else sentence, max_words)
 
 
 def plain_words(text: str) -> str:
@@ -47,11 +67,21 @@ def plain_words(text: str) -> str:
 
 
 def _same_case(plain: str, match: re.Match[str]) -> str:
-    return plain[:1].upper() + plain[1:] if match.group(0)[:1].isupper() else plain
+    """`plain` for the matched word, capitalised like it, with its article made to fit
+    ("an enormous" becomes "a huge")."""
+    article, hard = match.group(1), match.group(2)
+    word = plain[:1].upper() + plain[1:] if hard[:1].isupper() else plain
+    if not article:
+        return word
+    fitting = "an" if word[:1].lower() in "aeiou" else "a"
+    fitting = fitting.capitalize() if article[:1].isupper() else fitting
+    return f"{fitting}{article[len(article.rstrip()) :]}{word}"
 
 
 @cache
 def _patterns() -> list[tuple[re.Pattern[str], str]]:
     entries = json.loads(PLAIN_WORDS_FILE.read_text(encoding="utf-8"))
     ordered = sorted(entries.items(), key=lambda e: -len(e[0]))  # phrases before their words
-    return [(re.compile(rf"\b{re.escape(hard)}\b", re.I), plain) for hard, plain in ordered]
+    return [
+        (re.compile(rf"(\ban?\s+)?\b({re.escape(hard)})\b", re.I), plain) for hard, plain in ordered
+    ]

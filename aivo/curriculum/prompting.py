@@ -60,6 +60,37 @@ MODE_RULES = {
     "at again, without giving the answer.",
 }
 
+# The plainer prompt shows one answer written at the band's level: a small model copies the
+# style of an example far more than it follows a rule about style. Per band: question, answer.
+PLAIN_EXAMPLES = {
+    "K-2": (
+        "Why do birds have feathers?",
+        "Feathers keep birds warm. They help birds fly. A bird can fluff them up when it is "
+        "cold. Some feathers have bright colors. The colors help birds find each other.",
+    ),
+    "3-5": (
+        "Why do we have seasons?",
+        "The Earth is tilted. As it goes around the Sun, one half leans toward the Sun. That "
+        "half gets more sunlight, so it is summer there. The other half leans away. It gets "
+        "less light, so it is winter there.",
+    ),
+    "6-8": (
+        "What causes earthquakes?",
+        "The outer layer of the Earth is broken into huge pieces called tectonic plates. The "
+        "plates move very slowly, a few centimeters each year. Sometimes their edges get stuck "
+        "against each other. Pressure builds up until the rock suddenly slips. That sudden "
+        "movement sends vibrations through the ground, and we feel an earthquake.",
+    ),
+    "9-12": (
+        "Why does inflation happen?",
+        "Inflation is a general rise in prices across an economy over time. It often happens "
+        "when total demand for goods and services grows faster than the economy can produce "
+        "them. Rising production costs, such as wages or energy, can also push prices up. "
+        "Central banks try to slow inflation by raising interest rates, which makes borrowing "
+        "more expensive.",
+    ),
+}
+
 Messages = list[dict[str, str]]
 
 
@@ -68,6 +99,8 @@ class Prompt:
     messages: Messages
     instructions: tuple[str, ...]  # lines an answer must never read back
     canary: str
+    grade: int | None = None  # the learner's grade (K is 0): the reading band answers aim at
+    plainer: Messages | None = None  # the same messages with a stricter reading instruction
 
 
 def build_prompt(
@@ -80,13 +113,25 @@ def build_prompt(
     """`question` and `history` ((role, text) with role user/assistant) are already screened
     and redacted; `material` is what the answer should use (a checked solution, a next step)."""
     instructions = tutor_instructions(request)
+    stricter = tutor_instructions(request, plainer=True)
+    grade = grade_number(request.grade_level)
+    example_question, example = PLAIN_EXAMPLES[grade_band(grade).name]
     canary = request_canary(request)
     notes = [*(material or []), *standards_lines(standards), f"Reference {canary}."]
-    messages: Messages = [{"role": "system", "content": "\n".join(instructions)}]
-    messages += [{"role": role, "content": neutralise(text)} for role, text in history or []]
-    messages.append({"role": "system", "content": "\n".join(notes)})
-    messages.append({"role": "user", "content": neutralise(question)})
-    return Prompt(messages, tuple(instructions), canary)
+    turns: Messages = [{"role": role, "content": neutralise(text)} for role, text in history or []]
+    turns.append({"role": "system", "content": "\n".join(notes)})
+    turns.append({"role": "user", "content": neutralise(question)})
+    shown: Messages = [
+        {"role": "user", "content": example_question},
+        {"role": "assistant", "content": example},
+    ]
+    return Prompt(
+        [{"role": "system", "content": "\n".join(instructions)}, *turns],
+        tuple(dict.fromkeys([*instructions, *stricter, example])),  # an answer may copy none
+        canary,
+        grade=grade,
+        plainer=[{"role": "system", "content": "\n".join(stricter)}, *shown, *turns],
+    )
 
 
 def persona(grade: str | None, subject: Subject | None = None) -> str:
@@ -98,11 +143,13 @@ def persona(grade: str | None, subject: Subject | None = None) -> str:
     return f"You are AIVO, a patient tutor for a {learner} student{studied}."
 
 
-def tutor_instructions(request: GenerateRequest) -> list[str]:
-    band = grade_band(grade_number(request.grade_level))
+def tutor_instructions(request: GenerateRequest, *, plainer: bool = False) -> list[str]:
+    """The tutor's instructions; `plainer`, with a stricter reading instruction (for answering
+    again when the first answer read far above the learner's band)."""
+    grade = grade_number(request.grade_level)
     lines = [
         persona(request.grade_level, request.subject),
-        f"Use {band.vocabulary}, in sentences under {band.max_sentence_words} words.",
+        reading_instruction(grade, plainer=plainer),
         SUBJECT_METHODS[request.subject],
         MODE_RULES[request.mode],
     ]
@@ -110,6 +157,24 @@ def tutor_instructions(request: GenerateRequest) -> list[str]:
         lines.append(STYLE_HINTS[request.learning_style])
     lines += [ACCOMMODATION_RULES[a] for a in request.accommodations]
     return [line for line in lines if line]
+
+
+def reading_instruction(grade: int, *, plainer: bool = False) -> str:
+    """What the answer should read like, in terms a small model follows: a reader's age, a
+    sentence length, the kind of words."""
+    band = grade_band(grade)
+    age = grade + 6  # a learner's age in grade K (0) is about 5-6
+    reader = f"{'an' if age in (8, 11, 18) else 'a'} {age}-year-old"
+    if plainer:
+        words = max(6, band.max_sentence_words - 4)
+        return (
+            f"Write for {reader} child. Use very short sentences, under {words} words "
+            "each, and short, common words. Say each idea in its own sentence."
+        )
+    return (
+        f"Write so {reader} can read it alone: {band.vocabulary}, "
+        f"in sentences under {band.max_sentence_words} words."
+    )
 
 
 def standards_lines(standards: list[StandardMatch]) -> list[str]:

@@ -10,7 +10,9 @@ answer is released before it has passed.
 Elsewhere text is released as it comes, less a held-back window: a read-back of the prompt
 (`LeakWatch`) or unsafe text found in the window stops the generation, and what was held is
 never sent. A read-back is removed; when little is left, the model answers again from a prompt
-without instructions (nothing there to read back).
+without instructions (nothing there to read back). Such an answer's opening is also held until
+its reading level can be measured: when it reads far above the learner's band, the model answers
+once more from the plainer prompt, and the opening closer to the band goes on.
 """
 
 from __future__ import annotations
@@ -19,8 +21,11 @@ import dataclasses
 import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from functools import partial
 
+from aivo.curriculum.plain_language import level_offset
 from aivo.curriculum.prompting import Messages, Prompt
+from aivo.curriculum.readability import MIN_PROSE_WORDS, prose_words
 from aivo.engine.generation import Completion, Generation, GenerationStart
 from aivo.safety.leaks import LEAK_WORDS, MARKER_CHARS, LeakCheck, LeakWatch
 from aivo.safety.output import check_output
@@ -33,6 +38,9 @@ CONTINUATION_TOKENS = 32  # the constrained generation adds one sentence to the 
 UNSAFE_WINDOW = 80  # characters of released text the unsafe-output check also reads
 MIN_KEPT = 0.5  # a scrubbed answer shorter than this share of the original is answered again
 ENOUGH = "one_sentence"  # why a continuation stops when nothing is wrong with it
+TOO_HARD = "too_hard"  # why a first answer stops: its opening reads far above the band
+NOT_PLAINER = "not_plainer"  # why a second one stops: it reads no closer to the band
+FAR_ABOVE = 2.0  # grades above the band's top (as the learner would get it) that call for it
 _SENTENCE_END = re.compile(r"[.!?\n]")
 
 # A replica's stream: its GenerationStart, text chunks, then its Generation.
@@ -46,6 +54,7 @@ class TutoredAnswer:
     generation: Generation  # the last one, with the usage of every generation summed
     verification: Verification | None
     leak_removed: bool = False
+    plainer: bool = False  # answered again from the plainer prompt, and that answer was kept
 
 
 @dataclass
@@ -213,18 +222,31 @@ def _normal(sentence: str) -> str:
 async def _explained(
     prompt: Prompt, leaks: LeakCheck, generate: Generate, max_tokens: int
 ) -> AsyncIterator[str | TutoredAnswer]:
-    """An answer with nothing to compute: released behind a window, read-backs removed."""
-    attempt = _Attempt()
-    released = 0
-    async for _ in _watched(attempt, generate(prompt.messages, max_tokens), LeakWatch(leaks)):
-        if check_output(attempt.text[max(0, released - UNSAFE_WINDOW) :]).flagged:
-            attempt.stopped = "unsafe"
-            continue
-        safe_until = _release_point(attempt.text, released)
-        if safe_until > released:
-            yield attempt.text[released:safe_until]
-            released = safe_until
-    used = [attempt.result()]
+    """An answer with nothing to compute: released behind a window, read-backs removed. Its
+    opening is held until its reading level can be measured; far above the band, it stops and
+    the model answers once more from the plainer prompt, and the opening closer to the band
+    goes on (the first by a seeded continuation)."""
+    first = _Attempt()
+    held = prompt.plainer is not None and prompt.grade is not None
+    gate = partial(_too_hard, grade=prompt.grade) if held else None
+    async for chunk in _released(first, generate(prompt.messages, max_tokens), leaks, gate):
+        yield chunk
+    used = [first.result()]
+    attempt, plainer = first, False
+    if first.stopped == TOO_HARD and prompt.plainer is not None:
+        second = _Attempt()
+        gate = partial(_no_plainer, grade=prompt.grade, than=first.text)
+        async for chunk in _released(second, generate(prompt.plainer, max_tokens), leaks, gate):
+            yield chunk
+        used.append(second.result())
+        attempt, plainer = second, second.stopped != NOT_PLAINER
+        if not plainer:
+            attempt = _Attempt(text=first.text)
+            left = max(1, max_tokens - used[0].completion.completion_tokens)
+            resumed = generate(_seeded(prompt.messages, first.text), left)
+            async for chunk in _released(attempt, resumed, leaks, None):
+                yield chunk
+            used.append(attempt.result())
     text, removed = attempt.text, attempt.stopped == "leak"
     if removed:
         text = leaks.scrub(attempt.text)
@@ -232,9 +254,46 @@ async def _explained(
             retry = await _collect(generate(_without_instructions(prompt), max_tokens))
             used.append(retry.result())
             text = leaks.scrub(retry.text)
-    elif attempt.stopped is None and released < len(text):
-        yield text[released:]
-    yield TutoredAnswer(text.strip(), _summed(used), None, leak_removed=removed)
+    yield TutoredAnswer(text.strip(), _summed(used), None, leak_removed=removed, plainer=plainer)
+
+
+async def _released(
+    attempt: _Attempt,
+    stream: AsyncIterator[ReplicaItem],
+    leaks: LeakCheck,
+    gate: Callable[[str], str | None] | None,
+) -> AsyncIterator[str]:
+    """`attempt`'s text as it may be released: behind the leak window, until a read-back or
+    unsafe text stops it. With a `gate`, nothing is released before the text has enough prose
+    to measure its reading level; then the gate says why to stop it (or None: go on)."""
+    released = 0
+    async for _ in _watched(attempt, stream, LeakWatch(leaks)):
+        if check_output(attempt.text[max(0, released - UNSAFE_WINDOW) :]).flagged:
+            attempt.stopped = "unsafe"
+            continue
+        if gate is not None:
+            if prose_words(attempt.text) < MIN_PROSE_WORDS:
+                continue
+            attempt.stopped, gate = gate(attempt.text), None
+            if attempt.stopped:
+                continue
+        safe_until = _release_point(attempt.text, released)
+        if safe_until > released:
+            yield attempt.text[released:safe_until]
+            released = safe_until
+    if attempt.stopped is None and released < len(attempt.text):
+        yield attempt.text[released:]
+
+
+def _too_hard(text: str, *, grade: int | None) -> str | None:
+    return TOO_HARD if grade is not None and level_offset(text, grade) > FAR_ABOVE else None
+
+
+def _no_plainer(text: str, *, grade: int | None, than: str) -> str | None:
+    """NOT_PLAINER when `text` is no closer to the band than `than` (the first opening)."""
+    if grade is None or abs(level_offset(text, grade)) < abs(level_offset(than, grade)):
+        return None
+    return NOT_PLAINER
 
 
 def _release_point(text: str, released: int) -> int:

@@ -126,10 +126,10 @@ def test_hints_and_wrong_answers_checked_never_get_the_answer(mode: str) -> None
 def test_an_explanation_streams_behind_a_window_and_never_sends_a_read_back() -> None:
     prompt, _ = setup("Why do we need a common denominator?")
     leak = prompt.instructions[0]
-    text = "Fractions need the same size parts before you add them. " * 3 + leak + " More."
+    text = "Fractions need the same size parts before you add them. " * 6 + leak + " More."
     replica = ScriptedReplica(text)
     released, result = go(run(prompt, None, replica))
-    assert len(released) > 3  # it streamed
+    assert len(released) > 3  # it streamed, once the level could be measured
     assert "patient tutor" not in "".join(released) and "patient tutor" not in result.text
     assert result.leak_removed and result.text.startswith("Fractions need the same size")
     assert len(replica.calls) == 1
