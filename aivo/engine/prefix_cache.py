@@ -33,6 +33,7 @@ class PrefixLookup:
     digests: list[bytes]
     hit_blocks: int = 0
     kv: torch.Tensor | None = None  # [layers, 2, kv_heads, hit tokens, head_dim]
+    weights: str = BASE_WEIGHTS  # what computed the blocks
 
 
 @dataclass
@@ -56,6 +57,7 @@ class PrefixCache:
         self.max_bytes = max_bytes
         self.stats = PrefixStats()
         self._blocks: OrderedDict[bytes, torch.Tensor] = OrderedDict()  # least recently used first
+        self._weights: dict[bytes, str] = {}  # each block's weights identity, to forget a student
 
     def lookup(self, prompt: list[int], weights: str | None) -> PrefixLookup:
         """The longest cached prefix of `prompt` under `weights` (None: this row is not cached),
@@ -63,7 +65,7 @@ class PrefixCache:
         if weights is None:
             self._record(missed=len(prompt))
             return PrefixLookup([])
-        lookup = PrefixLookup(self._chain(weights, prompt))
+        lookup = PrefixLookup(self._chain(weights, prompt), weights=weights)
         usable = (len(prompt) - 1) // self.block_tokens
         found = []
         for digest in lookup.digests[:usable]:
@@ -89,16 +91,33 @@ class PrefixCache:
             for digest, kv in zip(computed, span.split(self.block_tokens, dim=3), strict=True):
                 if digest not in self._blocks:
                     self._blocks[digest] = kv.contiguous()
+                    self._weights[digest] = lookup.weights
                     self.stats.nbytes += kv.nbytes
         for digest in reversed(lookup.digests):  # a chain's later blocks are evicted first
             self._blocks.move_to_end(digest)
         self._evict()
 
+    def students(self) -> set[str]:
+        """The students whose adapters computed blocks still kept."""
+        return {weights.split("/", 1)[0] for weights in self._weights.values() if "/" in weights}
+
+    def forget(self, student_id: str) -> int:
+        """Drop every block an adapter of the student computed (the student was deleted); how
+        many. Base-model blocks are shared by whoever sent the same prompt, and age out."""
+        mine = [d for d, weights in self._weights.items() if weights.startswith(f"{student_id}/")]
+        for digest in mine:
+            self._drop(digest)
+        self._record()
+        return len(mine)
+
+    def _drop(self, digest: bytes) -> None:
+        self.stats.nbytes -= self._blocks.pop(digest).nbytes
+        del self._weights[digest]
+
     def _evict(self) -> None:
         evicted = 0
         while self.stats.nbytes > self.max_bytes and self._blocks:
-            _, block = self._blocks.popitem(last=False)
-            self.stats.nbytes -= block.nbytes
+            self._drop(next(iter(self._blocks)))
             evicted += 1
         self._record(evicted=evicted)
 

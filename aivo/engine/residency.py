@@ -180,8 +180,12 @@ class AdapterResidency:
 
     async def drop_deleted(self) -> int:
         """Delete the slots holding weights of students with no adapter in the store any more
-        (deleted), held or stale, unless a request is using them (the next check will); how many."""
+        (deleted), held or stale, unless a request is using them (the next check will), and the
+        prefix KV their adapters computed; how many slots."""
+        reuse = self._batcher.prefix_cache
         students = {slot.weights_of for slot in self._slots.values() if slot.weights_of}
+        if reuse is not None:  # blocks outlive slots: their students are checked too
+            students |= await self._batcher.run_between_steps(reuse.students)
         gone = set()
         for student_id in students:
             try:
@@ -196,6 +200,9 @@ class AdapterResidency:
         ]
         if victims:
             await self._delete(victims)
+        if reuse is not None:
+            for student_id in gone:
+                await self._batcher.run_between_steps(lambda s=student_id: reuse.forget(s))
         return len(victims)
 
     # --- loading -------------------------------------------------------------------------------
