@@ -27,6 +27,7 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from aivo.adapters.errors import AdapterCorrupt, AdapterNotFound, AdapterStoreUnavailable
@@ -202,7 +203,7 @@ class AdapterResidency:
             await self._delete(victims)
         if reuse is not None:
             for student_id in gone:
-                await self._batcher.run_between_steps(lambda s=student_id: reuse.forget(s))
+                await self._batcher.run_between_steps(partial(reuse.forget, student_id))
         return len(victims)
 
     # --- loading -------------------------------------------------------------------------------
