@@ -180,7 +180,7 @@ class AdapterRef(BaseModel):
     version: int
 
 
-FinishReason = Literal["stop", "length"]
+FinishReason = Literal["stop", "length", "content_filter"]
 
 
 class Usage(BaseModel):
@@ -203,7 +203,9 @@ class GenerateResponse(BaseModel):
     verification: Verification | None = None
     usage: Usage
     finish_reason: FinishReason = Field(
-        "stop", description="`length` when the answer ran into max_tokens, else `stop`."
+        "stop",
+        description="`length` when the answer ran into max_tokens, `content_filter` when the "
+        "model's answer was unsafe and was replaced, else `stop`.",
     )
     latency_ms: float
 

@@ -7,10 +7,10 @@ text instead (a second, constrained generation, short); what of that continuatio
 audit is cut, so the worked text alone remains, correct by construction. Nothing of a planned
 answer is released before it has passed.
 
-Elsewhere text is released as it comes, less a held-back window: a read-back of the prompt
-(`LeakWatch`) or unsafe text found in the window stops the generation, and what was held is
-never sent. A read-back is removed; when little is left, the model answers again from a prompt
-without instructions (nothing there to read back).
+Elsewhere text is released as it comes, less a held-back window (`Holdback`): a read-back of
+the prompt (`LeakWatch`) or unsafe text found in the window stops the generation, and what was
+held is never sent. A read-back is removed; when little is left, the model answers again from a
+prompt without instructions (nothing there to read back).
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from dataclasses import dataclass
 
 from aivo.curriculum.prompting import Messages, Prompt
 from aivo.engine.generation import Completion, Generation, GenerationStart
-from aivo.safety.leaks import LEAK_WORDS, MARKER_CHARS, LeakCheck, LeakWatch
+from aivo.safety.holdback import Holdback
+from aivo.safety.leaks import LeakCheck, LeakWatch
 from aivo.safety.output import check_output
 from aivo.schemas import Verification
 from aivo.tutoring.answers import mentions_answer
@@ -30,7 +31,6 @@ from aivo.tutoring.audit import audit_answer, audit_written
 from aivo.tutoring.moves import TutorPlan
 
 CONTINUATION_TOKENS = 32  # the constrained generation adds one sentence to the worked text
-UNSAFE_WINDOW = 80  # characters of released text the unsafe-output check also reads
 MIN_KEPT = 0.5  # a scrubbed answer shorter than this share of the original is answered again
 ENOUGH = "one_sentence"  # why a continuation stops when nothing is wrong with it
 _SENTENCE_END = re.compile(r"[.!?\n]")
@@ -115,7 +115,8 @@ async def answer(
         )
         used.append(second.result())
         text = _checked_continuation(plan, leaks, second.text)
-    yield text
+    if not check_output(text).flagged:  # unsafe: the service replaces it, so none is sent
+        yield text
     yield TutoredAnswer(text, _summed(used), _verification(plan, text, corrected))
 
 
@@ -213,17 +214,16 @@ def _normal(sentence: str) -> str:
 async def _explained(
     prompt: Prompt, leaks: LeakCheck, generate: Generate, max_tokens: int
 ) -> AsyncIterator[str | TutoredAnswer]:
-    """An answer with nothing to compute: released behind a window, read-backs removed."""
+    """An answer with nothing to compute: released behind a window, read-backs removed; unsafe
+    text stops it (the service then replaces the answer)."""
     attempt = _Attempt()
-    released = 0
-    async for _ in _watched(attempt, generate(prompt.messages, max_tokens), LeakWatch(leaks)):
-        if check_output(attempt.text[max(0, released - UNSAFE_WINDOW) :]).flagged:
+    held = Holdback()
+    async for chunk in _watched(attempt, generate(prompt.messages, max_tokens), LeakWatch(leaks)):
+        released = held.feed(chunk)
+        if held.verdict is not None:
             attempt.stopped = "unsafe"
-            continue
-        safe_until = _release_point(attempt.text, released)
-        if safe_until > released:
-            yield attempt.text[released:safe_until]
-            released = safe_until
+        elif released:
+            yield released
     used = [attempt.result()]
     text, removed = attempt.text, attempt.stopped == "leak"
     if removed:
@@ -232,21 +232,9 @@ async def _explained(
             retry = await _collect(generate(_without_instructions(prompt), max_tokens))
             used.append(retry.result())
             text = leaks.scrub(retry.text)
-    elif attempt.stopped is None and released < len(text):
-        yield text[released:]
+    elif attempt.stopped is None and (rest := held.close()):
+        yield rest
     yield TutoredAnswer(text.strip(), _summed(used), None, leak_removed=removed)
-
-
-def _release_point(text: str, released: int) -> int:
-    """Where released text may end: before the last LEAK_WORDS words and MARKER_CHARS chars,
-    at a word boundary."""
-    limit = len(text) - MARKER_CHARS
-    spaces = [m.start() for m in re.finditer(r"\s+", text)]
-    if len(spaces) <= LEAK_WORDS:
-        return released
-    limit = min(limit, spaces[-LEAK_WORDS])
-    boundary = max((s for s in spaces if s <= limit), default=released)
-    return max(boundary, released)
 
 
 def _without_instructions(prompt: Prompt) -> Messages:

@@ -21,6 +21,7 @@ from aivo.cache import CacheAside, CachedAnswer, ResponseCache, cache_key, is_ca
 from aivo.config import AppConfig
 from aivo.curriculum.pipeline import PROMPT_VERSION, PreparedPrompt
 from aivo.curriculum.prompting import Messages
+from aivo.engine.generation import Generation
 from aivo.engine.sampling import request_params
 from aivo.errors import AivoError, InvalidRequest, NotFound, ServiceUnavailable
 from aivo.observability import FALLBACK_ANSWERS, GENERATED_TOKENS
@@ -29,6 +30,7 @@ from aivo.schemas import (
     AdapterRef,
     CloneJob,
     CloneRequest,
+    FinishReason,
     GenerateRequest,
     GenerateResponse,
     InvalidateRequest,
@@ -39,7 +41,7 @@ from aivo.schemas import (
     Usage,
 )
 from aivo.security.keys import Principal
-from aivo.security.limits import RateLimiter
+from aivo.security.limits import RateLimiter, Reservation
 from aivo.service.answering import ReplicaItem, TutoredAnswer, answer
 from aivo.service.protocols import CloneJobs, Inference, Preprocessor
 from aivo.service.streams import StreamSlots, event
@@ -57,11 +59,26 @@ class Admitted:
     adapter: StudentAdapter | None  # the student's live adapter, read for this request
     key: str | None
     started: float
+    reservation: Reservation  # the request's max_tokens, held until it settles
 
     @property
     def student_id(self) -> str | None:
         """The student whose adapter serves; None when the base model does."""
         return self.request.student_id if self.adapter is not None else None
+
+
+@dataclass
+class TokenMeter:
+    """Tokens the model has generated for one request so far (what a dropped stream used)."""
+
+    tokens: int = 0
+
+    def used(self, answer: CachedAnswer | None, cached: bool) -> int:
+        """What the request is charged: nothing for a cache hit, its answer's tokens, or (no
+        answer: failed or dropped) the tokens generated until then."""
+        if cached:
+            return 0
+        return answer.usage.completion_tokens if answer is not None else self.tokens
 
 
 class TutorService:
@@ -85,17 +102,20 @@ class TutorService:
         self.adapters = adapters if adapters is not None else open_store(config.storage)
         self.limits = limits or RateLimiter(config.security, config.cache)
         self.streams = StreamSlots(config.security.max_concurrent_streams)
+        self._settling: set[asyncio.Task[None]] = set()
 
     async def generate(
         self, request: GenerateRequest, request_id: str, principal: Principal
     ) -> GenerateResponse:
         admitted = await self._admit(request, principal)
-        answer, cached = await self.answers.get_or_generate(
-            admitted.key, lambda: self._generate(admitted, None, None)
-        )
-        if not cached:
-            await self.limits.spend(principal, answer.usage.completion_tokens)
-        return self._response(admitted, answer, cached, request_id)
+        meter, answered = TokenMeter(), None
+        try:
+            answered = await self.answers.get_or_generate(
+                admitted.key, lambda: self._generate(admitted, None, None, meter)
+            )
+        finally:
+            self._settle(admitted.reservation, meter.used(*answered or (None, False)))
+        return self._response(admitted, *answered, request_id)
 
     async def stream(
         self, request: GenerateRequest, request_id: str, principal: Principal
@@ -103,15 +123,20 @@ class TutorService:
         """Checks run before the first byte (so they answer with a status code); then SSE
         events: `chunk` per text piece, then `done` with the full response, or `error`."""
         release = self.streams.take(principal.key_id)
+        admitted = None
         try:
             admitted = await self._admit(request, principal)
             hit = await self.answers.lookup(admitted.key)
             prepared = None if hit else await self.preprocessor.prepare(request)
         except BaseException:
             release()
+            if admitted is not None:
+                self._settle(admitted.reservation, 0)
             raise
-        events = self._events(admitted, hit, prepared, request_id, principal, release)
-        weakref.finalize(events, release)  # a body that never starts still frees its slot
+        events = self._events(admitted, hit, prepared, request_id, release)
+        # a body that never starts still frees its slot and its reservation
+        weakref.finalize(events, release)
+        weakref.finalize(events, self._settle, admitted.reservation, 0)
         return events
 
     async def _events(
@@ -120,15 +145,15 @@ class TutorService:
         hit: CachedAnswer | None,
         prepared: PreparedPrompt | None,
         request_id: str,
-        principal: Principal,
         release: Callable[[], None],
     ) -> AsyncIterator[str]:
+        meter, answer, cached = TokenMeter(), hit, hit is not None
         try:
-            answer, cached, streamed = hit, hit is not None, False
+            streamed = False
             if answer is None:
                 # The generation may be another request's (same key): then no chunk arrives here.
                 chunks: asyncio.Queue[str | CachedAnswer | Exception] = asyncio.Queue()
-                filling = asyncio.create_task(self._fill(admitted, prepared, chunks))
+                filling = asyncio.create_task(self._fill(admitted, prepared, chunks, meter))
                 try:
                     while not isinstance(item := await chunks.get(), CachedAnswer):
                         if isinstance(item, Exception):
@@ -138,27 +163,43 @@ class TutorService:
                 finally:
                     filling.cancel()  # a client that leaves gives up its share of the flight
                 answer = item
-                await self.limits.spend(principal, answer.usage.completion_tokens)
             if not streamed:
                 yield event("chunk", {"text": answer.text})
+            elif answer.finish_reason == "content_filter":  # what was sent is replaced
+                yield event("replace", {"text": answer.text})
             response = self._response(admitted, answer, cached, request_id)
             yield event("done", response.model_dump())
         except AivoError as error:
             yield event("error", {"error": {"code": error.code, "message": error.message}})
         finally:
             release()
+            self._settle(admitted.reservation, meter.used(answer, cached))
+
+    def _settle(self, reservation: Reservation, used: int) -> None:
+        """Settles in a task of its own: a dropped stream's cleanup is being cancelled."""
+        if reservation.settled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # collected outside the loop: the reservation stays charged
+            return
+        task = loop.create_task(reservation.settle(used))
+        self._settling.add(task)
+        task.add_done_callback(self._settling.discard)
 
     async def _fill(
         self,
         admitted: Admitted,
         prepared: PreparedPrompt | None,
         out: asyncio.Queue[str | CachedAnswer | Exception],
+        meter: TokenMeter,
     ) -> None:
         """Chunks into `out` as they are generated, then the answer (or the error)."""
         try:
             out.put_nowait(
                 await self.answers.fill(
-                    admitted.key, lambda: self._generate(admitted, prepared, out.put_nowait)
+                    admitted.key,
+                    lambda: self._generate(admitted, prepared, out.put_nowait, meter),
                 )
             )
         except Exception as error:  # the reader re-raises it; a task's error would go unseen
@@ -167,7 +208,16 @@ class TutorService:
     async def _admit(self, request: GenerateRequest, principal: Principal) -> Admitted:
         started = time.perf_counter()
         self._within_caps(request)
-        await self.limits.admit(principal)
+        reservation = await self.limits.admit(principal, request.max_tokens)
+        try:
+            return await self._admitted(request, reservation, started)
+        except BaseException:
+            self._settle(reservation, 0)
+            raise
+
+    async def _admitted(
+        self, request: GenerateRequest, reservation: Reservation, started: float
+    ) -> Admitted:
         adapter = None
         if request.student_id is not None:  # read fresh: a new version must never meet old answers
             adapter = await asyncio.to_thread(self.adapters.live, request.student_id)
@@ -179,7 +229,7 @@ class TutorService:
                 prompt_version=PROMPT_VERSION,
                 adapter=adapter.tag if adapter else None,
             )
-        return Admitted(request, adapter, key, started)
+        return Admitted(request, adapter, key, started, reservation)
 
     def _within_caps(self, request: GenerateRequest) -> None:
         caps = self.config.security
@@ -191,7 +241,11 @@ class TutorService:
             )
 
     async def _generate(
-        self, admitted: Admitted, prepared: PreparedPrompt | None, on_chunk: OnChunk | None
+        self,
+        admitted: Admitted,
+        prepared: PreparedPrompt | None,
+        on_chunk: OnChunk | None,
+        meter: TokenMeter,
     ) -> CachedAnswer:
         """One answer: prepared (unless it was), written by the model through the answering
         loop's checks, finished. `on_chunk` None: not streamed; else it gets the text that
@@ -202,13 +256,19 @@ class TutorService:
 
         params = request_params(request, self.config.engine)
 
-        def generate(messages: Messages, max_tokens: int) -> AsyncIterator[ReplicaItem]:
-            return self.inference.stream(
+        async def generate(messages: Messages, max_tokens: int) -> AsyncIterator[ReplicaItem]:
+            stream = self.inference.stream(
                 messages,
                 dataclasses.replace(params, max_tokens=max_tokens),
                 admitted.student_id,
                 admitted.adapter,
             )
+            try:
+                async for item in stream:
+                    meter.tokens += isinstance(item, str)  # a replica sends a token a chunk
+                    yield item
+            finally:
+                await stream.aclose()  # type: ignore[attr-defined]
 
         tutored = None
         checks = self.config.tutoring.checks
@@ -238,7 +298,7 @@ class TutorService:
                 prompt_tokens=generation.completion.prompt_tokens,
                 completion_tokens=generation.completion.completion_tokens,
             ),
-            finish_reason="length" if generation.completion.finish_reason == "length" else "stop",
+            finish_reason=_finish_reason(finished.replaced_unsafe, generation),
         )
 
     def _response(
@@ -346,3 +406,9 @@ class TutorService:
         # a student deleted since the listing has no manifest any more
         manifests = (self.adapters.manifest(s) for s in self.adapters.students())
         return [manifest for manifest in manifests if manifest is not None]
+
+
+def _finish_reason(replaced_unsafe: bool, generation: Generation) -> FinishReason:
+    if replaced_unsafe:
+        return "content_filter"
+    return "length" if generation.completion.finish_reason == "length" else "stop"
