@@ -13,10 +13,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from aivo.api.errors import install_error_handlers
-from aivo.api.middleware import BodyLimitMiddleware, ObservabilityMiddleware
+from aivo.api.middleware import BodyLimitMiddleware, KeyMiddleware, ObservabilityMiddleware
 from aivo.api.openai.routes import ChatService, add_openai_routes
 from aivo.config import SecurityConfig
-from aivo.observability import REGISTRY
+from aivo.observability import REGISTRY, get_logger, log_event
 from aivo.schemas import (
     STUDENT_ID_PATTERN,
     AdapterInfo,
@@ -35,14 +35,18 @@ from aivo.schemas import (
 from aivo.security.keys import KeyRing, Principal, Scope
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": ErrorResponse} for status in (400, 401, 403, 404, 413, 422, 429, 503, 504)
+    status: {"model": ErrorResponse}
+    for status in (400, 401, 403, 404, 408, 413, 422, 429, 503, 504)
 }
+log = get_logger("aivo.http")
 
 
 class Service(ChatService, Protocol):
     """What the routes call; `aivo.service.TutorService` implements it."""
 
     async def readiness(self) -> dict[str, object]: ...
+
+    async def count_request(self, principal: Principal) -> None: ...
 
     async def invalidate_cache(self, target: InvalidateRequest) -> int: ...
 
@@ -68,13 +72,18 @@ def create_api(service: Service, security: SecurityConfig, keys: KeyRing) -> Fas
     install_error_handlers(app)
     bearer = HTTPBearer(auto_error=False, description="An AIVO API key: `aivo_<id>_<secret>`.")
 
-    def scoped(scope: Scope) -> Any:
-        def check(
+    def scoped(scope: Scope, *, counted: bool = True) -> Any:
+        """The key's principal, with `scope`; `counted`: the request counts against the key's
+        rate limit here (False: the service admits it, with its token reservation)."""
+
+        async def check(
+            request: Request,
             credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
         ) -> Principal:
-            header = f"{credentials.scheme} {credentials.credentials}" if credentials else None
-            principal = keys.authenticate(header)
+            principal: Principal = request.state.principal  # KeyMiddleware authenticated it
             keys.authorize(principal, scope)
+            if counted:
+                await service.count_request(principal)
             return principal
 
         return Depends(check)
@@ -86,7 +95,9 @@ def create_api(service: Service, security: SecurityConfig, keys: KeyRing) -> Fas
             **ERRORS,
             200: {
                 "description": "The answer; with `stream: true`, server-sent events instead: "
-                "`chunk` ({text}) per piece, then `done` (this body) or `error` ({error}).",
+                "`chunk` ({text}) per piece, `replace` ({text}: what the learner sees instead "
+                "of what was sent, when the answer was unsafe), then `done` (this body) or "
+                "`error` ({error}).",
                 "content": {"text/event-stream": {}},
             },
         },
@@ -94,7 +105,7 @@ def create_api(service: Service, security: SecurityConfig, keys: KeyRing) -> Fas
     async def generate(
         body: GenerateRequest,
         request: Request,
-        principal: Annotated[Principal, scoped("generate")],
+        principal: Annotated[Principal, scoped("generate", counted=False)],
     ) -> GenerateResponse | StreamingResponse:
         if body.stream:
             events = await service.stream(body, request.state.request_id, principal)
@@ -183,10 +194,14 @@ def create_api(service: Service, security: SecurityConfig, keys: KeyRing) -> Fas
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/ready", responses={503: {"description": "Not ready, with the reasons."}})
-    async def ready() -> JSONResponse:
+    @app.get("/ready", responses={503: {"description": "Not ready; the reasons are logged."}})
+    async def ready(request: Request) -> JSONResponse:
         state = await service.readiness()
-        return JSONResponse(state, status_code=200 if state["ready"] else 503)
+        request_id = request.state.request_id
+        if not state["ready"]:  # the reasons name models, paths and errors: for operators only
+            log_event(log, "not ready", request_id=request_id, state=state)
+        public = {"ready": state["ready"], "cache": state.get("cache"), "request_id": request_id}
+        return JSONResponse(public, status_code=200 if state["ready"] else 503)
 
     @app.get(
         "/metrics",
@@ -196,8 +211,21 @@ def create_api(service: Service, security: SecurityConfig, keys: KeyRing) -> Fas
     async def metrics() -> Response:
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
-    # Middleware added last runs first: ids and metrics wrap everything, including 413s.
-    app.add_middleware(BodyLimitMiddleware, max_body_bytes=security.max_body_bytes)
+    # Middleware added last runs first: ids and metrics wrap everything, including 413s; the
+    # key is checked before the body is read.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_body_bytes=security.max_body_bytes,
+        read_timeout_s=security.body_read_timeout_s,
+    )
+    app.add_middleware(
+        KeyMiddleware,
+        keys=keys,
+        router=app.router,
+        keyed=lambda path: (
+            path.startswith("/v1/") or (path == "/metrics" and security.metrics_require_key)
+        ),
+    )
     if security.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -315,6 +315,10 @@ class TutorService:
             **answer.model_dump(exclude={"adapter_version"}),
         )
 
+    async def count_request(self, principal: Principal) -> None:
+        """Counts a request that generates nothing against the key's requests per minute."""
+        await self.limits.admit(principal)
+
     async def readiness(self) -> dict[str, object]:
         try:  # while a replica restarts, calls wait until one is up: do not wait
             async with asyncio.timeout(READY_TIMEOUT_S):
