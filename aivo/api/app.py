@@ -189,6 +189,7 @@ def create_api(service: Service, security: SecurityConfig, keys: KeyRing) -> Fas
         return await service.students(after, limit)
 
     add_openai_routes(app, service, scoped)
+    _publish_caps(app, security)
 
     @app.get("/health")
     async def health() -> dict[str, str]:
@@ -235,3 +236,21 @@ def create_api(service: Service, security: SecurityConfig, keys: KeyRing) -> Fas
         )
     app.add_middleware(ObservabilityMiddleware)
     return app
+
+
+def _publish_caps(app: FastAPI, security: SecurityConfig) -> None:
+    """The OpenAPI document states this deployment's caps, so that what it calls valid is
+    accepted (a request over a cap answers 422)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            fields = build()["components"]["schemas"]["GenerateRequest"]["properties"]
+            fields["max_tokens"]["maximum"] = security.max_tokens
+            fields["max_tokens"]["default"] = min(
+                fields["max_tokens"]["default"], security.max_tokens
+            )
+            fields["prompt"]["maxLength"] = security.max_prompt_chars
+        return app.openapi_schema  # type: ignore[return-value]  # build() has set it
+
+    app.openapi = openapi  # type: ignore[method-assign]

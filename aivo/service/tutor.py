@@ -127,7 +127,7 @@ class TutorService:
         try:
             admitted = await self._admit(request, principal)
             hit = await self.answers.lookup(admitted.key)
-            prepared = None if hit else await self.preprocessor.prepare(request)
+            prepared = None if hit else await self.preprocessor.prepare(admitted.request)
         except BaseException:
             release()
             if admitted is not None:
@@ -207,7 +207,7 @@ class TutorService:
 
     async def _admit(self, request: GenerateRequest, principal: Principal) -> Admitted:
         started = time.perf_counter()
-        self._within_caps(request)
+        request = self._within_caps(request)
         reservation = await self.limits.admit(principal, request.max_tokens)
         try:
             return await self._admitted(request, reservation, started)
@@ -231,14 +231,19 @@ class TutorService:
             )
         return Admitted(request, adapter, key, started, reservation)
 
-    def _within_caps(self, request: GenerateRequest) -> None:
+    def _within_caps(self, request: GenerateRequest) -> GenerateRequest:
+        """The request, its default max_tokens lowered to this deployment's cap; InvalidRequest
+        for a value over a cap."""
         caps = self.config.security
+        if "max_tokens" not in request.model_fields_set and request.max_tokens > caps.max_tokens:
+            return self._within_caps(request.model_copy(update={"max_tokens": caps.max_tokens}))
         if request.max_tokens > caps.max_tokens:
             raise InvalidRequest(f"max_tokens: this deployment allows at most {caps.max_tokens}")
         if len(request.prompt) > caps.max_prompt_chars:
             raise InvalidRequest(
                 f"prompt: this deployment allows at most {caps.max_prompt_chars} characters"
             )
+        return request
 
     async def _generate(
         self,
