@@ -60,4 +60,4 @@ def api_keys(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyp
     return make_keys(tmp_path_factory.mktemp("keys"))
 
 
-pytest_plugins = ["support.redis_server", "support.s3_server"]
+pytest_plugins = ["support.redis_server", "support.s3_server", "support.security_graph"]
