@@ -12,7 +12,7 @@ import pytest
 
 from aivo.security.keys import new_key
 
-TOKENS_PER_MINUTE = 100
+TOKENS_PER_MINUTE = 400
 BODY_READ_TIMEOUT_S = 2.0
 AREAS = ("streaming", "budget", "dropped", "screening", "bodies")
 

@@ -27,6 +27,7 @@ def test_an_obfuscated_attack_never_reaches_the_model(
             chat = {
                 "model": "aivo-tutor",
                 "messages": [{"role": "user", "content": fields.get("prompt")}],
+                "max_tokens": 8,
                 "aivo": {"grade_level": "3", "subject": "math"},
             }
             if fields["prompt"] == attack:
