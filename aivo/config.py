@@ -252,6 +252,9 @@ class SecurityConfig(Strict):
         100_000, ge=1, description="Completion tokens one tenant may have generated a minute."
     )
     max_body_bytes: int = Field(65_536, ge=1024, description="Larger request bodies answer 413.")
+    body_read_timeout_s: float = Field(
+        10.0, gt=0, description="A request body not received within this time answers 408."
+    )
     max_prompt_chars: int = Field(
         MAX_PROMPT_CHARS,
         ge=1,

@@ -53,6 +53,12 @@ class ModelNotFound(NotFound):
     code = "model_not_found"
 
 
+class RequestTimeout(AivoError):
+    """The client did not send its request body in time."""
+
+    status, code = 408, "request_timeout"
+
+
 class PayloadTooLarge(AivoError):
     status, code = 413, "payload_too_large"
 

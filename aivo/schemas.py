@@ -5,7 +5,16 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
 
 Grade = Literal["K", "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12"]
 GRADES: tuple[str, ...] = get_args(Grade)
@@ -13,6 +22,25 @@ GRADES: tuple[str, ...] = get_args(Grade)
 MAX_PROMPT_CHARS = 4000
 MAX_TOKENS = 1024
 STUDENT_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+
+
+def _json_number(value: object) -> object:
+    """A JSON number, as JSON Schema has it: no string or boolean stands in for one."""
+    if isinstance(value, str | bool):
+        raise ValueError("Input should be a number")
+    return value
+
+
+JsonInt = Annotated[int, BeforeValidator(_json_number)]  # 3 and 3.0, never "3" or true
+JsonFloat = Annotated[float, BeforeValidator(_json_number)]
+
+
+def _one_or_more(schema: dict[str, Any]) -> None:
+    """`stop`'s schema: one string, or a list of them (the validator wraps one in a list)."""
+    one = schema.pop("items")
+    many = {"type": "array", "items": one, "maxItems": schema.pop("maxItems")}
+    del schema["type"]
+    schema["anyOf"] = [one, many]
 
 
 class Subject(StrEnum):
@@ -61,10 +89,22 @@ def grade_number(grade: str) -> int:
 
 
 class GenerateRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Numbers and flags are strict, and the schema states the checks below (a visible
+    # character, `check` needs `student_answer`): what the OpenAPI document calls valid is.
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "if": {"properties": {"mode": {"const": "check"}}, "required": ["mode"]},
+            "then": {"required": ["student_answer"]},
+        },
+    )
 
     prompt: str = Field(
-        min_length=1, max_length=MAX_PROMPT_CHARS, description="The learner's question."
+        min_length=1,
+        max_length=MAX_PROMPT_CHARS,
+        description="The learner's question.",
+        json_schema_extra={"pattern": r"\S"},
     )
     grade_level: Grade = Field(description='"K" or "1".."12".')
     subject: Subject = Field(description="Case-insensitive.")
@@ -73,24 +113,25 @@ class GenerateRequest(BaseModel):
     student_id: str | None = Field(
         None, pattern=STUDENT_ID_PATTERN, description="Selects that student's adapter."
     )
-    max_tokens: int = Field(256, ge=1, le=MAX_TOKENS)
-    temperature: float = Field(0.0, ge=0.0, le=2.0)
-    top_p: float = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling mass.")
+    max_tokens: JsonInt = Field(256, ge=1, le=MAX_TOKENS)
+    temperature: JsonFloat = Field(0.0, ge=0.0, le=2.0)
+    top_p: JsonFloat = Field(1.0, gt=0.0, le=1.0, description="Nucleus sampling mass.")
     stop: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
         default_factory=list,
         max_length=4,
+        json_schema_extra=_one_or_more,
         description="A string or up to 4: the answer ends before the first one it writes.",
     )
-    seed: int | None = Field(
+    seed: JsonInt | None = Field(
         None, ge=0, lt=2**63, description="Makes a sampled answer reproducible."
     )
-    frequency_penalty: float = Field(
+    frequency_penalty: JsonFloat = Field(
         0.0, ge=-2.0, le=2.0, description="Lowers a token's logit by this per earlier use."
     )
-    presence_penalty: float = Field(
+    presence_penalty: JsonFloat = Field(
         0.0, ge=-2.0, le=2.0, description="Lowers the logit of every token already used."
     )
-    stream: bool = False
+    stream: StrictBool = False
     mode: TutoringMode = Field(
         TutoringMode.explain,
         description="`explain` (default), `hint` (never states the final answer) or `check` "
@@ -183,7 +224,7 @@ class AdapterRef(BaseModel):
     version: int
 
 
-FinishReason = Literal["stop", "length"]
+FinishReason = Literal["stop", "length", "content_filter"]
 
 
 class Usage(BaseModel):
@@ -206,7 +247,9 @@ class GenerateResponse(BaseModel):
     verification: Verification | None = None
     usage: Usage
     finish_reason: FinishReason = Field(
-        "stop", description="`length` when the answer ran into max_tokens, else `stop`."
+        "stop",
+        description="`length` when the answer ran into max_tokens, `content_filter` when the "
+        "model's answer was unsafe and was replaced, else `stop`.",
     )
     latency_ms: float
 
@@ -221,17 +264,30 @@ class ErrorResponse(BaseModel):
 
 
 class InvalidateRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Exactly one of `student_id` or `all: true` (the schema says so: one property)."""
 
-    student_id: str | None = Field(
-        None, pattern=STUDENT_ID_PATTERN, description="Drop this student's cached answers."
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, json_schema_extra={"minProperties": 1, "maxProperties": 1}
     )
-    all: bool = Field(False, description="Drop every cached answer of this key's tenant.")
+
+    student_id: Annotated[str, Field(pattern=STUDENT_ID_PATTERN)] | SkipJsonSchema[None] = Field(
+        None, description="Drop this student's cached answers."
+    )
+    all: Literal[True] | SkipJsonSchema[None] = Field(
+        None, description="Drop every cached answer of this key's tenant."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_property(cls, data: Any) -> Any:
+        if isinstance(data, dict) and len(data) != 1:
+            raise ValueError("give exactly one of student_id or all: true")
+        return data
 
     @model_validator(mode="after")
     def _one_target(self) -> InvalidateRequest:
-        if (self.student_id is None) == (not self.all):
-            raise ValueError("give either student_id or all: true")
+        if (self.student_id is None) == (self.all is None):
+            raise ValueError("give exactly one of student_id or all: true")
         return self
 
 

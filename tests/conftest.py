@@ -68,4 +68,9 @@ def api_keys(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyp
     return make_keys(tmp_path_factory.mktemp("keys"))
 
 
-pytest_plugins = ["support.redis_server", "support.s3_server", "support.leak_scan"]
+pytest_plugins = [
+    "support.redis_server",
+    "support.s3_server",
+    "support.leak_scan",
+    "support.security_graph",
+]

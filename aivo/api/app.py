@@ -13,10 +13,10 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from aivo.api.errors import install_error_handlers
-from aivo.api.middleware import BodyLimitMiddleware, ObservabilityMiddleware
+from aivo.api.middleware import BodyLimitMiddleware, KeyMiddleware, ObservabilityMiddleware
 from aivo.api.openai.routes import ChatService, add_openai_routes
 from aivo.config import SecurityConfig
-from aivo.observability import REGISTRY, TENANT_REQUESTS
+from aivo.observability import REGISTRY, TENANT_REQUESTS, get_logger, log_event
 from aivo.schemas import (
     STUDENT_ID_PATTERN,
     AdapterInfo,
@@ -36,14 +36,17 @@ from aivo.security.keys import KeyRing, Principal, Scope
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse}
-    for status in (400, 401, 403, 404, 409, 413, 422, 429, 503, 504)
+    for status in (400, 401, 403, 404, 408, 409, 413, 422, 429, 503, 504)
 }
+log = get_logger("aivo.http")
 
 
 class Service(ChatService, Protocol):
     """What the routes call; `aivo.service.TutorService` implements it."""
 
     async def readiness(self) -> dict[str, object]: ...
+
+    async def count_request(self, principal: Principal) -> None: ...
 
     async def invalidate_cache(self, tenant: str, target: InvalidateRequest) -> int: ...
 
@@ -69,17 +72,20 @@ def create_api(service: Service, security: SecurityConfig, keys: KeyRing) -> Fas
     install_error_handlers(app)
     bearer = HTTPBearer(auto_error=False, description="An AIVO API key: `aivo_<id>_<secret>`.")
 
-    def scoped(scope: Scope) -> Any:
-        """The dependency that authenticates a key with `scope`; every route acts for the key's
-        tenant only."""
+    def scoped(scope: Scope, *, counted: bool = True) -> Any:
+        """The key's principal, with `scope`; every route acts for the key's tenant only.
+        `counted`: the request counts against the tenant's rate limit here (False: the service
+        admits it, with its token reservation)."""
 
-        def check(
+        async def check(
+            request: Request,
             credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
         ) -> Principal:
-            header = f"{credentials.scheme} {credentials.credentials}" if credentials else None
-            principal = keys.authenticate(header)
+            principal: Principal = request.state.principal  # KeyMiddleware authenticated it
             keys.authorize(principal, scope)
             TENANT_REQUESTS.labels(tenant=principal.tenant, scope=scope).inc()
+            if counted:
+                await service.count_request(principal)
             return principal
 
         return Depends(check)
@@ -91,7 +97,9 @@ def create_api(service: Service, security: SecurityConfig, keys: KeyRing) -> Fas
             **ERRORS,
             200: {
                 "description": "The answer; with `stream: true`, server-sent events instead: "
-                "`chunk` ({text}) per piece, then `done` (this body) or `error` ({error}).",
+                "`chunk` ({text}) per piece, `replace` ({text}: what the learner sees instead "
+                "of what was sent, when the answer was unsafe), then `done` (this body) or "
+                "`error` ({error}).",
                 "content": {"text/event-stream": {}},
             },
         },
@@ -99,7 +107,7 @@ def create_api(service: Service, security: SecurityConfig, keys: KeyRing) -> Fas
     async def generate(
         body: GenerateRequest,
         request: Request,
-        principal: Annotated[Principal, scoped("generate")],
+        principal: Annotated[Principal, scoped("generate", counted=False)],
     ) -> GenerateResponse | StreamingResponse:
         if body.stream:
             events = await service.stream(body, request.state.request_id, principal)
@@ -176,15 +184,20 @@ def create_api(service: Service, security: SecurityConfig, keys: KeyRing) -> Fas
         return await service.students(principal.tenant, after, limit)
 
     add_openai_routes(app, service, scoped)
+    _publish_caps(app, security)
 
     @app.get("/health")
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/ready", responses={503: {"description": "Not ready, with the reasons."}})
-    async def ready() -> JSONResponse:
+    @app.get("/ready", responses={503: {"description": "Not ready; the reasons are logged."}})
+    async def ready(request: Request) -> JSONResponse:
         state = await service.readiness()
-        return JSONResponse(state, status_code=200 if state["ready"] else 503)
+        request_id = request.state.request_id
+        if not state["ready"]:  # the reasons name models, paths and errors: for operators only
+            log_event(log, "not ready", request_id=request_id, state=state)
+        public = {"ready": state["ready"], "cache": state.get("cache"), "request_id": request_id}
+        return JSONResponse(public, status_code=200 if state["ready"] else 503)
 
     @app.get(
         "/metrics",
@@ -194,8 +207,21 @@ def create_api(service: Service, security: SecurityConfig, keys: KeyRing) -> Fas
     async def metrics() -> Response:
         return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
-    # Middleware added last runs first: ids and metrics wrap everything, including 413s.
-    app.add_middleware(BodyLimitMiddleware, max_body_bytes=security.max_body_bytes)
+    # Middleware added last runs first: ids and metrics wrap everything, including 413s; the
+    # key is checked before the body is read.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_body_bytes=security.max_body_bytes,
+        read_timeout_s=security.body_read_timeout_s,
+    )
+    app.add_middleware(
+        KeyMiddleware,
+        keys=keys,
+        router=app.router,
+        keyed=lambda path: (
+            path.startswith("/v1/") or (path == "/metrics" and security.metrics_require_key)
+        ),
+    )
     if security.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -205,3 +231,21 @@ def create_api(service: Service, security: SecurityConfig, keys: KeyRing) -> Fas
         )
     app.add_middleware(ObservabilityMiddleware)
     return app
+
+
+def _publish_caps(app: FastAPI, security: SecurityConfig) -> None:
+    """The OpenAPI document states this deployment's caps, so that what it calls valid is
+    accepted (a request over a cap answers 422)."""
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            fields = build()["components"]["schemas"]["GenerateRequest"]["properties"]
+            fields["max_tokens"]["maximum"] = security.max_tokens
+            fields["max_tokens"]["default"] = min(
+                fields["max_tokens"]["default"], security.max_tokens
+            )
+            fields["prompt"]["maxLength"] = security.max_prompt_chars
+        return app.openapi_schema  # type: ignore[return-value]  # build() has set it
+
+    app.openapi = openapi  # type: ignore[method-assign]

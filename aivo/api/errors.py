@@ -77,7 +77,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         path = request.scope["path"]
-        return error_response(exc.status_code, "http_error", str(exc.detail), path=path)
+        response = error_response(exc.status_code, "http_error", str(exc.detail), path=path)
+        response.headers.update(exc.headers or {})  # a 405's Allow (RFC 9110)
+        return response
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         error = unwrap(exc)

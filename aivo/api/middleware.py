@@ -1,28 +1,69 @@
-"""ASGI middleware: request ids, body-size limit, and per-route metrics and logs."""
+"""ASGI middleware: request ids, keys before bodies, body size and read time, and per-route
+metrics and logs."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
+from collections.abc import Callable
 
+from starlette.routing import Match, Router
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aivo.api.errors import aivo_error_response
-from aivo.errors import PayloadTooLarge
+from aivo.errors import AivoError, PayloadTooLarge, RequestTimeout
 from aivo.observability import HTTP_ERRORS, HTTP_LATENCY, HTTP_REQUESTS, get_logger, log_event
+from aivo.security.keys import KeyRing
 
 log = get_logger("aivo.http")
 
 
+class KeyMiddleware:
+    """Authenticates a request to a keyed route from its headers, before any of its body is
+    read: a client without a valid key can make the server neither read nor wait for a body.
+    The principal is left in the request's state for the route's scope check."""
+
+    def __init__(
+        self, app: ASGIApp, keys: KeyRing, router: Router, keyed: Callable[[str], bool]
+    ) -> None:
+        self.app = app
+        self.keys = keys
+        self.router = router
+        self.keyed = keyed  # by route template
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self._keyed(scope):
+            header = dict(scope["headers"]).get(b"authorization")
+            try:
+                principal = self.keys.authenticate(header.decode("latin-1") if header else None)
+            except AivoError as error:
+                await aivo_error_response(error, path=scope["path"])(scope, receive, send)
+                return
+            scope.setdefault("state", {})["principal"] = principal
+        await self.app(scope, receive, send)
+
+    def _keyed(self, scope: Scope) -> bool:
+        """Whether a route answers this method and path and needs a key (other requests get
+        their 404 or 405 from the router)."""
+        for route in self.router.routes:
+            match, _ = route.matches(scope)
+            if match is Match.FULL:
+                return self.keyed(getattr(route, "path", ""))
+        return False
+
+
 class BodyLimitMiddleware:
-    """413 for a body over the limit, whether it declares its length or streams it.
+    """413 for a body over the limit, whether it declares its length or streams it; 408 for a
+    body not sent within the read time (a slow client holds no replica slot for long).
 
     The body is read (bounded) before the app sees it, so the app never parses a partial body.
     """
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_body_bytes: int, read_timeout_s: float) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.read_timeout_s = read_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -32,17 +73,16 @@ class BodyLimitMiddleware:
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
             await self._reject(scope, receive, send)
             return
-        body = bytearray()
-        while True:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            body += message.get("body", b"")
-            if len(body) > self.max_body_bytes:
-                await self._reject(scope, receive, send)
-                return
-            if not message.get("more_body", False):
-                break
+        try:
+            async with asyncio.timeout(self.read_timeout_s):
+                body = await self._read(receive)
+        except TimeoutError:
+            slow = RequestTimeout(f"the request body was not sent within {self.read_timeout_s} s")
+            await aivo_error_response(slow, path=scope["path"])(scope, receive, send)
+            return
+        if body is None:
+            await self._reject(scope, receive, send)
+            return
         replayed = False
 
         async def replay() -> Message:
@@ -53,6 +93,19 @@ class BodyLimitMiddleware:
             return await receive()
 
         await self.app(scope, replay, send)
+
+    async def _read(self, receive: Receive) -> bytearray | None:
+        """The whole body; None once it is over the limit."""
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return body
+            body += message.get("body", b"")
+            if len(body) > self.max_body_bytes:
+                return None
+            if not message.get("more_body", False):
+                return body
 
     async def _reject(self, scope: Scope, receive: Receive, send: Send) -> None:
         too_large = PayloadTooLarge(f"request body is over {self.max_body_bytes} bytes")

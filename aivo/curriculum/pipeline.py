@@ -24,7 +24,13 @@ from aivo.curriculum.readability import reading_level
 from aivo.embedding import SentenceEmbedder
 from aivo.safety.output import check_output, safe_answer
 from aivo.safety.pii import redact_pii
-from aivo.safety.screening import RESEMBLES_ATTACK, ScreeningVerdict, check_prompt, rejection
+from aivo.safety.screening import (
+    RESEMBLES_ATTACK,
+    ScreeningVerdict,
+    check_prompt,
+    neutralise,
+    rejection,
+)
 from aivo.safety.semantic import InjectionClassifier
 from aivo.schemas import GenerateRequest, ReadingLevel, StandardMatch, Turn, grade_number
 from aivo.tutoring.moves import TutorPlan, plan_move
@@ -102,7 +108,7 @@ class CurriculumPipeline:
         """The learner's text with personal data redacted, and its embedding; PromptRejected
         for an attack."""
         check_prompt(text)
-        redaction = redact_pii(text)
+        redaction = redact_pii(neutralise(text))  # embedded and sent as the model gets it
         vector = self.embedder.encode([redaction.text])[0]
         if self.injections.is_attack(vector):
             raise rejection(ScreeningVerdict(RESEMBLES_ATTACK))

@@ -20,7 +20,7 @@ import hashlib
 from dataclasses import dataclass
 
 from aivo.curriculum.readability import grade_band
-from aivo.safety.screening import CONTROL_TOKEN
+from aivo.safety.screening import neutralise
 from aivo.schemas import (
     Accommodation,
     GenerateRequest,
@@ -188,15 +188,6 @@ def request_canary(request: GenerateRequest) -> str:
     """A code per request, the same for the same request (so greedy answers stay repeatable)."""
     digest = hashlib.sha256(request.model_dump_json(exclude={"stream"}).encode()).hexdigest()
     return f"T{digest[:7].upper()}"
-
-
-def neutralise(text: str) -> str:
-    """`text` without chat control tokens, however they are nested."""
-    previous = None
-    while previous != text:
-        previous = text
-        text = CONTROL_TOKEN.sub("", text)
-    return text.strip()
 
 
 def _clip(description: str) -> str:

@@ -81,11 +81,9 @@ class ModelChain:
                 loaded = self.loaded.get(spec.name) or self._load(spec)
                 if loaded is not None:
                     return loaded
-        raise ModelUnavailable(
-            "no model can serve now: "
-            + "; ".join(f"{name}: {why}" for name, why in self._reasons().items()),
-            retry_after_s=30,
-        )
+        # why names models, paths and errors: for the logs, never the client
+        log_event(log, "no model can serve", reasons=self._reasons())
+        raise ModelUnavailable("no model can serve now; retry later", retry_after_s=30)
 
     def record(self, name: str, ok: bool) -> None:
         breaker = self.breakers[name]

@@ -65,6 +65,9 @@ _CATEGORIES: dict[str, list[str]] = {
         r"3d[- ]print(?:ed)? (?:a )?guns?",
     ],
 }
+# The longest match a pattern above can make across words (tests/unit/test_safety_output.py
+# measures every pattern): a stream holds this much back. Single-word matches may be longer.
+PHRASE_CHARS = 40
 PATTERNS = {
     category: re.compile(r"\b(?:" + "|".join(words) + r")\b", re.I)
     for category, words in _CATEGORIES.items()

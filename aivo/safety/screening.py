@@ -257,10 +257,21 @@ class ScreeningVerdict:
         return REASONS[self.category] if self.category else ""
 
 
+def neutralise(text: str) -> str:
+    """`text` without chat control tokens, however they are nested: what a model is given."""
+    previous = None
+    while previous != text:
+        previous = text
+        text = CONTROL_TOKEN.sub("", text)
+    return text.strip()
+
+
 def screen_prompt(text: str) -> ScreeningVerdict:
-    """The kind of attack the prompt is, if any; never echoes or logs the prompt."""
+    """The kind of attack the prompt is, if any; never echoes or logs the prompt. The rules
+    read the neutralised text, the one a model would be given ("ig<||>nore" is "ignore")."""
     if any(p.search(text) for p in DELIMITERS):
         return ScreeningVerdict(DELIMITER)
+    text = neutralise(text)
     category = _match(normalise(text))
     if category is not None:
         return ScreeningVerdict(category)

@@ -1,12 +1,16 @@
 """Bounded consumption per tenant: requests and generated tokens per minute (OWASP LLM10).
 
-Counts live in Redis when a URL is configured, so every ingress replica shares them; while Redis
-is unreachable the replica counts on its own (limits hold per replica) instead of refusing.
+A request reserves its `max_tokens` when it is admitted and settles for what it generated when
+it ends (answered, failed or dropped by its client), so concurrent requests cannot together
+spend past the budget. Counts live in Redis when a URL is configured, so every ingress replica
+shares them; while Redis is unreachable the replica counts on its own (limits hold per replica)
+instead of refusing.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Protocol
 
 from redis.exceptions import RedisError
@@ -19,9 +23,13 @@ from aivo.security.keys import Principal
 WINDOW_S = 60
 
 
+def current_window() -> int:
+    return int(time.time() // WINDOW_S)
+
+
 class Counters(Protocol):
-    async def add(self, amounts: dict[str, int]) -> dict[str, int]:
-        """Adds to the named counters of the current window; returns their new totals."""
+    async def add(self, amounts: dict[str, int], window: int) -> dict[str, int]:
+        """Adds to the named counters of `window`; returns their new totals."""
         ...
 
 
@@ -30,9 +38,10 @@ class LocalCounters:
         self._counts: dict[str, int] = {}
         self._window = 0
 
-    async def add(self, amounts: dict[str, int]) -> dict[str, int]:
-        window = int(time.time() // WINDOW_S)
-        if window != self._window:  # a new minute: the old counts can go
+    async def add(self, amounts: dict[str, int], window: int) -> dict[str, int]:
+        if window < self._window:  # a past minute's counts are gone: nothing to settle
+            return dict.fromkeys(amounts, 0)
+        if window > self._window:  # a new minute: the old counts can go
             self._counts.clear()
             self._window = window
         for name, amount in amounts.items():
@@ -45,10 +54,9 @@ class RedisCounters:
         self._redis = GuardedRedis(config, name="rate_limits")
         self._fallback = LocalCounters()
 
-    async def add(self, amounts: dict[str, int]) -> dict[str, int]:
+    async def add(self, amounts: dict[str, int], window: int) -> dict[str, int]:
         if not self._redis.healthy:
-            return await self._fallback.add(amounts)
-        window = int(time.time() // WINDOW_S)
+            return await self._fallback.add(amounts, window)
         pipeline = self._redis.client.pipeline(transaction=False)
         for name, amount in amounts.items():  # one round trip for every counter
             key = f"aivo:limits:{name}:{window}"
@@ -57,8 +65,28 @@ class RedisCounters:
         try:
             replies = await self._redis.call(pipeline.execute())
         except RedisError:
-            return await self._fallback.add(amounts)
+            return await self._fallback.add(amounts, window)
         return {name: int(total) for name, total in zip(amounts, replies[::2], strict=True)}
+
+
+@dataclass
+class Reservation:
+    """Tokens held for one request in its window, until it settles for what it used."""
+
+    counters: Counters
+    key: str
+    tokens: int
+    window: int
+    settled: bool = False
+
+    async def settle(self, used: int) -> None:
+        """Charge `used` tokens (at most the reservation) and give the rest back; once."""
+        if self.settled:
+            return
+        self.settled = True
+        refund = self.tokens - min(used, self.tokens)
+        if refund:
+            await self.counters.add({self.key: -refund}, self.window)
 
 
 class RateLimiter:
@@ -67,18 +95,21 @@ class RateLimiter:
         self.tokens_per_minute = security.tokens_per_minute
         self.counters: Counters = RedisCounters(cache) if redis_url(cache) else LocalCounters()
 
-    async def admit(self, principal: Principal) -> None:
-        """Counts one request; 429 when the key's tenant is over its requests or tokens this
-        minute."""
+    async def admit(self, principal: Principal, max_tokens: int = 0) -> Reservation:
+        """Counts one request and reserves `max_tokens`; 429 (reserving nothing) when the key
+        's tenant is over its requests or tokens this minute."""
         request_key, token_key = f"req:{principal.tenant}", f"tok:{principal.tenant}"
-        totals = await self.counters.add({request_key: 1, token_key: 0})
+        window = current_window()
+        # Added first, checked after: concurrent admissions each see the others' reservations.
+        totals = await self.counters.add({request_key: 1, token_key: max_tokens}, window)
         requests, tokens = totals[request_key], totals[token_key]
-        if requests > self.requests_per_minute or tokens >= self.tokens_per_minute:
-            what = "requests" if requests > self.requests_per_minute else "generated tokens"
+        over_requests = requests > self.requests_per_minute
+        if over_requests or tokens > self.tokens_per_minute:
+            if max_tokens:
+                await self.counters.add({token_key: -max_tokens}, window)
+            what = "requests" if over_requests else "generated tokens"
             raise RateLimited(
                 f"this API key's tenant is over its {what} per minute; retry later",
                 retry_after_s=WINDOW_S - time.time() % WINDOW_S,
             )
-
-    async def spend(self, principal: Principal, tokens: int) -> None:
-        await self.counters.add({f"tok:{principal.tenant}": tokens})
+        return Reservation(self.counters, token_key, max_tokens, window)

@@ -7,12 +7,12 @@ text instead (a second, constrained generation, short); what of that continuatio
 audit is cut, so the worked text alone remains, correct by construction. Nothing of a planned
 answer is released before it has passed.
 
-Elsewhere text is released as it comes, less a held-back window: a read-back of the prompt
-(`LeakWatch`) or unsafe text found in the window stops the generation, and what was held is
-never sent. A read-back is removed; when little is left, the model answers again from a prompt
-without instructions (nothing there to read back). Such an answer's opening is also held until
-its reading level can be measured: when it reads far above the learner's band, the model answers
-once more from the plainer prompt, and the opening closer to the band goes on.
+Elsewhere text is released as it comes, less a held-back window (`Holdback`): a read-back of
+the prompt (`LeakWatch`) or unsafe text found in the window stops the generation, and what was
+held is never sent. A read-back is removed; when little is left, the model answers again from a
+prompt without instructions (nothing there to read back). Such an answer's opening is also held
+until its reading level can be measured: when it reads far above the learner's band, the model
+answers once more from the plainer prompt, and the opening closer to the band goes on.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ from aivo.curriculum.plain_language import level_offset
 from aivo.curriculum.prompting import Messages, Prompt
 from aivo.curriculum.readability import MIN_PROSE_WORDS, prose_words
 from aivo.engine.generation import Completion, Generation, GenerationStart
-from aivo.safety.leaks import LEAK_WORDS, MARKER_CHARS, LeakCheck, LeakWatch
+from aivo.safety.holdback import Holdback
+from aivo.safety.leaks import LeakCheck, LeakWatch
 from aivo.safety.output import check_output
 from aivo.schemas import Verification
 from aivo.tutoring.answers import mentions_answer
@@ -35,7 +36,6 @@ from aivo.tutoring.audit import audit_answer, audit_written
 from aivo.tutoring.moves import TutorPlan
 
 CONTINUATION_TOKENS = 32  # the constrained generation adds one sentence to the worked text
-UNSAFE_WINDOW = 80  # characters of released text the unsafe-output check also reads
 MIN_KEPT = 0.5  # a scrubbed answer shorter than this share of the original is answered again
 ENOUGH = "one_sentence"  # why a continuation stops when nothing is wrong with it
 TOO_HARD = "too_hard"  # why a first answer stops: its opening reads far above the band
@@ -124,7 +124,8 @@ async def answer(
         )
         used.append(second.result())
         text = _checked_continuation(plan, leaks, second.text)
-    yield text
+    if not check_output(text).flagged:  # unsafe: the service replaces it, so none is sent
+        yield text
     yield TutoredAnswer(text, _summed(used), _verification(plan, text, corrected))
 
 
@@ -263,12 +264,14 @@ async def _released(
     leaks: LeakCheck,
     gate: Callable[[str], str | None] | None,
 ) -> AsyncIterator[str]:
-    """`attempt`'s text as it may be released: behind the leak window, until a read-back or
+    """`attempt`'s text as it may be released: behind the held-back window, until a read-back or
     unsafe text stops it. With a `gate`, nothing is released before the text has enough prose
     to measure its reading level; then the gate says why to stop it (or None: go on)."""
-    released = 0
-    async for _ in _watched(attempt, stream, LeakWatch(leaks)):
-        if check_output(attempt.text[max(0, released - UNSAFE_WINDOW) :]).flagged:
+    held = Holdback()
+    pending = held.feed(attempt.text)  # a continued attempt starts with text never sent yet
+    async for chunk in _watched(attempt, stream, LeakWatch(leaks)):
+        pending += held.feed(chunk)
+        if held.verdict is not None:
             attempt.stopped = "unsafe"
             continue
         if gate is not None:
@@ -277,12 +280,11 @@ async def _released(
             attempt.stopped, gate = gate(attempt.text), None
             if attempt.stopped:
                 continue
-        safe_until = _release_point(attempt.text, released)
-        if safe_until > released:
-            yield attempt.text[released:safe_until]
-            released = safe_until
-    if attempt.stopped is None and released < len(attempt.text):
-        yield attempt.text[released:]
+        if pending:
+            yield pending
+            pending = ""
+    if attempt.stopped is None and (rest := pending + held.close()):
+        yield rest
 
 
 def _too_hard(text: str, *, grade: int | None) -> str | None:
@@ -294,18 +296,6 @@ def _no_plainer(text: str, *, grade: int | None, than: str) -> str | None:
     if grade is None or abs(level_offset(text, grade)) < abs(level_offset(than, grade)):
         return None
     return NOT_PLAINER
-
-
-def _release_point(text: str, released: int) -> int:
-    """Where released text may end: before the last LEAK_WORDS words and MARKER_CHARS chars,
-    at a word boundary."""
-    limit = len(text) - MARKER_CHARS
-    spaces = [m.start() for m in re.finditer(r"\s+", text)]
-    if len(spaces) <= LEAK_WORDS:
-        return released
-    limit = min(limit, spaces[-LEAK_WORDS])
-    boundary = max((s for s in spaces if s <= limit), default=released)
-    return max(boundary, released)
 
 
 def _without_instructions(prompt: Prompt) -> Messages:

@@ -24,6 +24,7 @@ from aivo.cache import CacheAside, CachedAnswer, ResponseCache, cache_key, is_ca
 from aivo.config import AppConfig
 from aivo.curriculum.pipeline import PROMPT_VERSION, PreparedPrompt
 from aivo.curriculum.prompting import Messages
+from aivo.engine.generation import Generation
 from aivo.engine.sampling import request_params
 from aivo.errors import AivoError, InvalidRequest, NotFound, ServiceUnavailable
 from aivo.observability import FALLBACK_ANSWERS, GENERATED_TOKENS
@@ -33,6 +34,7 @@ from aivo.schemas import (
     AdapterRef,
     CloneJob,
     CloneRequest,
+    FinishReason,
     GenerateRequest,
     GenerateResponse,
     InvalidateRequest,
@@ -43,7 +45,7 @@ from aivo.schemas import (
     Usage,
 )
 from aivo.security.keys import Principal
-from aivo.security.limits import RateLimiter
+from aivo.security.limits import RateLimiter, Reservation
 from aivo.service.answering import ReplicaItem, TutoredAnswer, answer
 from aivo.service.deletion import erase_student
 from aivo.service.protocols import CloneJobs, Inference, Preprocessor
@@ -65,11 +67,26 @@ class Admitted:
     key: str | None
     started: float
     admitted_at: float  # Unix time, before the adapter was read: what a tombstone is held to
+    reservation: Reservation  # the request's max_tokens, held until it settles
 
     @property
     def student_id(self) -> str | None:
         """The owned id of the student whose adapter serves; None when the base model does."""
         return self.adapter.student_id if self.adapter is not None else None
+
+
+@dataclass
+class TokenMeter:
+    """Tokens the model has generated for one request so far (what a dropped stream used)."""
+
+    tokens: int = 0
+
+    def used(self, answer: CachedAnswer | None, cached: bool) -> int:
+        """What the request is charged: nothing for a cache hit, its answer's tokens, or (no
+        answer: failed or dropped) the tokens generated until then."""
+        if cached:
+            return 0
+        return answer.usage.completion_tokens if answer is not None else self.tokens
 
 
 class TutorService:
@@ -93,18 +110,22 @@ class TutorService:
         self.adapters = adapters if adapters is not None else open_store(config.storage)
         self.limits = limits or RateLimiter(config.security, config.cache)
         self.streams = StreamSlots(config.security.max_concurrent_streams)
+        self._settling: set[asyncio.Task[None]] = set()
 
     async def generate(
         self, request: GenerateRequest, request_id: str, principal: Principal
     ) -> GenerateResponse:
         admitted = await self._admit(request, principal)
-        answer, cached = await self.answers.get_or_generate(
-            admitted.key, lambda: self._generate(admitted, None, None)
-        )
-        if not cached:
-            await self._unless_deleted(admitted)
-            await self.limits.spend(principal, answer.usage.completion_tokens)
-        return self._response(admitted, answer, cached, request_id)
+        meter, answered = TokenMeter(), None
+        try:
+            answered = await self.answers.get_or_generate(
+                admitted.key, lambda: self._generate(admitted, None, None, meter)
+            )
+            if not answered[1]:
+                await self._unless_deleted(admitted)
+        finally:
+            self._settle(admitted.reservation, meter.used(*answered or (None, False)))
+        return self._response(admitted, *answered, request_id)
 
     async def stream(
         self, request: GenerateRequest, request_id: str, principal: Principal
@@ -112,15 +133,20 @@ class TutorService:
         """Checks run before the first byte (so they answer with a status code); then SSE
         events: `chunk` per text piece, then `done` with the full response, or `error`."""
         release = self.streams.take(principal.tenant)
+        admitted = None
         try:
             admitted = await self._admit(request, principal)
             hit = await self.answers.lookup(admitted.key)
-            prepared = None if hit else await self.preprocessor.prepare(request)
+            prepared = None if hit else await self.preprocessor.prepare(admitted.request)
         except BaseException:
             release()
+            if admitted is not None:
+                self._settle(admitted.reservation, 0)
             raise
-        events = self._events(admitted, hit, prepared, request_id, principal, release)
-        weakref.finalize(events, release)  # a body that never starts still frees its slot
+        events = self._events(admitted, hit, prepared, request_id, release)
+        # a body that never starts still frees its slot and its reservation
+        weakref.finalize(events, release)
+        weakref.finalize(events, self._settle, admitted.reservation, 0)
         return events
 
     async def _events(
@@ -129,15 +155,15 @@ class TutorService:
         hit: CachedAnswer | None,
         prepared: PreparedPrompt | None,
         request_id: str,
-        principal: Principal,
         release: Callable[[], None],
     ) -> AsyncIterator[str]:
+        meter, answer, cached = TokenMeter(), hit, hit is not None
         try:
-            answer, cached, streamed = hit, hit is not None, False
+            streamed = False
             if answer is None:
                 # The generation may be another request's (same key): then no chunk arrives here.
                 chunks: asyncio.Queue[str | CachedAnswer | Exception] = asyncio.Queue()
-                filling = asyncio.create_task(self._fill(admitted, prepared, chunks))
+                filling = asyncio.create_task(self._fill(admitted, prepared, chunks, meter))
                 redactor = StreamRedactor()  # personal data never streams, even in part
                 try:
                     while not isinstance(item := await chunks.get(), CachedAnswer):
@@ -151,26 +177,41 @@ class TutorService:
                 answer = item
                 if text := redactor.close():
                     yield event("chunk", {"text": text})
-                await self.limits.spend(principal, answer.usage.completion_tokens)
             if not streamed:
                 yield event("chunk", {"text": answer.text})
+            elif answer.finish_reason == "content_filter":  # what was sent is replaced
+                yield event("replace", {"text": answer.text})
             response = self._response(admitted, answer, cached, request_id)
             yield event("done", response.model_dump())
         except AivoError as error:
             yield event("error", {"error": {"code": error.code, "message": error.message}})
         finally:
             release()
+            self._settle(admitted.reservation, meter.used(answer, cached))
+
+    def _settle(self, reservation: Reservation, used: int) -> None:
+        """Settles in a task of its own: a dropped stream's cleanup is being cancelled."""
+        if reservation.settled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # collected outside the loop: the reservation stays charged
+            return
+        task = loop.create_task(reservation.settle(used))
+        self._settling.add(task)
+        task.add_done_callback(self._settling.discard)
 
     async def _fill(
         self,
         admitted: Admitted,
         prepared: PreparedPrompt | None,
         out: asyncio.Queue[str | CachedAnswer | Exception],
+        meter: TokenMeter,
     ) -> None:
         """Chunks into `out` as they are generated, then the answer (or the error)."""
         try:
             answer = await self.answers.fill(
-                admitted.key, lambda: self._generate(admitted, prepared, out.put_nowait)
+                admitted.key, lambda: self._generate(admitted, prepared, out.put_nowait, meter)
             )
             await self._unless_deleted(admitted)
             out.put_nowait(answer)
@@ -191,9 +232,25 @@ class TutorService:
 
     async def _admit(self, request: GenerateRequest, principal: Principal) -> Admitted:
         started, admitted_at = time.perf_counter(), time.time()
-        self._within_caps(request)
-        await self.limits.admit(principal)
-        adapter, tenant = None, principal.tenant
+        request = self._within_caps(request)
+        reservation = await self.limits.admit(principal, request.max_tokens)
+        try:
+            return await self._admitted(
+                request, principal.tenant, reservation, started, admitted_at
+            )
+        except BaseException:
+            self._settle(reservation, 0)
+            raise
+
+    async def _admitted(
+        self,
+        request: GenerateRequest,
+        tenant: str,
+        reservation: Reservation,
+        started: float,
+        admitted_at: float,
+    ) -> Admitted:
+        adapter = None
         if request.student_id is not None:  # read fresh: a new version must never meet old answers
             student = owned_id(tenant, request.student_id)
             adapter = await asyncio.to_thread(self.adapters.live, student)
@@ -206,19 +263,28 @@ class TutorService:
                 prompt_version=PROMPT_VERSION,
                 adapter=adapter.tag if adapter else None,
             )
-        return Admitted(request, tenant, adapter, key, started, admitted_at)
+        return Admitted(request, tenant, adapter, key, started, admitted_at, reservation)
 
-    def _within_caps(self, request: GenerateRequest) -> None:
+    def _within_caps(self, request: GenerateRequest) -> GenerateRequest:
+        """The request, its default max_tokens lowered to this deployment's cap; InvalidRequest
+        for a value over a cap."""
         caps = self.config.security
+        if "max_tokens" not in request.model_fields_set and request.max_tokens > caps.max_tokens:
+            return self._within_caps(request.model_copy(update={"max_tokens": caps.max_tokens}))
         if request.max_tokens > caps.max_tokens:
             raise InvalidRequest(f"max_tokens: this deployment allows at most {caps.max_tokens}")
         if len(request.prompt) > caps.max_prompt_chars:
             raise InvalidRequest(
                 f"prompt: this deployment allows at most {caps.max_prompt_chars} characters"
             )
+        return request
 
     async def _generate(
-        self, admitted: Admitted, prepared: PreparedPrompt | None, on_chunk: OnChunk | None
+        self,
+        admitted: Admitted,
+        prepared: PreparedPrompt | None,
+        on_chunk: OnChunk | None,
+        meter: TokenMeter,
     ) -> CachedAnswer:
         """One answer: prepared (unless it was), written by the model through the answering
         loop's checks, finished. `on_chunk` None: not streamed; else it gets the text that
@@ -229,13 +295,19 @@ class TutorService:
 
         params = request_params(request, self.config.engine)
 
-        def generate(messages: Messages, max_tokens: int) -> AsyncIterator[ReplicaItem]:
-            return self.inference.stream(
+        async def generate(messages: Messages, max_tokens: int) -> AsyncIterator[ReplicaItem]:
+            stream = self.inference.stream(
                 messages,
                 dataclasses.replace(params, max_tokens=max_tokens),
                 admitted.student_id,
                 admitted.adapter,
             )
+            try:
+                async for item in stream:
+                    meter.tokens += isinstance(item, str)  # a replica sends a token a chunk
+                    yield item
+            finally:
+                await stream.aclose()  # type: ignore[attr-defined]
 
         tutored = None
         checks = self.config.tutoring.checks
@@ -265,7 +337,7 @@ class TutorService:
                 prompt_tokens=generation.completion.prompt_tokens,
                 completion_tokens=generation.completion.completion_tokens,
             ),
-            finish_reason="length" if generation.completion.finish_reason == "length" else "stop",
+            finish_reason=_finish_reason(finished.replaced_unsafe, generation),
         )
 
     def _response(
@@ -281,6 +353,10 @@ class TutorService:
             latency_ms=round((time.perf_counter() - admitted.started) * 1000, 2),
             **answer.model_dump(exclude={"adapter_version"}),
         )
+
+    async def count_request(self, principal: Principal) -> None:
+        """Counts a request that generates nothing against the key's requests per minute."""
+        await self.limits.admit(principal)
 
     async def readiness(self) -> dict[str, object]:
         try:  # while a replica restarts, calls wait until one is up: do not wait
@@ -393,3 +469,9 @@ class TutorService:
             if manifest is not None:  # none: deleted since the listing, or mid-publish
                 found += 1
                 yield student_id, manifest
+
+
+def _finish_reason(replaced_unsafe: bool, generation: Generation) -> FinishReason:
+    if replaced_unsafe:
+        return "content_filter"
+    return "length" if generation.completion.finish_reason == "length" else "stop"

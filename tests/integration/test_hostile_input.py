@@ -3,6 +3,9 @@ document, plus hand-made bodies. No 5xx, no stack trace, always the JSON error s
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -72,6 +75,33 @@ def test_fuzzed_requests_get_no_5xx_and_no_trace(base_url: str, api_keys: ApiKey
             assert_clean(case.call(base_url=base_url, headers=headers, timeout=60))
 
         fuzz()
+
+
+def test_the_fuzzer_with_every_check_finds_nothing(base_url: str, api_keys: ApiKeys) -> None:
+    """Schemathesis as an outside fuzzer runs it (`--checks all`): every phase, every check,
+    including schema-valid requests accepted, invalid ones refused, 405 with Allow."""
+    run = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("schemathesis")),
+            "run",
+            f"{base_url}/openapi.json",
+            "--checks",
+            "all",
+            "--header",
+            f"Authorization: Bearer {api_keys.admin}",
+            "--max-examples",
+            "20",
+            "--request-timeout",
+            "60",
+            "--seed",
+            "15",
+            "--no-color",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=540,
+    )
+    assert run.returncode == 0, run.stdout[-6000:]
 
 
 BODIES: list[tuple[bytes, str]] = [

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
 from aivo.api.app import create_api
-from aivo.config import SecurityConfig
+from aivo.config import CacheConfig, SecurityConfig
 from aivo.errors import GenerationTimeout, ModelUnavailable
 from aivo.schemas import (
     GenerateRequest,
@@ -16,6 +18,7 @@ from aivo.schemas import (
     Usage,
 )
 from aivo.security.keys import SCOPES, KeyRing, Principal, Scope, new_key
+from aivo.security.limits import RateLimiter
 from support.keys import ApiKeys
 
 
@@ -24,6 +27,7 @@ class EchoTutor:
 
     def __init__(self) -> None:
         self.ready = True
+        self.limits = RateLimiter(SecurityConfig(requests_per_minute=20), CacheConfig())
 
     async def generate(
         self, request: GenerateRequest, request_id: str, principal: Principal
@@ -43,7 +47,11 @@ class EchoTutor:
         )
 
     async def readiness(self) -> dict[str, object]:
-        return {"ready": self.ready}
+        failures = {} if self.ready else {"bundled": "OSError: /srv/models/secret-path missing"}
+        return {"ready": self.ready, "cache": "ok", "inference": {"failures": failures}}
+
+    async def count_request(self, principal: Principal) -> None:
+        await self.limits.admit(principal)
 
     async def invalidate_cache(self, tenant: str, target: InvalidateRequest) -> int:
         return 0
@@ -151,7 +159,10 @@ async def test_errors_use_the_json_shape_and_hide_internals(
 async def test_ready_reflects_the_service(client: httpx.AsyncClient, tutor: EchoTutor) -> None:
     assert (await client.get("/ready")).status_code == 200
     tutor.ready = False
-    assert (await client.get("/ready")).status_code == 503
+    r = await client.get("/ready")
+    assert r.status_code == 503
+    assert "secret-path" not in r.text and "OSError" not in r.text  # the reasons are logged
+    assert r.json() == {"ready": False, "cache": "ok", "request_id": r.headers["x-request-id"]}
     assert (await client.get("/health")).json() == {"status": "ok"}
 
 
@@ -254,3 +265,78 @@ async def test_health_ready_and_metrics_stay_open_unless_configured(
         assert (await anonymous.get("/metrics")).status_code == 401
     async with make_client(tutor, api_keys, api_keys.admin, metrics_require_key=True) as admin:
         assert (await admin.get("/metrics")).status_code == 200
+
+
+async def test_admin_routes_are_rate_limited_per_key(tutor: EchoTutor, api_keys: ApiKeys) -> None:
+    async with make_client(tutor, api_keys, api_keys.admin) as admin:
+        statuses = [
+            (await admin.post("/v1/cache/invalidate", json={"all": True})).status_code
+            for _ in range(21)
+        ]
+        assert statuses == [200] * 20 + [429]
+        assert (await admin.delete("/v1/students/amy")).status_code == 429
+    async with make_client(tutor, api_keys, api_keys.app) as other:
+        assert (await other.get("/v1/models")).status_code == 200  # another key's own limit
+
+
+@pytest.mark.parametrize("path", ["/v1/generate", "/v1/cache/invalidate", "/health", "/ready"])
+async def test_an_undeclared_method_is_405_with_allow(client: httpx.AsyncClient, path: str) -> None:
+    r = await client.request("TRACE", path)
+    assert r.status_code == 405 and r.json()["error"]["code"] == "http_error"
+    assert r.headers["allow"] == ("GET" if path in ("/health", "/ready") else "POST")
+
+
+class SlowBody:
+    """An ASGI `receive` whose client sends `first` and then nothing more; counts its reads."""
+
+    def __init__(self, first: bytes) -> None:
+        self.first, self.reads = first, 0
+
+    async def __call__(self) -> dict[str, object]:
+        self.reads += 1
+        if self.reads == 1:
+            return {"type": "http.request", "body": self.first, "more_body": True}
+        await asyncio.sleep(3600)
+        raise AssertionError("unreachable")
+
+
+async def call(app: object, headers: dict[str, str], receive: SlowBody) -> int:
+    """POST /v1/generate straight into the ASGI app; the response's status."""
+    sent: list[dict[str, object]] = []
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/generate",
+        "raw_path": b"/v1/generate",
+        "root_path": "",
+        "query_string": b"",
+        "server": ("test", 80),
+        "client": ("127.0.0.1", 5000),
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+    }
+    await asyncio.wait_for(app(scope, receive, send), 10)  # type: ignore[operator]
+    return int(sent[0]["status"])  # type: ignore[call-overload]
+
+
+async def test_a_request_without_a_key_is_refused_before_its_body_is_read(
+    tutor: EchoTutor, api_keys: ApiKeys
+) -> None:
+    app = create_api(tutor, SecurityConfig(), api_keys.ring())
+    body = SlowBody(b'{"prompt": "')
+    headers = {"content-type": "application/json", "content-length": "60000"}
+    assert await call(app, headers, body) == 401
+    assert body.reads == 0
+
+
+async def test_a_slow_body_is_408(tutor: EchoTutor, api_keys: ApiKeys) -> None:
+    app = create_api(tutor, SecurityConfig(body_read_timeout_s=0.2), api_keys.ring())
+    body = SlowBody(b'{"prompt": "')
+    headers = {**api_keys.header(api_keys.app), "content-type": "application/json"}
+    assert await call(app, {**headers, "content-length": "600"}, body) == 408

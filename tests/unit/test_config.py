@@ -68,3 +68,12 @@ def test_aivo_dtype_pins_what_auto_means(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.setenv("AIVO_DTYPE", "fp8")
     with pytest.raises(ConfigError, match="AIVO_DTYPE='fp8'"):
         parse_config(None)
+
+
+@pytest.mark.parametrize("name", ["serve.yaml", "serve.gpu.yaml"])
+def test_serves_proxy_ends_stalled_requests_after_generation_may(name: str) -> None:
+    import yaml
+
+    document = yaml.safe_load((CONFIGS / name).read_text())
+    proxy_timeout = document["http_options"]["request_timeout_s"]
+    assert load_serve_config(CONFIGS / name).engine.request_timeout_s < proxy_timeout <= 300

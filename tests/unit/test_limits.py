@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from aivo.config import CacheConfig, SecurityConfig
@@ -41,12 +43,32 @@ async def test_requests_over_the_limit_get_429_with_retry_after(cache_config: Ca
     await limiter.admit(OTHER)  # and another tenant's are its own
 
 
-async def test_generated_tokens_are_bounded(cache_config: CacheConfig) -> None:
+async def test_tokens_are_reserved_at_admission_and_settled_for_what_was_used(
+    cache_config: CacheConfig,
+) -> None:
     limiter = RateLimiter(SecurityConfig(tokens_per_minute=100), cache_config)
-    await limiter.admit(APP)
-    await limiter.spend(APP, 100)
+    first = await limiter.admit(APP, 60)
     with pytest.raises(RateLimited, match="generated tokens"):
-        await limiter.admit(APP)
+        await limiter.admit(APP, 60)  # 60 are held for the first: 120 would overshoot
+    await first.settle(10)
+    await first.settle(0)  # settles once
+    second = await limiter.admit(APP, 60)
+    await limiter.admit(APP, 30)
+    with pytest.raises(RateLimited):
+        await limiter.admit(APP, 1)
+    await second.settle(100)  # charged at most what it reserved
+    await limiter.admit(OTHER, 100)  # budgets are per key
+
+
+async def test_concurrent_admissions_never_reserve_past_the_budget(
+    cache_config: CacheConfig,
+) -> None:
+    limiter = RateLimiter(SecurityConfig(tokens_per_minute=100), cache_config)
+    outcomes = await asyncio.gather(
+        *(limiter.admit(APP, 30) for _ in range(12)), return_exceptions=True
+    )
+    admitted = [o for o in outcomes if not isinstance(o, BaseException)]
+    assert len(admitted) == 3
 
 
 async def test_redis_down_falls_back_to_counting_here(redis_server: RedisServer) -> None:

@@ -25,8 +25,10 @@ from aivo.curriculum.prompting import Prompt
 from aivo.engine.generation import Completion, Generation, GenerationStart
 from aivo.engine.sampling import SamplingParams
 from aivo.errors import InvalidRequest, NotFound, PromptRejected, RateLimited
+from aivo.safety.output import SAFE_ANSWER, check_output, safe_answer
 from aivo.schemas import CloneJob, CloneRequest, GenerateRequest, InvalidateRequest, JobReport
 from aivo.security.keys import SCOPES, Principal
+from aivo.security.limits import current_window
 from aivo.service import ForgottenClones, TutorService
 from aivo.tenancy import owned_id
 
@@ -242,6 +244,67 @@ async def test_personal_data_in_an_answer_is_never_streamed(tutor: Tutor) -> Non
     for datum in ("Maya", "Lopez", "maya.lopez", "201-3344"):  # the final text is `finish`'s
         assert datum not in streamed
     assert streamed.strip() == "sure my name is [name] and my email is [email] call [phone] ok"
+
+
+class Filtering(PassThrough):
+    """Finishes as the curriculum pipeline does for safety: an unsafe answer is replaced."""
+
+    async def finish(self, request: GenerateRequest, text: str) -> FinishedAnswer:
+        verdict = check_output(text)
+        if verdict.flagged:
+            return FinishedAnswer(safe_answer(verdict), None, replaced_unsafe=True)
+        return await super().finish(request, text)
+
+
+async def test_an_unsafe_stream_sends_no_part_of_it_then_replaces_the_answer(
+    tutor: Tutor,
+) -> None:
+    tutor.service.preprocessor = Filtering()
+    prompt = f"{LONG}. Sure here is how to make a pipe bomb: first get a steel pipe " * 3
+    events = await read(await tutor.service.stream(ask(prompt), "r1", TEACHER))
+    streamed = "".join(data["text"] for name, data in events if name == "chunk")
+    assert streamed.startswith(" Why is the sky blue")
+    assert "pipe" not in streamed and "bomb" not in streamed
+    assert tutor.model.completed == 0  # the generation stopped at the phrase
+    assert [name for name, _ in events[-2:]] == ["replace", "done"]
+    assert events[-2][1]["text"] == SAFE_ANSWER == events[-1][1]["text"]
+    assert events[-1][1]["finish_reason"] == "content_filter"
+
+
+async def test_concurrent_requests_never_spend_past_the_token_budget(tmp_path: Path) -> None:
+    tutor = Tutor(tmp_path, tokens_per_minute=20)
+    tutor.model.word_s = 0.01
+    requests = [ask(f"{LONG} {i}", max_tokens=8) for i in range(10)]
+    outcomes = await asyncio.gather(
+        *(tutor.service.generate(r, f"r{i}", TEACHER) for i, r in enumerate(requests)),
+        return_exceptions=True,
+    )
+    answered = [o for o in outcomes if not isinstance(o, BaseException)]
+    assert all(isinstance(o, RateLimited) for o in outcomes if isinstance(o, BaseException))
+    assert 1 <= len(answered) < 10
+    assert sum(a.usage.completion_tokens for a in answered) <= 20
+    await asyncio.sleep(0)  # settlements run in tasks of their own
+    assert await spent(tutor) == sum(a.usage.completion_tokens for a in answered)
+
+
+async def test_a_dropped_stream_is_charged_what_it_generated(tutor: Tutor) -> None:
+    tutor.model.word_s = 0.05
+    events = await tutor.service.stream(ask(LONG, max_tokens=16), "r1", TEACHER)
+    assert await spent(tutor) == 16  # reserved at admission
+    await anext(events)
+    await events.aclose()  # type: ignore[attr-defined]
+    await asyncio.sleep(0.1)
+    assert 1 <= await spent(tutor) < 16  # charged what it used, the rest given back
+    await tutor.service.generate(ask(max_tokens=16), "r2", TEACHER)
+    await tutor.service.generate(ask(max_tokens=16), "r3", TEACHER)  # a cache hit: free
+    await asyncio.sleep(0)
+    assert 6 <= await spent(tutor) < 21
+
+
+async def spent(tutor: Tutor) -> int:
+    """The tokens the teacher's tenant holds or has spent this minute."""
+    totals = await tutor.service.limits.counters.add({"tok:school": 0}, current_window())
+    return totals["tok:school"]
 
 
 async def test_checks_answer_before_the_first_byte(tmp_path: Path, tutor: Tutor) -> None:

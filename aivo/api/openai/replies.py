@@ -86,14 +86,19 @@ def usage(response: GenerateResponse) -> CompletionUsage:
 async def completion_chunks(
     events: AsyncIterator[str], reply: Reply, include_usage: bool
 ) -> AsyncIterator[str]:
-    """The service's `chunk` events as content deltas; its `done` as the chunk that ends the
-    choice (with AIVO's fields), then usage if asked for; its `error` as an error event."""
+    """The service's `chunk` events as content deltas (and a `replace`, which comes only after
+    a safe start, as the last one); its `done` as the chunk that ends the choice (with AIVO's
+    fields; `content_filter` after a replacement), then usage if asked for; its `error` as an
+    error event."""
     try:
         yield _data(reply.chunk([ChunkChoice(delta=ChoiceDelta(role="assistant", content=""))]))
         async for raw in events:
             name, data = parse_event(raw)
             if name == "chunk":
                 yield _data(reply.chunk([ChunkChoice(delta=ChoiceDelta(content=data["text"]))]))
+            elif name == "replace":  # deltas only add: the replacement ends the content
+                content = "\n\n" + data["text"]
+                yield _data(reply.chunk([ChunkChoice(delta=ChoiceDelta(content=content))]))
             elif name == "done":
                 response = GenerateResponse.model_validate(data)
                 end = ChunkChoice(delta=ChoiceDelta(), finish_reason=response.finish_reason)

@@ -26,10 +26,11 @@ from aivo.api.openai.schemas import (
     OpenAIErrorResponse,
 )
 from aivo.schemas import GenerateRequest, GenerateResponse
-from aivo.security.keys import Principal, Scope
+from aivo.security.keys import Principal
 
 OPENAI_ERRORS: dict[int | str, dict[str, Any]] = {
-    status: {"model": OpenAIErrorResponse} for status in (400, 401, 403, 404, 413, 429, 503, 504)
+    status: {"model": OpenAIErrorResponse}
+    for status in (400, 401, 403, 404, 408, 413, 429, 503, 504)
 }
 
 
@@ -49,8 +50,9 @@ class ChatService(Protocol):
     async def student_models(self, tenant: str) -> list[tuple[str, Manifest]]: ...
 
 
-def add_openai_routes(app: FastAPI, service: ChatService, scoped: Callable[[Scope], Any]) -> None:
-    """`scoped(scope)`: the dependency that authenticates a key with that scope."""
+def add_openai_routes(app: FastAPI, service: ChatService, scoped: Callable[..., Any]) -> None:
+    """`scoped(scope, counted=True)`: the dependency that checks a key has that scope (and
+    counts the request against its rate limit unless the service admits it)."""
     started = int(time.time())  # the base model's `created`
 
     @app.post(
@@ -69,7 +71,7 @@ def add_openai_routes(app: FastAPI, service: ChatService, scoped: Callable[[Scop
     async def chat_completions(
         body: ChatCompletionRequest,
         request: Request,
-        principal: Annotated[Principal, scoped("generate")],
+        principal: Annotated[Principal, scoped("generate", counted=False)],
     ) -> ChatCompletion | StreamingResponse:
         """OpenAI's chat completions; the tutoring fields in `aivo` (SDKs: `extra_body`)."""
         student_id = student_of(body.model)
