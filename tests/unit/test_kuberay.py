@@ -66,8 +66,11 @@ def test_a_cpu_head_and_an_autoscaling_gpu_worker_group() -> None:
 
 
 def test_the_dashboard_is_not_exposed() -> None:
-    head = rayservice()["spec"]["rayClusterConfig"]["headGroupSpec"]
+    cluster = rayservice()["spec"]["rayClusterConfig"]
+    head = cluster["headGroupSpec"]
     assert head["serviceType"] == "ClusterIP" and head["enableIngress"] is False
+    # reachable in the pod network, so it asks for Ray's token (it can run code)
+    assert cluster["authOptions"] == {"mode": "token"}
     assert "Ingress" not in documents()
 
 
