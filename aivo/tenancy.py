@@ -36,6 +36,7 @@ def tenant_prefix(tenant: str) -> str:
 
 
 def split_owned_id(owned: str) -> tuple[str, str]:
-    """The tenant and the student id of an owned id."""
-    tenant, _, student_id = owned.partition(".")
-    return tenant, student_id
+    """The tenant and the student id of an owned id; an id of no tenant (stored before tenants,
+    or named by hand) has the tenant ""."""
+    tenant, dot, student_id = owned.partition(".")
+    return (tenant, student_id) if dot else ("", owned)

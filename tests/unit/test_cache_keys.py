@@ -10,7 +10,7 @@ from aivo.cache import cache_key, is_cacheable
 from aivo.cache.keys import student_prefix, student_tag, tenant_prefix
 from aivo.config import CacheConfig
 from aivo.schemas import GenerateRequest
-from aivo.tenancy import owned_id
+from aivo.tenancy import owned_id, split_owned_id
 
 BASE: dict[str, Any] = {
     "prompt": "Why is the sky blue?",
@@ -138,3 +138,8 @@ def test_every_key_of_a_tenant_starts_with_its_prefix_and_no_other_tenants() -> 
     assert not any(k.startswith(tenant_prefix("district")) for k in keys)
     same_student_elsewhere = key({**BASE, "student_id": "alice"}, "m", "p1", "1:" + "a" * 64, "d")
     assert same_student_elsewhere not in keys
+
+
+def test_an_owned_id_splits_one_way_and_an_id_of_no_tenant_keeps_its_name_out() -> None:
+    assert split_owned_id(owned_id("school-a", "ann")) == ("school-a", "ann")
+    assert split_owned_id("ann") == ("", "ann")  # a clone job's metadata never names it
