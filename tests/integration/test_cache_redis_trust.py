@@ -27,8 +27,11 @@ from aivo.config import (
 )
 from aivo.infra.redis import REFUSED_CREDENTIALS, GuardedRedis, RedisUnreachable, connection
 from aivo.schemas import GenerateRequest
+from aivo.tenancy import owned_id
 from support.redis_server import RedisServer
 from support.tls_proxy import self_signed, tls_front
+
+TENANT = "school-a"
 
 pytestmark = pytest.mark.anyio
 
@@ -40,7 +43,7 @@ def key_for(student_id: str | None = None) -> str:
     request = GenerateRequest(
         prompt="Why is the sky blue?", grade_level="4", subject="science", student_id=student_id
     )
-    return cache_key(request, model="bundled", prompt_version="p1", adapter=None)
+    return cache_key(request, tenant=TENANT, model="bundled", prompt_version="p1", adapter=None)
 
 
 @pytest.fixture
@@ -128,7 +131,7 @@ async def test_an_acl_user_with_its_password_from_the_environment_works(
     cache = opened(caches, redis_url=acl_server.url)
     await cache.set(key_for("alice"), ANSWER)
     assert await cache.get(key_for("alice")) == ANSWER
-    assert await cache.invalidate_student("alice") == 1
+    assert await cache.invalidate_student(owned_id(TENANT, "alice")) == 1
     assert cache.state == "ok"
 
 
