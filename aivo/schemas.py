@@ -122,8 +122,8 @@ class GenerateRequest(BaseModel):
         json_schema_extra=_one_or_more,
         description="A string or up to 4: the answer ends before the first one it writes.",
     )
-    seed: JsonInt | None = Field(
-        None, ge=0, lt=2**63, description="Makes a sampled answer reproducible."
+    seed: Annotated[int, Field(ge=0, lt=2**63), BeforeValidator(_json_number)] | None = Field(
+        None, description="Makes a sampled answer reproducible."
     )
     frequency_penalty: JsonFloat = Field(
         0.0, ge=-2.0, le=2.0, description="Lowers a token's logit by this per earlier use."

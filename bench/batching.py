@@ -390,6 +390,9 @@ async def main(
     }
     result["mixed_vs_base_only"]["target"] = 0.9
 
+    # before the residency part below takes the named adapters out of the model
+    result["prefix_reuse"] = await prefix_reuse(models["gathered"], names, max_tokens, 2 * CLIENTS)
+
     lengths = [max(1, max_tokens * k // 2) for k in (1, 2, 4, 8, 16)]
     varied = [
         Job(prompts[i % len(prompts)], lengths[i % len(lengths)], names[i % ADAPTERS])
@@ -455,7 +458,6 @@ async def main(
         await residencies[kind].wait_idle()
     for batcher in batchers.values():
         batcher.close()
-    result["prefix_reuse"] = await prefix_reuse(models["gathered"], names, max_tokens, 2 * CLIENTS)
     return result
 
 

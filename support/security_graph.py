@@ -1,5 +1,6 @@
 """One graph for the security tests (streaming, limits, screening) over HTTP: the real bundled
-model, small budgets, a short body read time, and a key per test area so budgets never mix."""
+model, small budgets, a short body read time, and a key (and tenant) per test area so budgets
+never mix."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ AREAS = ("streaming", "budget", "dropped", "screening", "bodies")
 @dataclass(frozen=True)
 class SecurityGraph:
     url: str
-    tokens: dict[str, str]  # area -> its API key (scope: generate)
+    tokens: dict[str, str]  # area -> its API key (its own tenant; scope: generate)
 
     def client(self, area: str, timeout: float = 120) -> httpx.Client:
         headers = {"Authorization": f"Bearer {self.tokens[area]}"}
@@ -37,7 +38,7 @@ def security_graph(
     from deployments.builder import build_app
     from support.serving import wait_ready
 
-    keys = {area: new_key(area, ["generate"]) for area in AREAS}
+    keys = {area: new_key(area, area, ["generate"]) for area in AREAS}  # budgets are per tenant
     file = tmp_path_factory.mktemp("security-keys") / "keys.json"
     file.write_text(json.dumps([entry.model_dump(mode="json") for _, entry in keys.values()]))
     config = parse_config(

@@ -150,6 +150,7 @@ class S3AdapterStore(AdapterStore):
         named `first` hidden before the others go; the number of objects (keys) removed."""
         prefix, bucket = self.location.key(path), self.location.bucket
         with _translated("deleting adapters"):
+            found = list_versions(self.client, bucket, prefix)  # what is removed, `first` too
             if first is not None:
                 # readers stop seeing the student before any of its files disappears
                 self.client.delete_object(Bucket=bucket, Key=f"{prefix}{first}")
@@ -157,7 +158,7 @@ class S3AdapterStore(AdapterStore):
             refused = delete_versions(self.client, bucket, versions)
             if refused:
                 raise AdapterStoreUnavailable(f"S3 refused to delete {refused} adapter objects")
-        return len({v.key for v in versions if not v.marker})
+        return len({v.key for v in found + versions if not v.marker})
 
     def _write_tombstone(self, student_id: str, data: bytes) -> None:
         key = self.location.key(tombstone_path(student_id))

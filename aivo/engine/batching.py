@@ -243,19 +243,19 @@ class ContinuousBatcher:
             else:
                 self._cache.join(cache)
             self._rows.extend(rows)
+            MODEL_TOKENS.labels(model=self.loaded.name).inc(len(rows))
             for row, token in zip(rows, tokens, strict=True):
-                row.accept(token, self._eos)
                 TIME_TO_FIRST_TOKEN.labels(model=self.loaded.name).observe(
                     time.monotonic() - row.arrived
                 )
-            MODEL_TOKENS.labels(model=self.loaded.name).inc(len(rows))
+                row.accept(token, self._eos)
 
     def _prefill(self, rows: list[BatchRow]) -> Prefilled:
         """The rows' prompts through the model: their own cache and first tokens."""
         prompts = [r.prompt_ids for r in rows]
         adapters = [r.adapter for r in rows]
         reuse = self.prefix_cache
-        lookups = [reuse.lookup(r.prompt_ids, r.weights) for r in rows] if reuse else []
+        lookups = [reuse.lookup(r.prompt_ids, _reusable(r)) for r in rows] if reuse else []
         prefixes = [lookup.kv for lookup in lookups] or None
         device = self.loaded.device
         cache, logits = prefill(self.model, prompts, self._pad_id, device, adapters, prefixes)
@@ -270,10 +270,11 @@ class ContinuousBatcher:
             raise RuntimeError("rows without a cache")
         ids = torch.tensor([[r.last_token] for r in self._rows], device=self.loaded.device)
         logits = decode_step(self.model, self._cache, ids, [r.adapter for r in self._rows])
-        for row, token in zip(self._rows, self._pick(self._rows, logits), strict=True):
-            row.accept(token, self._eos)
+        # counted before the tokens are accepted: a finished row's caller may read them at once
         BATCH_ROWS.labels(model=self.loaded.name).observe(len(self._rows))
         MODEL_TOKENS.labels(model=self.loaded.name).inc(len(self._rows))
+        for row, token in zip(self._rows, self._pick(self._rows, logits), strict=True):
+            row.accept(token, self._eos)
 
     def _report_load(self) -> None:
         """The batch and queue sizes as gauges (called under the lock, as they change)."""
@@ -285,6 +286,12 @@ class ContinuousBatcher:
 
     def _pick(self, rows: list[BatchRow], logits: torch.Tensor) -> list[int]:
         return [row.pick(row_logits) for row, row_logits in zip(rows, logits, strict=True)]
+
+
+def _reusable(row: BatchRow) -> str | None:
+    """The weights under which the row's prompt may meet cached prefix KV; None for a seeded
+    row: a prefix reused in bf16 shifts its logits a little, and a seed must repeat its answer."""
+    return None if row.params.seed is not None else row.weights
 
 
 def _run_command(command: Callable[[], Any], future: Future[Any]) -> None:

@@ -20,28 +20,29 @@ def parse_event(text: str) -> tuple[str, dict[str, Any]]:
 
 
 class StreamSlots:
-    """Open streams per API key, on this replica."""
+    """Open streams per tenant (of the API key), on this replica."""
 
     def __init__(self, max_per_key: int) -> None:
         self.max_per_key = max_per_key
         self.open: dict[str, int] = {}
 
-    def take(self, key_id: str) -> Callable[[], None]:
-        """Counts a stream against its key's cap from the moment it is asked for (so a burst
+    def take(self, tenant: str) -> Callable[[], None]:
+        """Counts a stream against its tenant's cap from the moment it is asked for (so a burst
         cannot slip past the check); returns its release, which is safe to call twice."""
-        open_streams = self.open.get(key_id, 0)
+        open_streams = self.open.get(tenant, 0)
         if open_streams >= self.max_per_key:
             raise RateLimited(
-                f"this API key already has {open_streams} streams open; retry when one ends",
+                f"this API key's tenant already has {open_streams} streams open; "
+                "retry when one ends",
                 retry_after_s=1,
             )
-        self.open[key_id] = open_streams + 1
+        self.open[tenant] = open_streams + 1
         released = False
 
         def release() -> None:
             nonlocal released
             if not released:
                 released = True
-                self.open[key_id] -= 1
+                self.open[tenant] -= 1
 
         return release

@@ -60,8 +60,8 @@ def url(  # type: ignore[no-untyped-def]
     serve.delete(APP)
 
 
-def test_a_key_holds_at_most_its_cap_of_open_streams(url: str, api_keys) -> None:  # type: ignore[no-untyped-def]
-    app, ops = api_keys.header(api_keys.app), api_keys.header(api_keys.admin)
+def test_a_tenant_holds_at_most_its_cap_of_open_streams(url: str, api_keys) -> None:  # type: ignore[no-untyped-def]
+    app, ops = api_keys.header(api_keys.app), api_keys.header(api_keys.other)
     with httpx.Client(base_url=url, timeout=120) as client:
         with client.stream("POST", "/v1/generate", json=LONG_ANSWER, headers=app) as first:
             assert first.status_code == 200
@@ -70,7 +70,7 @@ def test_a_key_holds_at_most_its_cap_of_open_streams(url: str, api_keys) -> None
             assert second.status_code == 429, second.text
             assert second.json()["error"]["code"] == "rate_limited"
             assert int(second.headers["Retry-After"]) >= 1
-            other_key = client.post(  # the cap is per key
+            other_key = client.post(  # the cap is per tenant: another tenant's key is not held
                 "/v1/generate", json={**LONG_ANSWER, "max_tokens": 4}, headers=ops
             )
             assert other_key.status_code == 200, other_key.text

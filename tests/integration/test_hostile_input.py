@@ -83,6 +83,8 @@ def test_the_fuzzer_with_every_check_finds_nothing(base_url: str, api_keys: ApiK
     run = subprocess.run(
         [
             str(Path(sys.executable).with_name("schemathesis")),
+            "--config-file",
+            str(Path(__file__).with_name("schemathesis.toml")),
             "run",
             f"{base_url}/openapi.json",
             "--checks",

@@ -195,7 +195,7 @@ async def test_only_an_exact_clone_job_id_is_looked_up(tmp_path: Path, anyio_bac
     assert JOB_ID.fullmatch("aivo-clone-0123456789ab")
     for other in ("aivo-clone-0123456789ab-x", "aivo-clone-", "aivo-clone-../../jobs"):
         with pytest.raises(NotFound):
-            await coordinator(tmp_path).job(other)
+            await coordinator(tmp_path).job(other, "school-a")
 
 
 HOLDER = """
