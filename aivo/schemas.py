@@ -122,7 +122,8 @@ class GenerateRequest(BaseModel):
         json_schema_extra=_one_or_more,
         description="A string or up to 4: the answer ends before the first one it writes.",
     )
-    seed: Annotated[int, Field(ge=0, lt=2**63), BeforeValidator(_json_number)] | None = Field(
+    # below 2**53: every JSON client (and schema validator) reads the number exactly
+    seed: Annotated[int, Field(ge=0, lt=2**53), BeforeValidator(_json_number)] | None = Field(
         None, description="Makes a sampled answer reproducible."
     )
     frequency_penalty: JsonFloat = Field(
