@@ -96,7 +96,10 @@ class GenerateRequest(BaseModel):
         frozen=True,
         json_schema_extra={
             "if": {"properties": {"mode": {"const": "check"}}, "required": ["mode"]},
-            "then": {"required": ["student_answer"]},
+            "then": {  # and not null: the answer to check
+                "required": ["student_answer"],
+                "properties": {"student_answer": {"type": "string"}},
+            },
         },
     )
 
