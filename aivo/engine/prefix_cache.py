@@ -43,10 +43,6 @@ class PrefixStats:
     evictions: int = 0
     nbytes: int = 0
 
-    @property
-    def hit_rate(self) -> float:
-        return self.hit_tokens / self.prompt_tokens if self.prompt_tokens else 0.0
-
 
 class PrefixCache:
     def __init__(self, model_name: str, *, block_tokens: int = 16, max_bytes: int = 256 * 2**20):
