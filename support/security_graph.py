@@ -52,10 +52,13 @@ def security_graph(
             # a busy shared CPU must not time a 90-token answer out
             "engine": {"request_timeout_s": 300},
             "storage": {"adapter_root": str(tmp_path_factory.mktemp("security-adapters"))},
+            # Up for the whole session: small reservations leave a clone job's cloner (1 CPU)
+            # room beside a cloning graph (CLONING_DEPLOYMENTS) on the 2-CPU test cluster.
             "deployments": {
                 "ingress": {"num_cpus": 0.1},
                 "preprocessor": {"num_cpus": 0.1},
-                "inference": {"num_cpus": 0.5},
+                "inference": {"num_cpus": 0.2},
+                "clone_coordinator": {"num_cpus": 0.05},
             },
         }
     )

@@ -91,9 +91,11 @@ def pick_token(
         return int(logits.argmax())
     probs = torch.softmax(logits.float() / params.temperature, dim=-1)
     if params.top_p < 1:
-        # the nucleus: the most likely tokens until their mass reaches top_p (the first is kept)
+        # the nucleus: the most likely tokens until their mass reaches top_p; the first is always
+        # kept (a top_p below float32's smallest value compares as 0 with the first's mass 0)
         sorted_probs, order = probs.sort(descending=True)
         outside = sorted_probs.cumsum(dim=-1) - sorted_probs >= params.top_p
+        outside[0] = False
         probs = probs.scatter(0, order, sorted_probs.masked_fill(outside, 0.0))
     return int(torch.multinomial(probs, 1, generator=generator)[0])
 

@@ -43,9 +43,12 @@ class CloneResult:
 
     def summary(self) -> dict[str, Any]:
         """The job's JSON summary line for this student, who is named by pseudonym: job logs
-        are kept by Ray and shown by its job API."""
+        are kept by Ray and shown by its job API. A reason that names the student (an error's
+        message: "student ... was deleted") names the pseudonym instead."""
         fields = asdict(self)
         student = pseudonym(fields.pop("student_id"))
+        if self.reason is not None:
+            fields["reason"] = self.reason.replace(self.student_id, student)
         return {"event": SUMMARY_EVENT, "student": student, **fields, "status": self.status.value}
 
     @classmethod

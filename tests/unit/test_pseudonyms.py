@@ -4,12 +4,14 @@ without the key; secrets come from the environment or, in development, a 0600 fi
 from __future__ import annotations
 
 import hashlib
+import json
 import stat
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from aivo.adapters.errors import StudentDeleted
 from aivo.cache.keys import student_tag
 from aivo.config import ConfigError, SecretSource, StorageConfig
 from aivo.observability import pseudonym
@@ -75,5 +77,9 @@ def test_a_stored_dataset_and_a_clone_summary_name_no_student(tmp_path: Path) ->
     assert "maya" not in uri and stored_owner(uri, storage) == "maya-lopez-2014"
     line = summary_line(CloneResult("maya-lopez-2014", CloneStatus.published, version=1).summary())
     assert "maya" not in line and f'"student":"{pseudonym("maya-lopez-2014")}"' in line
+    deleted = StudentDeleted("student school-a.maya-lopez-2014 was deleted; not published")
+    line = summary_line(CloneResult.failure("school-a.maya-lopez-2014", deleted).summary())
+    assert "maya" not in line
+    assert json.loads(line)["reason"].startswith(f"student {pseudonym('school-a.maya-lopez-2014')}")
     assert store.delete_student("maya-lopez-2014") == 1
     assert not any(Path(storage.dataset_root).rglob("*.*"))

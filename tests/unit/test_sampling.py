@@ -8,12 +8,13 @@ from collections import Counter
 from collections.abc import Iterator
 
 import pytest
+import torch
 
 from aivo.config import EngineConfig
 from aivo.engine.batching import ContinuousBatcher
 from aivo.engine.generation import Completion
 from aivo.engine.loader import LoadedModel
-from aivo.engine.sampling import SamplingParams
+from aivo.engine.sampling import SamplingParams, pick_token
 from aivo.engine.streaming import RequestStream
 from tests.fixtures.models import with_two_adapters
 
@@ -138,3 +139,13 @@ async def test_greedy_with_controls_is_the_same_alone_and_in_a_mixed_batch(
     late = batcher.submit(*others[1])
     results = await asyncio.gather(mixed.result(), early.result(), late.result())
     assert results[0] == alone
+
+
+@pytest.mark.parametrize("top_p", [5e-324, 1e-300, 1e-6])
+def test_a_nucleus_below_float32s_range_keeps_the_most_likely_token(top_p: float) -> None:
+    """top_p under float32's smallest value compares as 0 against the probabilities; the most
+    likely token must stay in the nucleus, never an empty distribution."""
+    logits = torch.randn(4096, generator=torch.Generator().manual_seed(7))
+    params = SamplingParams(4, temperature=1.0, top_p=top_p)
+    draws = {pick_token(logits, params, torch.Generator().manual_seed(s)) for s in range(20)}
+    assert draws == {int(logits.argmax())}
