@@ -47,8 +47,8 @@ class CloneResult:
         message: "student ... was deleted") names the pseudonym instead."""
         fields = asdict(self)
         student = pseudonym(fields.pop("student_id"))
-        if self.reason is not None:
-            fields["reason"] = self.reason.replace(self.student_id, student)
+        if fields["reason"] is not None:
+            fields["reason"] = fields["reason"].replace(self.student_id, student)
         return {"event": SUMMARY_EVENT, "student": student, **fields, "status": self.status.value}
 
     @classmethod
