@@ -85,7 +85,8 @@ class CurriculumPipeline:
                 redacted += kinds
             else:
                 text = redact_pii(turn.text).text
-            history.append(Turn(role=turn.role, text=text))
+            if text.strip():  # a turn of only control characters or spaces says nothing
+                history.append(Turn(role=turn.role, text=text))
         student_answer = None
         if request.student_answer is not None:
             student_answer, _, kinds = self._screened(request.student_answer)

@@ -21,7 +21,7 @@ from aivo.curriculum.pipeline import CurriculumPipeline
 from aivo.embedding import SentenceEmbedder
 from aivo.errors import PromptRejected
 from aivo.safety.screening import screen_prompt
-from aivo.schemas import GenerateRequest
+from aivo.schemas import GenerateRequest, Turn
 
 DATA = Path(__file__).parents[2] / "bench" / "data"
 
@@ -152,6 +152,17 @@ def test_prepare_redacts_personal_data_before_the_model(pipeline: CurriculumPipe
     assert prepared.redacted == ("address", "email")
     assert prepared.messages[0]["role"] == "system"
     assert user.endswith("What is 3/4 + 1/8?")
+
+
+@pytest.mark.parametrize("said", ["\r", " \t\n"])
+def test_an_earlier_turn_with_nothing_left_to_say_is_left_out(
+    pipeline: CurriculumPipeline, said: str
+) -> None:
+    """Valid by the schema (one character or more), empty once neutralised: not a 500."""
+    history = [Turn(role="student", text=said), Turn(role="tutor", text="Try again.")]
+    prepared = pipeline.prepare(_request("What is 3 + 4?").model_copy(update={"history": history}))
+    contents = [m["content"] for m in prepared.messages[1:]]
+    assert contents[0] == "Try again." and contents[-1].endswith("What is 3 + 4?")
 
 
 def test_prepare_rejects_attacks(pipeline: CurriculumPipeline) -> None:
