@@ -1,15 +1,18 @@
-"""bf16 against fp32 on this CPU: the bundled model's decoding steps at batch 1 and 16, in one run.
+"""bf16 against fp32 on this CPU: the bundled model's decoding steps at batch 1, 16 and 64, in
+one run, and the peak decoding rate against the ceiling a matmul rate sets.
 
     python -m bench.cpu_dtype [--rounds 5] [--steps 16]
 
 Both models decode the same prompts through the product's PeftModel wrapper and batch KV cache;
 the dtypes take turns round by round, so other load on the machine weighs on both alike. Also
-prints the matmul probe that `dtype: auto` decides by, and what it picks here.
+prints the matmul probe that `dtype: auto` decides by, and what it picks here. The ceiling: a
+large matmul's FLOP rate on all threads, in the same run, over 2 x parameters FLOP per token.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import time
@@ -31,7 +34,9 @@ from bench.batching import QUESTIONS, cpu_stall_us
 from bench.loadgen import write_result
 
 DTYPES = {"bfloat16": torch.bfloat16, "float32": torch.float32}
-BATCHES = (1, 16)
+BATCHES = (1, 16, 64)
+CEILING_SHAPE = (256, 2048, 2048)  # large enough that a matmul runs at the cores' full rate
+CEILING_TARGET = 0.35
 
 
 def prefill_and_step_seconds(
@@ -50,8 +55,40 @@ def prefill_and_step_seconds(
 
 def step_seconds(loaded: LoadedModel, batch: int, steps: int) -> float:
     """Mean seconds of one decoding step of `batch` base-model rows, after their prefill."""
-    prompts = [loaded.chat_prompt_ids([{"role": "user", "content": q}]) for q in QUESTIONS]
-    return prefill_and_step_seconds(loaded, prompts[:batch], [BASE_ADAPTER] * batch, steps)[1]
+    questions = [QUESTIONS[i % len(QUESTIONS)] for i in range(batch)]
+    prompts = [loaded.chat_prompt_ids([{"role": "user", "content": q}]) for q in questions]
+    return prefill_and_step_seconds(loaded, prompts, [BASE_ADAPTER] * batch, steps)[1]
+
+
+def matmul_flops_per_s(dtype: torch.dtype, rounds: int = 5) -> float:
+    """The best FLOP rate of a CEILING_SHAPE matmul in `dtype` on torch's threads."""
+    rows, inner, out = CEILING_SHAPE
+    a, b = torch.randn(rows, inner, dtype=dtype), torch.randn(inner, out, dtype=dtype)
+    best = math.inf
+    for _ in range(rounds + 1):  # the first also builds the kernel
+        started = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - started)
+    return 2 * rows * inner * out / best
+
+
+def decode_vs_ceiling(
+    loaded: LoadedModel, tokens_per_s: dict[int, float], dtype: torch.dtype
+) -> dict[str, Any]:
+    """The peak decoding rate over BATCHES against matmul rate / (2 x parameters)."""
+    params = sum(p.numel() for name, p in loaded.model.named_parameters() if "lora_" not in name)
+    flops = matmul_flops_per_s(dtype)
+    ceiling = flops / (2 * params)
+    best = max(tokens_per_s, key=tokens_per_s.__getitem__)
+    return {
+        "parameters": params,
+        "best_batch": best,
+        "peak_decode_tokens_per_s": round(tokens_per_s[best], 1),
+        "matmul_gflops": round(flops / 1e9, 1),
+        "ceiling_tokens_per_s": round(ceiling, 1),
+        "share_of_ceiling": round(tokens_per_s[best] / ceiling, 3),
+        "target": CEILING_TARGET,
+    }
 
 
 def main(rounds: int, steps: int) -> dict[str, Any]:
@@ -87,6 +124,14 @@ def main(rounds: int, steps: int) -> dict[str, Any]:
         "shape": PROBE_SHAPE,
         **{f"{n}_ms": round(probe[d] * 1000, 3) for n, d in DTYPES.items()},
         "bf16_speed_over_fp32": round(probe[torch.float32] / probe[torch.bfloat16], 2),
+    }
+    result["decode_vs_matmul_ceiling"] = {
+        n: decode_vs_ceiling(
+            models[n],
+            {b: b / statistics.median(timings[(b, n)][1:]) for b in BATCHES},
+            DTYPES[n],
+        )
+        for n in DTYPES
     }
     result["auto_picks"] = str(pick_dtype("auto", torch.device("cpu")))
     return result

@@ -19,7 +19,7 @@ from aivo.engine.fallback import ModelChain
 from aivo.engine.gathered_lora import gather_adapters
 from aivo.engine.generation import Generation, GenerationStart
 from aivo.engine.loader import LoadedModel
-from aivo.engine.prefix_cache import PrefixCache
+from aivo.engine.prefix_cache import configured_prefix_cache
 from aivo.engine.replica_folder import ReplicaFolder
 from aivo.engine.residency import AdapterLease, AdapterResidency
 from aivo.engine.rows import GenerationFailed
@@ -74,7 +74,7 @@ class InferenceReplica:
                 max_batch_size=self.config.max_batch_size,
                 batch_wait_ms=self.config.batch_wait_ms,
                 max_queued_requests=self.config.max_queued_requests,
-                prefix_cache=self._prefix_cache(loaded.name),
+                prefix_cache=configured_prefix_cache(self.config, loaded.name),
             )
             residency = AdapterResidency(
                 self.store,
@@ -87,15 +87,6 @@ class InferenceReplica:
             check = asyncio.get_running_loop().create_task(_drop_deleted(residency))
             self._checks.add(check)  # held: the loop keeps only weak references to tasks
         return server
-
-    def _prefix_cache(self, model_name: str) -> PrefixCache | None:
-        if not self.config.prefix_cache:
-            return None
-        return PrefixCache(
-            model_name,
-            block_tokens=self.config.prefix_block_tokens,
-            max_bytes=self.config.prefix_cache_bytes,
-        )
 
     @serve.multiplexed(max_num_models_per_replica=STUDENTS_PER_REPLICA)
     async def serves_student(self, routing_id: str) -> str:

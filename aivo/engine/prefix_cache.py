@@ -17,11 +17,15 @@ import hashlib
 from array import array
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
 from aivo.engine.kv_cache import BatchCache
 from aivo.observability import record_prefix_cache
+
+if TYPE_CHECKING:
+    from aivo.config import EngineConfig
 
 BASE_WEIGHTS = "base"  # the weights identity of rows served by the base model
 
@@ -133,3 +137,12 @@ class PrefixCache:
         stats.prompt_tokens += hit + missed
         stats.evictions += evicted
         record_prefix_cache(self.model_name, hit, missed, evicted, stats.nbytes)
+
+
+def configured_prefix_cache(config: EngineConfig, model_name: str) -> PrefixCache | None:
+    """A model's prefix cache as the engine config asks for it (`prefix_cache: false`: none)."""
+    if not config.prefix_cache:
+        return None
+    return PrefixCache(
+        model_name, block_tokens=config.prefix_block_tokens, max_bytes=config.prefix_cache_bytes
+    )
