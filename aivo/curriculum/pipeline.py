@@ -21,6 +21,7 @@ from aivo.curriculum.formatting import apply_accommodations
 from aivo.curriculum.plain_language import plain_answer
 from aivo.curriculum.prompting import Messages, Prompt, build_prompt
 from aivo.curriculum.readability import reading_level
+from aivo.curriculum.sentences import without_repeats
 from aivo.embedding import SentenceEmbedder
 from aivo.safety.output import check_output, safe_answer
 from aivo.safety.pii import redact_pii
@@ -134,8 +135,8 @@ class CurriculumPipeline:
         ]
 
     def finish(self, request: GenerateRequest, text: str) -> FinishedAnswer:
-        """Output safety, personal data redacted, plain language where the answer reads above
-        its band, accommodation formatting, then the answer's reading level."""
+        """Output safety, personal data redacted, no sentence said twice, plain language where the
+        answer reads above its band, accommodation formatting, then the answer's reading level."""
         grade = grade_number(request.grade_level)
         verdict = check_output(text)
         if verdict.flagged:
@@ -143,6 +144,6 @@ class CurriculumPipeline:
         else:
             answer = redact_pii(text).text.strip()  # a model may repeat or invent personal data
             if self.tutoring.checks:
-                answer = plain_answer(answer, grade)
+                answer = plain_answer(without_repeats(answer), grade)
             answer = apply_accommodations(answer, request.accommodations, grade)
         return FinishedAnswer(answer, reading_level(answer, grade), replaced_unsafe=verdict.flagged)

@@ -17,12 +17,11 @@ from functools import cache, partial
 from pathlib import Path
 
 from aivo.curriculum.readability import flesch_kincaid_grade, grade_band, target_band
-from aivo.curriculum.sentences import shorten, split_sentences
+from aivo.curriculum.sentences import rewrite_sentences, shorten
 
 PLAIN_WORDS_FILE = Path(__file__).parent / "data" / "plain_words.json"
 PLAIN_WORDS_UP_TO = 8  # above this grade, precise academic words are part of what is taught
 _MATH = re.compile(r"[=+\u00d7\u00f7^\u221a<>]|\d\s*[-*/]\s*\d")  # math signs, "3 - 1", "6/8"
-_LIST_ITEM = re.compile(r"^(\s*(?:\d+[.)]|[-*•])\s+)")
 
 
 def plain_answer(text: str, grade: int) -> str:
@@ -41,17 +40,7 @@ def simplify(text: str, grade: int) -> str:
     """`text` in shorter sentences for `grade`, and up to grade 8 in plainer words."""
     words = grade <= PLAIN_WORDS_UP_TO
     max_words = grade_band(grade).max_sentence_words
-    lines = []
-    for line in text.splitlines():
-        marker = _LIST_ITEM.match(line)
-        head = marker.group(1) if marker else ""
-        sentences = [
-            plain
-            for sentence in split_sentences(line[len(head) :])
-            for plain in _plain_sentence(sentence, max_words, words=words)
-        ]
-        lines.append(head + " ".join(sentences) if sentences else line)
-    return "\n".join(lines)
+    return rewrite_sentences(text, partial(_plain_sentence, max_words=max_words, words=words))
 
 
 def _plain_sentence(sentence: str, max_words: int, *, words: bool) -> list[str]:

@@ -10,6 +10,7 @@ A sentence is split only at a clause boundary whose two sides are whole clauses:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 _ABBREVIATIONS = ("e.g.", "i.e.", "mr.", "mrs.", "ms.", "dr.", "vs.", "etc.", "st.", "no.")
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
@@ -36,6 +37,8 @@ _WHICH = re.compile(r",\s+which\s+(?=(\w+))", re.I)
 _PLURAL_VERBS = {"are", "were", "have", "do"}
 _SINGULAR_VERBS = {"is", "was", "has", "does", "can", "could", "will", "would", "may", "might"}
 MIN_SIDE_WORDS = 3  # neither side of a split may be shorter than this
+REPEAT_WORDS = 4  # a sentence this long said a second time is a repeat, not an echo ("Yes.")
+LIST_ITEM = re.compile(r"^(\s*(?:\d+[.)]|[-*•])\s+)")
 
 
 def split_sentences(text: str) -> list[str]:
@@ -48,6 +51,34 @@ def split_sentences(text: str) -> list[str]:
             flags=re.I,
         )
     return [s.replace("\0", ".").strip() for s in _SENTENCE_END.split(protected) if s.strip()]
+
+
+def without_repeats(text: str) -> str:
+    """`text` without a sentence of REPEAT_WORDS+ words that it already said (the same words, in
+    any case and punctuation); a line left with nothing is left out."""
+    said: set[tuple[str, ...]] = set()
+
+    def first_time(sentence: str) -> list[str]:
+        words = tuple(re.findall(r"\w+", sentence.lower()))
+        if len(words) >= REPEAT_WORDS and words in said:
+            return []
+        said.add(words)
+        return [sentence]
+
+    return rewrite_sentences(text, first_time)
+
+
+def rewrite_sentences(text: str, rewrite: Callable[[str], list[str]]) -> str:
+    """`text` with each sentence replaced by what `rewrite` makes of it, line by line, list
+    markers kept; a line whose sentences all went is left out."""
+    lines = []
+    for line in text.splitlines():
+        marker = LIST_ITEM.match(line)
+        head = marker.group(1) if marker else ""
+        sentences = [new for old in split_sentences(line[len(head) :]) for new in rewrite(old)]
+        if sentences or not line.strip():
+            lines.append(head + " ".join(sentences) if sentences else line)
+    return "\n".join(lines)
 
 
 def shorten(sentence: str, max_words: int) -> list[str]:

@@ -1,13 +1,17 @@
 """Gathered multi-LoRA: resident student adapters live in slots of stacked tensors, and every
-adapted layer applies all rows' adapters in one gathered product per forward pass (as vLLM's CPU
-path, `PunicaWrapperCPU` with `lora/ops/torch_ops`, does), instead of PEFT's loop over the
-adapters present in a batch.
+adapted layer applies all rows' adapters in one product per forward pass, instead of PEFT's loop
+over the adapters present in a batch.
 
-Per adapted linear layer: A [slots, r_max, in], B [slots, out, r_max] and scaling [slots] in the
-model's dtype, PEFT's own layout per slot. Slot 0 means "no adapter" and stays zero. Ranks under
-r_max are padded with zeros, which add exact zeros. Loading copies an adapter's tensors (read from
-PEFT's safetensors file, still the storage format) into a free slot, with no new modules; layers
-and slots grow on demand. Like PEFT's, every change runs on the batcher's model thread.
+Per adapted linear layer: A [slots, r_max, in] and B^T [slots, r_max, out] with the adapter's
+scaling folded into B, in the model's dtype. Slot 0 means "no adapter" and stays zero. Ranks under
+r_max are padded with zeros, which add exact zeros. A forward pass takes the rows of A and B^T of
+the slots its rows use (u of them) as two dense matrices, [u*r, in] and [u*r, out], kept while
+the batch's slots stay the same; then x @ A^T, masked so that each row keeps only its own slot's
+r columns, @ B^T is the update: two plain matmuls per layer whatever the mix, where a product
+gathered per row (vLLM's CPU `PunicaWrapperCPU` with `lora/ops/torch_ops`) costs more small
+kernels than the base layer itself on a 576-wide model. Loading copies an adapter's tensors (read
+from PEFT's safetensors file, still the storage format) into a free slot, with no new modules;
+layers and slots grow on demand. Like PEFT's, every change runs on the batcher's model thread.
 """
 
 from __future__ import annotations
@@ -27,24 +31,41 @@ Update = tuple[torch.Tensor, torch.Tensor, float]  # one layer's A [r, in], B [o
 
 
 class RowSlots:
-    """The slot of each row in the running forward pass, shared by every adapted layer."""
+    """The slots the rows of the running forward pass use, shared by every adapted layer."""
 
     def __init__(self) -> None:
-        # (rows that have an adapter, or None for all rows; their slots); None: no row has one
-        self.picked: tuple[torch.Tensor | None, torch.Tensor] | None = None
+        self.slots: tuple[int, ...] = ()  # each row's slot; 0: no adapter
+        self.used: tuple[int, ...] = ()  # the distinct slots in use, sorted; () when none is
+        self.version = 0  # changes whenever `slots` or a slot's weights change
+        self.active = False  # True during a GatheredLoraModel forward pass
+        self._device = torch.device("cpu")
+        self._selections: dict[tuple[int, torch.dtype], tuple[torch.Tensor, torch.Tensor]] = {}
 
     def set(self, slots: list[int], device: torch.device) -> None:
-        adapted = [row for row, slot in enumerate(slots) if slot]
-        if not adapted:
-            self.picked = None
-        elif len(adapted) == len(slots):
-            self.picked = (None, torch.tensor(slots, device=device))
-        else:
-            chosen = [slots[row] for row in adapted]
-            self.picked = (
-                torch.tensor(adapted, device=device),
-                torch.tensor(chosen, device=device),
-            )
+        if tuple(slots) == self.slots and device == self._device:
+            return
+        self.slots, self._device = tuple(slots), device
+        self.used = tuple(sorted({slot for slot in slots if slot}))
+        self.changed()
+
+    def changed(self) -> None:
+        self.version += 1
+        self._selections.clear()
+
+    def selection(self, rank: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+        """For layers of rank `rank`: the rows of their flattened [slots*rank, ...] tensors that
+        the used slots own, and the [rows, u*rank] mask that keeps each row's own slot."""
+        key = (rank, dtype)
+        if key not in self._selections:
+            used = torch.tensor(self.used, device=self._device)
+            rows = (used[:, None] * rank + torch.arange(rank, device=self._device)).flatten()
+            place = {slot: index for index, slot in enumerate(self.used)}
+            mask = torch.zeros(len(self.slots), len(self.used), rank, dtype=dtype)
+            for row, slot in enumerate(self.slots):
+                if slot:
+                    mask[row, place[slot]] = 1
+            self._selections[key] = (rows, mask.flatten(1).to(self._device))
+        return self._selections[key]
 
 
 class GatheredLoraLinear(nn.Module):
@@ -59,8 +80,8 @@ class GatheredLoraLinear(nn.Module):
         inner, outer = self.in_features, self.out_features
         device = next(base_layer.parameters()).device
         self.lora_a = torch.zeros(slots, 0, inner, dtype=dtype, device=device)
-        self.lora_b = torch.zeros(slots, outer, 0, dtype=dtype, device=device)
-        self.scaling = torch.zeros(slots, dtype=dtype, device=device)
+        self.lora_b = torch.zeros(slots, 0, outer, dtype=dtype, device=device)  # B^T * scaling
+        self._picked: tuple[int, torch.Tensor, torch.Tensor] | None = None  # (version, A, B^T)
 
     def resize(self, slots: int, rank: int) -> None:
         """At least `slots` slots and rank `rank`; existing slots keep their weights."""
@@ -69,42 +90,41 @@ class GatheredLoraLinear(nn.Module):
         if (slots, rank) == (old_slots, old_rank):
             return
         a = self.lora_a.new_zeros(slots, rank, self.lora_a.shape[2])
-        b = self.lora_b.new_zeros(slots, self.lora_b.shape[1], rank)
+        b = self.lora_b.new_zeros(slots, rank, self.lora_b.shape[2])
         a[:old_slots, :old_rank] = self.lora_a
-        b[:old_slots, :, :old_rank] = self.lora_b
-        scaling = self.scaling.new_zeros(slots)
-        scaling[:old_slots] = self.scaling
-        self.lora_a, self.lora_b, self.scaling = a, b, scaling
+        b[:old_slots, :old_rank] = self.lora_b
+        self.lora_a, self.lora_b = a, b
+        self.rows.changed()
 
     def put(self, slot: int, a: torch.Tensor, b: torch.Tensor, scaling: float) -> None:
         rank = a.shape[0]
         self.resize(slot + 1, rank)
         self.clear(slot)
         self.lora_a[slot, :rank] = a
-        self.lora_b[slot, :, :rank] = b
-        self.scaling[slot] = scaling
+        self.lora_b[slot, :rank] = (b.T.float() * scaling).to(self.lora_b.dtype)
 
     def clear(self, slot: int) -> None:
         self.lora_a[slot] = 0
         self.lora_b[slot] = 0
-        self.scaling[slot] = 0
+        self.rows.changed()
 
     def slot_nbytes(self) -> int:
         return (self.lora_a[0].nbytes + self.lora_b[0].nbytes) if len(self.lora_a) else 0
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         result: torch.Tensor = self.base_layer(x)
-        if self.rows.picked is None:
+        rank = self.lora_a.shape[1]
+        if not (self.rows.active and self.rows.used and rank):
             return result
-        rows, slots = self.rows.picked
-        picked = x if rows is None else x.index_select(0, rows)
-        a = self.lora_a.index_select(0, slots).transpose(1, 2)  # [rows, in, r]
-        b = self.lora_b.index_select(0, slots).transpose(1, 2)  # [rows, r, out]
-        scaling = self.scaling.index_select(0, slots).view(-1, *[1] * (x.dim() - 1))
-        update = torch.matmul(torch.matmul(picked.to(a.dtype), a), b) * scaling
-        if rows is None:
-            return result + update.to(result.dtype)
-        return result.index_add_(0, rows, update.to(result.dtype))
+        rows, mask = self.rows.selection(rank, self.lora_a.dtype)
+        if self._picked is None or self._picked[0] != self.rows.version:
+            a = self.lora_a.view(-1, self.in_features).index_select(0, rows)
+            b = self.lora_b.view(-1, self.out_features).index_select(0, rows)
+            self._picked = (self.rows.version, a, b)
+        _, a, b = self._picked
+        inner = torch.matmul(x.to(a.dtype), a.T)  # [rows, ..., u*r]
+        inner.mul_(mask.view(mask.shape[0], *[1] * (x.dim() - 2), mask.shape[1]))
+        return result.add_(torch.matmul(inner, b).to(result.dtype))
 
 
 class GatheredLoraModel(nn.Module):
@@ -134,10 +154,11 @@ class GatheredLoraModel(nn.Module):
     def forward(self, *, adapter_names: list[str], **kwargs: Any) -> Any:
         slots = [0 if name == BASE_ADAPTER else self._slots[name] for name in adapter_names]
         self._rows.set(slots, self._device)
+        self._rows.active = True
         try:
             return self.base_model(**kwargs)
         finally:
-            self._rows.picked = None
+            self._rows.active = False  # a forward pass of the bare base model adapts nothing
 
     # --- the AdapterModel interface ----------------------------------------------------------
 

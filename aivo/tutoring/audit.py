@@ -4,7 +4,9 @@ A text passes when each calculation it writes out ("7 × 8 = 56") is true, each 
 states is one the checker can vouch for (the question's, the worked solution's, or the result
 of a true calculation on those), and, for the tutoring move, the final answer is right (explain,
 and confirming a right answer) or never stated (hints, and a wrong answer being checked).
-Numbers 0-2 pass freely: "two numbers", "one step", "no remainder" are words, not claims.
+Numbers 0-2 pass freely: "two numbers", "one step", "no remainder" are words, not claims. A
+claim that the problem has no value ("the slope is undefined", "there is no solution") is false
+for every problem the checker solves, as each has one exact answer.
 """
 
 from __future__ import annotations
@@ -28,6 +30,12 @@ _SIDE = r"(?:\d+(?:\.\d+)?|(?<![a-z])[a-z](?![a-z])|[-+*/^() ])+"
 _EQUATION = re.compile(rf"({_SIDE})=({_SIDE})")
 _LIST_MARKER = re.compile(r"^\s*(?:step\s+)?\d+[.):]\s+", re.M)
 _STEP_NAME = re.compile(r"\bstep\s+\d+\b")
+_NO_VALUE = re.compile(
+    r"\b(?:undefined|no (?:real )?(?:solutions?|answer)|(?:does not|doesn't|cannot|can't) exist|"
+    r"infinitely many|infinite|(?:cannot|can't|can ?not) be (?:solved|found|calculated|computed|"
+    r"determined)|(?:is|are) impossible)\b",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
@@ -107,7 +115,17 @@ def audit_written(
             vouched.discard(solution.answer)
         if mentions_answer(text, solution):
             return AuditFinding("gives_answer")
-    return audit_equations(text, solution, checked) or audit_numbers(text, vouched)
+    return (
+        audit_claims(text)
+        or audit_equations(text, solution, checked)
+        or audit_numbers(text, vouched)
+    )
+
+
+def audit_claims(text: str) -> AuditFinding | None:
+    """A claim that the problem has no value, which is false for a problem the checker solved."""
+    claim = _NO_VALUE.search(text)
+    return AuditFinding("false_claim", claim.group(0)) if claim else None
 
 
 def audit_answer(

@@ -9,7 +9,7 @@ import pytest
 
 from aivo.curriculum.plain_language import level_offset, plain_answer, plain_words, simplify
 from aivo.curriculum.readability import MIN_PROSE_WORDS, flesch_kincaid_grade, reading_level
-from aivo.curriculum.sentences import shorten
+from aivo.curriculum.sentences import shorten, without_repeats
 
 
 def _words(text: str) -> list[str]:
@@ -134,3 +134,22 @@ def test_short_text_is_too_short_to_measure_and_says_so() -> None:
     measured = reading_level(long, 1)
     assert measured.prose_words >= MIN_PROSE_WORDS and measured.within_band is True
     assert reading_level(long, 10).within_band is False  # far easier than grade 10's band
+
+
+def test_a_sentence_said_twice_is_said_once() -> None:
+    text = (
+        "Yes, 4 is correct.\n"
+        "Multiply and divide from left to right. 12 ÷ 3 = 4.\n"
+        "- Multiply and divide from LEFT to right!\n"
+        "Yes. Yes. Good work.\n"
+        "\n"
+        "The answer is 4. The answer is 4."
+    )
+    assert without_repeats(text) == (
+        "Yes, 4 is correct.\n"
+        "Multiply and divide from left to right. 12 ÷ 3 = 4.\n"
+        "Yes. Yes. Good work.\n"
+        "\n"
+        "The answer is 4."
+    )
+    assert without_repeats(without_repeats(text)) == without_repeats(text)

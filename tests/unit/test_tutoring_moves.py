@@ -133,6 +133,24 @@ def test_a_false_step_fails_even_when_the_final_answer_is_right() -> None:
     assert finding is not None and finding.reason == "false_step"
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The slope of the line through (3, -1) and (-5, 3) is undefined.",
+        "There is no solution, because the points are far apart.",
+        "This slope cannot be determined from two points.",
+        "The change in y is infinite, so the line is vertical.",
+    ],
+)
+def test_a_claim_that_a_solved_problem_has_no_value_fails(text: str) -> None:
+    question = "What is the slope of the line through (3, -1) and (-5, 3)?"
+    solution = solve(question)
+    assert solution is not None
+    for may_state_answer in (True, False):  # explaining, and checking a wrong answer
+        finding = audit_answer(text, solution, question, may_state_answer=may_state_answer)
+        assert finding is not None and finding.reason == "false_claim"
+
+
 def test_questions_without_a_computable_problem_get_no_plan() -> None:
     for question in ["Why is the sky blue?", "Explain photosynthesis", "Who was Lincoln?"]:
         assert plan_move(TutoringMode.explain, question, 5, [], None) is None
