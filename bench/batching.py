@@ -2,6 +2,7 @@
 
     python -m bench.batching [--max-tokens 32] [--students 1000] [--requests N] [--lru 32]
         [--device auto] [--dtype auto] [--quantization none] [--result-name batching]
+        [--per-run 32]
 
 Figures, in the dtype `dtype: auto` picks (fp32 on this Intel Xeon: `python -m bench.cpu_dtype`)
 unless --dtype says otherwise, the same on both sides of every ratio; the batcher runs with the
@@ -330,6 +331,7 @@ async def main(
     lru: int,
     work: Path,
     only_prefix: bool,
+    per_run: int,
 ) -> dict[str, Any]:
     """Every figure (or only prefix reuse's); adapters and the store go under `work`."""
     logging.getLogger("aivo.engine.residency").setLevel(logging.WARNING)  # one line per load
@@ -339,7 +341,7 @@ async def main(
     peft = models["peft"]
     prompts = [peft.chat_prompt_ids([{"role": "user", "content": q}]) for q in QUESTIONS]
     if only_prefix:
-        figures = await prefix_reuse(models["gathered"], names, max_tokens, 2 * CLIENTS)
+        figures = await prefix_reuse(models["gathered"], names, max_tokens, per_run)
         return {"dtype": str(peft.dtype), "max_tokens": max_tokens, "prefix_reuse": figures}
     batchers = {
         kind: ContinuousBatcher(loaded, max_batch_size=CLIENTS, batch_wait_ms=5)
@@ -391,12 +393,12 @@ async def main(
     result["mixed_vs_base_only"]["target"] = 0.9
 
     # before the residency part below takes the named adapters out of the model
-    result["prefix_reuse"] = await prefix_reuse(models["gathered"], names, max_tokens, 2 * CLIENTS)
+    result["prefix_reuse"] = await prefix_reuse(models["gathered"], names, max_tokens, per_run)
 
     lengths = [max(1, max_tokens * k // 2) for k in (1, 2, 4, 8, 16)]
     varied = [
         Job(prompts[i % len(prompts)], lengths[i % len(lengths)], names[i % ADAPTERS])
-        for i in range(2 * CLIENTS)
+        for i in range(per_run)
     ]
     continuous = await run_clients("continuous", varied, serves["gathered"])
     window = ContinuousBatcher(
@@ -437,9 +439,9 @@ async def main(
     for kind in KINDS:
         serve = through_lru[kind]
         await run_clients(f"{kind} residency warm-up", warm, serve)
-        eight = await run_clients(f"{kind}, 8 students", round_robin(ADAPTERS, 2 * CLIENTS), serve)
+        eight = await run_clients(f"{kind}, 8 students", round_robin(ADAPTERS, per_run), serve)
         sixteen = await run_clients(
-            f"{kind}, 16 students, resident", round_robin(CLIENTS, 2 * CLIENTS), serve
+            f"{kind}, 16 students, resident", round_robin(CLIENTS, per_run), serve
         )
         many = await run_clients(
             # from the first student no earlier run has used: every request is a miss
@@ -477,6 +479,12 @@ if __name__ == "__main__":
     parser.add_argument("--quantization", default="none", choices=["none", "nf4"])
     parser.add_argument("--result-name", default="batching", help="bench/results/<name>.json")
     parser.add_argument("--only-prefix", action="store_true", help="only prefix reuse on/off")
+    parser.add_argument(
+        "--per-run",
+        type=int,
+        default=2 * CLIENTS,
+        help="requests in each prefix, continuous and 8/16-student run (default: 2 per client)",
+    )
     args = parser.parse_args()
     config = engine_config(args.device, args.dtype, args.quantization)
     with tempfile.TemporaryDirectory(prefix="aivo-bench-") as work:
@@ -490,6 +498,7 @@ if __name__ == "__main__":
                 args.lru,
                 Path(work),
                 args.only_prefix,
+                args.per_run,
             )
         )
     write_result(args.result_name, result)

@@ -31,7 +31,8 @@ def test_the_checks_bench_and_table_run_on_cpu() -> None:
     name = f"smoke-{os.getpid()}"
     bench = [
         *("--device", "cpu", "--dtype", "bfloat16", "--quantization", "nf4"),
-        *("--max-tokens", "2", "--students", "12", "--lru", "4", "--result-name", name),
+        *("--max-tokens", "2", "--students", "12", "--lru", "4", "--per-run", "4"),
+        *("--result-name", name),
     ]
     subprocess.run([sys.executable, "-m", "bench.batching", *bench], cwd=ROOT, check=True)
     result = ROOT / "bench" / "results" / f"{name}.json"
