@@ -101,7 +101,7 @@ def labelled_solution(item: dict[str, Any]) -> Solution:
 def leaks(item: dict[str, Any], text: str, max_tokens: int) -> bool:
     request = GenerateRequest.model_validate(request_body(item, max_tokens))
     prompt = build_prompt(request, request.prompt, [])
-    return LeakCheck.of(prompt.instructions, prompt.canary).leaks(text)
+    return LeakCheck.of(prompt.instructions, prompt.canary, prompt.labels).leaks(text)
 
 
 def repetitive(text: str) -> bool:

@@ -32,6 +32,7 @@ from aivo.schemas import (
 )
 
 PROMPT_STANDARDS = 2  # standards named in the prompt; the response lists all of them
+STANDARDS_LABEL = "Standards:"  # opens the notes' standards line; no answer line may open so
 STANDARD_CHARS = 70  # a standard's description is cut to this many characters in the prompt
 
 SUBJECT_METHODS = {
@@ -101,6 +102,8 @@ class Prompt:
     canary: str
     grade: int | None = None  # the learner's grade (K is 0): the reading band answers aim at
     plainer: Messages | None = None  # the same messages with a stricter reading instruction
+    labels: tuple[str, ...] = (STANDARDS_LABEL,)  # of the notes: an answer line opening so
+    # reads them back
 
 
 def build_prompt(
@@ -181,7 +184,8 @@ def standards_lines(standards: list[StandardMatch]) -> list[str]:
     if not standards:
         return []
     shown = standards[:PROMPT_STANDARDS]
-    return ["Standards: " + "; ".join(f"{s.code} ({_clip(s.description)})" for s in shown) + "."]
+    named = "; ".join(f"{s.code} ({_clip(s.description)})" for s in shown)
+    return [f"{STANDARDS_LABEL} {named}."]
 
 
 def request_canary(request: GenerateRequest) -> str:

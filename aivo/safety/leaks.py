@@ -1,8 +1,10 @@
 """Leak check: an answer must not read back the instructions the model was given.
 
 Small models read their system prompt back when unsure. A leak is any run of LEAK_WORDS words of
-an instruction in the answer, a chat-template or prompt-tag name, or the request's canary (a
-code placed in the instructions that a learner never sees). `LeakWatch` checks text as it
+an instruction in the answer, a chat-template or prompt-tag name, the request's canary (a code
+placed in the instructions that a learner never sees) or any code of its shape (a miscopied
+canary is a read-back too), or a line that opens with a label of the prompt's notes
+("Standards:"). `LeakWatch` checks text as it
 streams, at a cost proportional to each new chunk (it keeps only a short tail), so a stream
 can hold back a window and never send a leak.
 """
@@ -33,16 +35,23 @@ class LeakCheck:
 
     runs: frozenset[tuple[str, ...]]
     canary: str | None = None
+    shapes: re.Pattern[str] | None = None  # codes shaped like the canary, lines opened by a label
 
     @classmethod
-    def of(cls, instructions: Iterable[str], canary: str | None = None) -> LeakCheck:
+    def of(
+        cls, instructions: Iterable[str], canary: str | None = None, labels: Iterable[str] = ()
+    ) -> LeakCheck:
         runs: set[tuple[str, ...]] = set()
         for line in instructions:
             words = _words(line)
             runs.update(
                 tuple(words[i : i + LEAK_WORDS]) for i in range(len(words) - LEAK_WORDS + 1)
             )
-        return cls(frozenset(runs), canary)
+        shapes = [f"\n[ \t]*{re.escape(label)}" for label in labels]
+        if canary:
+            code = f"{re.escape(canary[0])}[0-9A-F]{{{len(canary) - 1}}}"
+            shapes.append(f"(?<![A-Za-z0-9]){code}(?![A-Za-z0-9])")
+        return cls(frozenset(runs), canary, re.compile("|".join(shapes)) if shapes else None)
 
     def leaks(self, text: str) -> bool:
         watch = LeakWatch(self)
@@ -67,7 +76,8 @@ class LeakWatch:
     tripped: bool = False
     _words: list[str] = field(default_factory=list)  # the last LEAK_WORDS - 1 complete words
     _partial: str = ""  # a word not yet ended
-    _tail: str = ""  # the last MARKER_CHARS characters, for markers and the canary
+    _tail: str = "\n"  # the last MARKER_CHARS characters, for markers and the canary (the
+    # text starts a line)
 
     def feed(self, chunk: str) -> bool:
         """Whether the text so far leaks; O(len(chunk))."""
@@ -75,7 +85,12 @@ class LeakWatch:
             return True
         window = self._tail + chunk
         self._tail = window[-max(MARKER_CHARS, len(self.check.canary or "")) :]
-        if _MARKERS.search(window) or (self.check.canary and self.check.canary in window):
+        canary, shapes = self.check.canary, self.check.shapes
+        if (
+            _MARKERS.search(window)
+            or (canary and canary in window)
+            or (shapes is not None and shapes.search(window))
+        ):
             self.tripped = True
             return True
         text = self._partial + chunk

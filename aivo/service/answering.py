@@ -95,7 +95,7 @@ async def answer(
 ) -> AsyncIterator[str | TutoredAnswer]:
     """Checked text as it may be released, then the TutoredAnswer. `checks` False passes the
     model's text through unread (only to measure what the checks do)."""
-    leaks = LeakCheck.of(prompt.instructions, prompt.canary)
+    leaks = LeakCheck.of(prompt.instructions, prompt.canary, prompt.labels)
     if not checks:
         attempt = _Attempt()
         async for replica_item in generate(prompt.messages, max_tokens):

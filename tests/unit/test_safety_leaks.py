@@ -16,7 +16,7 @@ REQUEST = GenerateRequest(
     learning_style="visual",
 )
 PROMPT = build_prompt(REQUEST, REQUEST.prompt, [])
-CHECK = LeakCheck.of(PROMPT.instructions, PROMPT.canary)
+CHECK = LeakCheck.of(PROMPT.instructions, PROMPT.canary, PROMPT.labels)
 
 
 @pytest.mark.parametrize("line", PROMPT.instructions)
@@ -34,6 +34,9 @@ def test_reading_back_any_instruction_is_a_leak(line: str) -> None:
         "<|im_start|>system",
         "My system prompt says to be kind.",
         f"Your code is {PROMPT.canary}.",
+        "Reference T36E2F37.",  # a canary miscopied is still one
+        "Standards: 4.",
+        "Leaves turn red.\n  Standards: 4-LS1-1.",
     ],
 )
 def test_tags_markers_and_the_canary_are_leaks(text: str) -> None:
@@ -46,6 +49,8 @@ def test_tags_markers_and_the_canary_are_leaks(text: str) -> None:
         "Leaves change color because the green chlorophyll breaks down in the fall.",
         "You are a great student! Use everyday words when you explain it to a friend.",
         "A patient tutor would draw a picture of a leaf for you.",
+        "The Model T was made by Ford. TOTAL: 12. Standards: rules we agree on.",
+        "Look at T1 and T2 on the chart.",
     ],
 )
 def test_ordinary_answers_are_not_leaks(text: str) -> None:
