@@ -38,6 +38,7 @@ _PLURAL_VERBS = {"are", "were", "have", "do"}
 _SINGULAR_VERBS = {"is", "was", "has", "does", "can", "could", "will", "would", "may", "might"}
 MIN_SIDE_WORDS = 3  # neither side of a split may be shorter than this
 REPEAT_WORDS = 4  # a sentence this long said a second time is a repeat, not an echo ("Yes.")
+_SAID = re.compile(r"\w+|[-=+\u00d7\u00f7*/^\u221a<>%$]")
 LIST_ITEM = re.compile(r"^(\s*(?:\d+[.)]|[-*•])\s+)")
 
 
@@ -54,15 +55,16 @@ def split_sentences(text: str) -> list[str]:
 
 
 def without_repeats(text: str) -> str:
-    """`text` without a sentence of REPEAT_WORDS+ words that it already said (the same words, in
-    any case and punctuation); a line left with nothing is left out."""
+    """`text` without a sentence of REPEAT_WORDS+ words that it already said (the same words and
+    math signs, in any case and punctuation: "38 + 45 = ?" twice, not "38 - 45 = ?" after it); a
+    line left with nothing is left out."""
     said: set[tuple[str, ...]] = set()
 
     def first_time(sentence: str) -> list[str]:
-        words = tuple(re.findall(r"\w+", sentence.lower()))
-        if len(words) >= REPEAT_WORDS and words in said:
+        said_as = tuple(_SAID.findall(sentence.lower()))  # words and math signs, in order
+        if len(sentence.split()) >= REPEAT_WORDS and said_as in said:
             return []
-        said.add(words)
+        said.add(said_as)
         return [sentence]
 
     return rewrite_sentences(text, first_time)

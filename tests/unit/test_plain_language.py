@@ -142,13 +142,18 @@ def test_a_sentence_said_twice_is_said_once() -> None:
         "Multiply and divide from left to right. 12 ÷ 3 = 4.\n"
         "- Multiply and divide from LEFT to right!\n"
         "Yes. Yes. Good work.\n"
+        "38 + 45 = ?\n"
+        "38 - 45 = ?\n"
         "\n"
-        "The answer is 4. The answer is 4."
+        "The answer is 4. The answer is 4.\n"
+        "38 + 45 = ?"
     )
     assert without_repeats(text) == (
         "Yes, 4 is correct.\n"
         "Multiply and divide from left to right. 12 ÷ 3 = 4.\n"
         "Yes. Yes. Good work.\n"
+        "38 + 45 = ?\n"
+        "38 - 45 = ?\n"
         "\n"
         "The answer is 4."
     )
