@@ -14,12 +14,11 @@ from functools import cache, partial
 from pathlib import Path
 
 from aivo.curriculum.readability import grade_band
-from aivo.curriculum.sentences import shorten, split_sentences
+from aivo.curriculum.sentences import LIST_ITEM, shorten, split_sentences
 from aivo.schemas import Accommodation
 
 IDIOMS_FILE = Path(__file__).parent / "data" / "idioms.json"
 DYSLEXIA_MAX_WORDS = 12  # sentence cap for dyslexia, below the grade band's own when lower
-_LIST_ITEM = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s+")
 
 
 def apply_accommodations(text: str, accommodations: Iterable[Accommodation], grade: int) -> str:
@@ -49,7 +48,7 @@ def chunk_as_list(text: str, max_words: int, marker: str) -> str:
             short
             for line in paragraph.splitlines()
             if line.strip()
-            for sentence in split_sentences(_LIST_ITEM.sub("", line))
+            for sentence in split_sentences(LIST_ITEM.sub("", line))
             for short in shorten(sentence, max_words)
         ]
         groups.append(sentences)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from textstat.textstat import textstatistics
 
+from aivo.curriculum.sentences import LIST_ITEM
 from aivo.schemas import ReadingLevel
 
 
@@ -32,7 +33,6 @@ ABOVE_GRADE = 1.0
 # syllables with pyphen (bundled, offline), its own fallback for words cmudict lacks.
 _TEXTSTAT = textstatistics()
 _TEXTSTAT.set_lang("en-US")
-_LIST_MARKER = re.compile(r"^\s*(?:\d+[.)]|[-*•])\s+", re.M)
 _MARKUP = re.compile(r"[#*_`>]+")
 _MATH_TOKEN = re.compile(r"\d|[=+\u00d7\u00f7^\u221a<>]")  # digits and math signs
 MATH_SHARE = 0.4  # a sentence with this share of math tokens is notation, not prose
@@ -67,7 +67,7 @@ def prose_words(text: str) -> int:
 
 
 def _prose(text: str) -> list[str]:
-    lines = [_MARKUP.sub("", _LIST_MARKER.sub("", line)).strip() for line in text.splitlines()]
+    lines = [_MARKUP.sub("", LIST_ITEM.sub("", line)).strip() for line in text.splitlines()]
     # A list item without a full stop is still a sentence of its own.
     sentences = [line if line[-1] in ".!?:;" else f"{line}." for line in lines if line]
     return [s for s in sentences if not _mostly_math(s)] or sentences

@@ -39,7 +39,7 @@ _SINGULAR_VERBS = {"is", "was", "has", "does", "can", "could", "will", "would", 
 MIN_SIDE_WORDS = 3  # neither side of a split may be shorter than this
 REPEAT_WORDS = 4  # a sentence this long said a second time is a repeat, not an echo ("Yes.")
 _SAID = re.compile(r"\w+|[-=+\u00d7\u00f7*/^\u221a<>%$]")
-LIST_ITEM = re.compile(r"^(\s*(?:\d+[.)]|[-*•])\s+)")
+LIST_ITEM = re.compile(r"^(\s*(?:\d+[.)]|[-*•])\s+)")  # "1. ", "2) ", "- ", "• " opening a line
 
 
 def split_sentences(text: str) -> list[str]:
