@@ -13,6 +13,10 @@ held is never sent. A read-back is removed; when little is left, the model answe
 prompt without instructions (nothing there to read back). Such an answer's opening is also held
 until its reading level can be measured: when it reads far above the learner's band, the model
 answers once more from the plainer prompt, and the opening closer to the band goes on.
+
+Every generation of one answer draws on the request's `max_tokens`: a second or third one gets
+only what the earlier ones left, so an answer never costs more than the learner's budget held
+for it.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from functools import partial
+from typing import Protocol
 
 from aivo.curriculum.plain_language import level_offset
 from aivo.curriculum.prompting import Messages, Prompt
@@ -46,6 +51,12 @@ _SENTENCE_END = re.compile(r"[.!?\n]")
 # A replica's stream: its GenerationStart, text chunks, then its Generation.
 ReplicaItem = str | GenerationStart | Generation
 Generate = Callable[[Messages, int], AsyncIterator[ReplicaItem]]
+
+
+class Gate(Protocol):
+    """Why to stop an answer whose opening reads as `text` (None: go on)."""
+
+    def __call__(self, text: str, *, ended: bool = False) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -117,13 +128,14 @@ async def answer(
     failed = first.stopped not in (None, ENOUGH) or not _passes(first.text, plan)
     text, corrected = first.text.strip(), failed
     if corrected:
-        seeded = _seeded(prompt.messages, plan.worked + "\n")
-        budget = min(CONTINUATION_TOKENS, max_tokens)
-        second = await _planned_attempt(
-            seeded, plan, leaks, generate, budget, plan.worked + "\n", one_sentence=True
-        )
-        used.append(second.result())
-        text = _checked_continuation(plan, leaks, second.text)
+        text = plan.worked
+        if (budget := min(CONTINUATION_TOKENS, _left(max_tokens, used))) > 0:
+            seeded = _seeded(prompt.messages, plan.worked + "\n")
+            second = await _planned_attempt(
+                seeded, plan, leaks, generate, budget, plan.worked + "\n", one_sentence=True
+            )
+            used.append(second.result())
+            text = _checked_continuation(plan, leaks, second.text)
     if not check_output(text).flagged:  # unsafe: the service replaces it, so none is sent
         yield text
     yield TutoredAnswer(text, _summed(used), _verification(plan, text, corrected))
@@ -234,25 +246,29 @@ async def _explained(
         yield chunk
     used = [first.result()]
     attempt, plainer = first, False
+    opening_tokens = used[0].completion.completion_tokens
     if first.stopped == TOO_HARD and prompt.plainer is not None:
-        second = _Attempt()
-        gate = partial(_no_plainer, grade=prompt.grade, than=first.text)
-        async for chunk in _released(second, generate(prompt.plainer, max_tokens), leaks, gate):
-            yield chunk
-        used.append(second.result())
-        attempt, plainer = second, second.stopped != NOT_PLAINER
-        if not plainer:
+        if _left(max_tokens, used) >= 2 * opening_tokens:  # an opening, and as much again
+            second = _Attempt()
+            gate = partial(_no_plainer, grade=prompt.grade, than=first.text)
+            stream = generate(prompt.plainer, _left(max_tokens, used))
+            async for chunk in _released(second, stream, leaks, gate):
+                yield chunk
+            used.append(second.result())
+            attempt, plainer = second, second.stopped != NOT_PLAINER
+        if not plainer:  # the first goes on where it stopped, on what is left
             attempt = _Attempt(text=first.text)
-            left = max(1, max_tokens - used[0].completion.completion_tokens)
-            resumed = generate(_seeded(prompt.messages, first.text), left)
+            seeded = _seeded(prompt.messages, first.text)
+            resumed = _within(generate, seeded, _left(max_tokens, used))
             async for chunk in _released(attempt, resumed, leaks, None):
                 yield chunk
-            used.append(attempt.result())
+            if attempt.start is not None:
+                used.append(attempt.result())
     text, removed = attempt.text, attempt.stopped == "leak"
     if removed:
         text = leaks.scrub(attempt.text)
-        if len(text) < MIN_KEPT * len(attempt.text):
-            retry = await _collect(generate(_without_instructions(prompt), max_tokens))
+        if len(text) < MIN_KEPT * len(attempt.text) and (left := _left(max_tokens, used)) > 0:
+            retry = await _collect(generate(_without_instructions(prompt), left))
             used.append(retry.result())
             text = leaks.scrub(retry.text)
     yield TutoredAnswer(text.strip(), _summed(used), None, leak_removed=removed, plainer=plainer)
@@ -262,11 +278,12 @@ async def _released(
     attempt: _Attempt,
     stream: AsyncIterator[ReplicaItem],
     leaks: LeakCheck,
-    gate: Callable[[str], str | None] | None,
+    gate: Gate | None,
 ) -> AsyncIterator[str]:
     """`attempt`'s text as it may be released: behind the held-back window, until a read-back or
     unsafe text stops it. With a `gate`, nothing is released before the text has enough prose
-    to measure its reading level; then the gate says why to stop it (or None: go on)."""
+    to measure its reading level; then the gate says why to stop it (or None: go on). A text
+    that ends before that is given to the gate as it is (`ended=True`)."""
     held = Holdback()
     pending = held.feed(attempt.text)  # a continued attempt starts with text never sent yet
     async for chunk in _watched(attempt, stream, LeakWatch(leaks)):
@@ -283,17 +300,27 @@ async def _released(
         if pending:
             yield pending
             pending = ""
+    if gate is not None and attempt.stopped is None:
+        attempt.stopped = gate(attempt.text, ended=True)
     if attempt.stopped is None and (rest := pending + held.close()):
         yield rest
 
 
-def _too_hard(text: str, *, grade: int | None) -> str | None:
-    return TOO_HARD if grade is not None and level_offset(text, grade) > FAR_ABOVE else None
+def _too_hard(text: str, *, grade: int | None, ended: bool = False) -> str | None:
+    """TOO_HARD when the opening reads far above the band; a short answer goes as it is."""
+    if ended or grade is None:
+        return None
+    return TOO_HARD if level_offset(text, grade) > FAR_ABOVE else None
 
 
-def _no_plainer(text: str, *, grade: int | None, than: str) -> str | None:
-    """NOT_PLAINER when `text` is no closer to the band than `than` (the first opening)."""
-    if grade is None or abs(level_offset(text, grade)) < abs(level_offset(than, grade)):
+def _no_plainer(text: str, *, grade: int | None, than: str, ended: bool = False) -> str | None:
+    """NOT_PLAINER when `text` reads no closer to the band than `than` (the first opening), the
+    two measured over the same number of words (`text` may end, or run out of tokens, first)."""
+    if grade is None:
+        return None
+    words = min(len(text.split()), len(than.split()))
+    second, first = (" ".join(t.split()[:words]) for t in (text, than))
+    if abs(level_offset(second, grade)) < abs(level_offset(first, grade)):
         return None
     return NOT_PLAINER
 
@@ -303,6 +330,20 @@ def _without_instructions(prompt: Prompt) -> Messages:
     persona = prompt.instructions[0]
     turns = [m for m in prompt.messages if m["role"] != "system"]
     return [{"role": "system", "content": persona}, *turns]
+
+
+def _left(max_tokens: int, used: list[Generation]) -> int:
+    """What the generations in `used` left of the answer's `max_tokens`."""
+    return max_tokens - sum(g.completion.completion_tokens for g in used)
+
+
+async def _within(
+    generate: Generate, messages: Messages, tokens: int
+) -> AsyncIterator[ReplicaItem]:
+    """`generate`'s stream, or nothing when no tokens are left for it."""
+    if tokens > 0:
+        async for item in generate(messages, tokens):
+            yield item
 
 
 async def _collect(stream: AsyncIterator[ReplicaItem]) -> _Attempt:

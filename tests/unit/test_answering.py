@@ -169,3 +169,29 @@ def test_a_checked_answer_always_opens_with_the_verdict() -> None:
     _, result = go(run(prompt, plan, replica))
     assert result.text == f"{plan.opening}Count the groups of 8 again."
     assert replica.calls[0][0][-1] == {"role": "assistant", "content": plan.opening}
+
+
+def test_a_correction_draws_on_what_the_first_answer_left_of_max_tokens() -> None:
+    prompt, plan = setup("What is 7 times 8?")
+    assert plan is not None
+    wrong = "Let me think about this with you for a while. Seven eights are 54."
+    replica = ScriptedReplica(wrong, "Great job working it out, you did it!")
+    _, result = go(run(prompt, plan, replica, max_tokens=16))
+    first = replica.words_sent[0]
+    assert replica.calls[1][1] == 16 - first  # the continuation gets only what is left
+    assert result.generation.completion.completion_tokens <= 16
+    _, spent = go(run(prompt, plan, ScriptedReplica(wrong, "Great!"), max_tokens=first))
+    assert spent.text == plan.worked  # nothing left: the worked text alone, still correct
+    assert spent.generation.completion.completion_tokens == first
+
+
+def test_a_second_answer_from_scratch_gets_only_what_the_first_left() -> None:
+    prompt, _ = setup("What do you do?")
+    readback = " ".join(prompt.instructions)
+    replica = ScriptedReplica(readback, "I help you learn math, step by step.")
+    _, result = go(run(prompt, None, replica, max_tokens=400))
+    assert replica.calls[1][1] == 400 - replica.words_sent[0]
+    assert result.generation.completion.completion_tokens <= 400
+    spent = ScriptedReplica(readback, "never asked")
+    _, result = go(run(prompt, None, spent, max_tokens=replica.words_sent[0]))
+    assert len(spent.calls) == 1 and "patient tutor" not in result.text

@@ -19,7 +19,7 @@ from aivo.service.answering import FAR_ABOVE, ReplicaItem, TutoredAnswer, answer
 from deployments.inference import InferenceReplica
 
 pytestmark = pytest.mark.anyio
-MAX_TOKENS = 90
+MAX_TOKENS = 192  # room for a second opening and as much again
 
 
 @pytest.fixture
@@ -50,11 +50,14 @@ def _opening(text: str) -> str:
     return text
 
 
-async def _answer(replica: InferenceReplica, grade: str, question: str) -> TutoredAnswer:
-    request = GenerateRequest(
+def _request(grade: str, question: str) -> GenerateRequest:
+    return GenerateRequest(
         prompt=question, grade_level=grade, subject="science", max_tokens=MAX_TOKENS
     )
-    prompt = build_prompt(request, question, [])
+
+
+async def _answer(replica: InferenceReplica, grade: str, question: str) -> TutoredAnswer:
+    prompt = build_prompt(_request(grade, question), question, [])
 
     def generate(messages: Messages, max_tokens: int) -> AsyncIterator[ReplicaItem]:
         return replica.stream(messages, SamplingParams(max_tokens))
@@ -70,18 +73,20 @@ async def _answer(replica: InferenceReplica, grade: str, question: str) -> Tutor
 async def test_far_above_the_band_the_closer_opening_is_kept(replica: InferenceReplica) -> None:
     try:
         question = "How does the government of the United States work?"
-        request = GenerateRequest(prompt=question, grade_level="1", subject="science")
-        prompt = build_prompt(request, question, [])
+        prompt = build_prompt(_request("1", question), question, [])
         assert prompt.plainer is not None
-        first_text, second_text = [
-            (await replica.generate(m, SamplingParams(MAX_TOKENS))).completion.text
+        first, second = [
+            (await replica.generate(m, SamplingParams(MAX_TOKENS))).completion
             for m in (prompt.messages, prompt.plainer)
         ]
+        first_text, second_text = first.text, second.text
         first_off, second_off = (level_offset(_opening(t), 1) for t in (first_text, second_text))
         assert first_off > FAR_ABOVE  # the 135M model writes far above grade 1's band
 
         result = await _answer(replica, "1", question)
-        assert result.generation.completion.completion_tokens > MAX_TOKENS  # it wrote twice
+        usage = result.generation.completion
+        assert usage.prompt_tokens > first.prompt_tokens  # it was prompted twice
+        assert usage.completion_tokens <= MAX_TOKENS  # and wrote within the request's budget
         # the learner gets the opening closer to the band (measured there at a chunk's end)
         kept = level_offset(_opening(result.text), 1)
         assert abs(kept) <= min(abs(first_off), abs(second_off)) + 0.5
@@ -94,8 +99,7 @@ async def test_far_above_the_band_the_closer_opening_is_kept(replica: InferenceR
 async def test_within_reach_of_the_band_nothing_is_regenerated(replica: InferenceReplica) -> None:
     try:
         question = "How does the government of the United States work?"
-        request = GenerateRequest(prompt=question, grade_level="12", subject="science")
-        prompt = build_prompt(request, question, [])
+        prompt = build_prompt(_request("12", question), question, [])
         alone = await replica.generate(prompt.messages, SamplingParams(MAX_TOKENS))
         assert level_offset(_opening(alone.completion.text), 12) <= FAR_ABOVE
 
