@@ -248,7 +248,7 @@ async def _explained(
     attempt, plainer = first, False
     opening_tokens = used[0].completion.completion_tokens
     if first.stopped == TOO_HARD and prompt.plainer is not None:
-        if _left(max_tokens, used) >= 2 * opening_tokens:  # an opening, and as much again
+        if _left(max_tokens, used) >= opening_tokens:  # room for an opening as long again
             second = _Attempt()
             gate = partial(_no_plainer, grade=prompt.grade, than=first.text)
             stream = generate(prompt.plainer, _left(max_tokens, used))

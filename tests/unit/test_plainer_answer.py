@@ -19,7 +19,7 @@ from aivo.service.answering import FAR_ABOVE, ReplicaItem, TutoredAnswer, answer
 from deployments.inference import InferenceReplica
 
 pytestmark = pytest.mark.anyio
-MAX_TOKENS = 192  # room for a second opening and as much again
+MAX_TOKENS = 192  # room for a second opening, measured over as many words as the first
 
 
 @pytest.fixture
