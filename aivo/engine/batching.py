@@ -23,7 +23,8 @@ from aivo.engine.forward import decode_step, prefill
 from aivo.engine.kv_cache import BatchCache
 from aivo.engine.loader import LoadedModel
 from aivo.engine.lora import BASE_ADAPTER, AdapterModel
-from aivo.engine.prefix_cache import BASE_WEIGHTS, PrefixCache
+from aivo.engine.prefill_groups import CPU_PASS_TOKENS, prefill_groups
+from aivo.engine.prefix_cache import BASE_WEIGHTS, PrefixCache, PrefixLookup
 from aivo.engine.rows import BatchRow, GenerationFailed
 from aivo.engine.sampling import SamplingParams, row_generator
 from aivo.engine.streaming import RequestStream
@@ -80,6 +81,10 @@ class ContinuousBatcher:
         pad_id = loaded.tokenizer.pad_token_id
         self._pad_id = int(loaded.tokenizer.eos_token_id if pad_id is None else pad_id)
         self._eos = loaded.eos_token_ids
+        # newcomers prefill in runs on a CPU (`prefill_groups`), one step apart when rows join
+        # a running batch; a GPU pads for free, and window-only batching admits all at once
+        cpu = loaded.device.type == "cpu"
+        self._pass_tokens = CPU_PASS_TOKENS if cpu and join_running else None
         self._wake = threading.Condition()
         self._waiting: deque[BatchRow] = deque()
         self._commands: deque[Command] = deque()
@@ -227,41 +232,61 @@ class ContinuousBatcher:
                 ready.append(row)
         if not ready:
             return
+        reuse = self.prefix_cache
+        left = [
+            len(r.prompt_ids) - (reuse.cached_tokens(r.prompt_ids, _reusable(r)) if reuse else 0)
+            for r in ready
+        ]
+        runs = [[ready[i] for i in run] for run in prefill_groups(left, self._pass_tokens)]
+        # the shortest run starts now, unless rows were put off before: then the oldest's run
+        put_off = [run for run in runs if any(row.put_off for row in run)]
+        rows = min(put_off, key=_oldest) if put_off else runs[0]
+        later = [row for run in runs if run is not rows for row in run]
+        if later:  # they start after the next step, which gives these rows their first tokens
+            for row in later:
+                row.put_off = True
+            with self._wake:
+                self._waiting.extendleft(reversed(later))
+        self._start(
+            rows, [reuse.lookup(r.prompt_ids, _reusable(r)) if reuse else None for r in rows]
+        )
+
+    def _start(self, rows: list[BatchRow], lookups: list[PrefixLookup | None]) -> None:
+        """Prefill the rows and add them to the running batch with their first tokens."""
         try:
-            prefilled = [self._prefill(ready)]
+            prefilled = [self._prefill(rows, lookups)]
         except Exception:
             # one bad request must not fail the others that arrived with it: retry one by one
             prefilled = []
-            for row in ready:
+            for row, lookup in zip(rows, lookups, strict=True):
                 try:
-                    prefilled.append(self._prefill([row]))
+                    prefilled.append(self._prefill([row], [lookup]))
                 except Exception as error:
                     row.fail(_failure(error))
-        for rows, cache, tokens in prefilled:
+        for started, cache, tokens in prefilled:
             if self._cache is None:
                 self._cache = cache
             else:
                 self._cache.join(cache)
-            self._rows.extend(rows)
-            MODEL_TOKENS.labels(model=self.loaded.name).inc(len(rows))
-            for row, token in zip(rows, tokens, strict=True):
+            self._rows.extend(started)
+            MODEL_TOKENS.labels(model=self.loaded.name).inc(len(started))
+            for row, token in zip(started, tokens, strict=True):
                 TIME_TO_FIRST_TOKEN.labels(model=self.loaded.name).observe(
                     time.monotonic() - row.arrived
                 )
                 row.accept(token, self._eos)
 
-    def _prefill(self, rows: list[BatchRow]) -> Prefilled:
-        """The rows' prompts through the model: their own cache and first tokens."""
+    def _prefill(self, rows: list[BatchRow], lookups: list[PrefixLookup | None]) -> Prefilled:
+        """The rows' prompts through the model, each after its cached prefix (if found): their
+        own cache and first tokens."""
         prompts = [r.prompt_ids for r in rows]
         adapters = [r.adapter for r in rows]
-        reuse = self.prefix_cache
-        lookups = [reuse.lookup(r.prompt_ids, _reusable(r)) for r in rows] if reuse else []
-        prefixes = [lookup.kv for lookup in lookups] or None
+        prefixes = [lookup.kv if lookup else None for lookup in lookups]
         device = self.loaded.device
         cache, logits = prefill(self.model, prompts, self._pad_id, device, adapters, prefixes)
-        if reuse is not None:
-            for i, (row, lookup) in enumerate(zip(rows, lookups, strict=True)):
-                reuse.store(lookup, cache, i, len(row.prompt_ids))
+        for i, (row, lookup) in enumerate(zip(rows, lookups, strict=True)):
+            if self.prefix_cache is not None and lookup is not None:
+                self.prefix_cache.store(lookup, cache, i, len(row.prompt_ids))
         return rows, cache, self._pick(rows, logits)
 
     def _decode(self) -> None:
@@ -286,6 +311,10 @@ class ContinuousBatcher:
 
     def _pick(self, rows: list[BatchRow], logits: torch.Tensor) -> list[int]:
         return [row.pick(row_logits) for row, row_logits in zip(rows, logits, strict=True)]
+
+
+def _oldest(rows: list[BatchRow]) -> float:
+    return min(row.arrived for row in rows)
 
 
 def _reusable(row: BatchRow) -> str | None:

@@ -66,19 +66,29 @@ class PrefixCache:
             self._record(missed=len(prompt))
             return PrefixLookup([])
         lookup = PrefixLookup(self._chain(weights, prompt), weights=weights)
-        usable = (len(prompt) - 1) // self.block_tokens
-        found = []
-        for digest in lookup.digests[:usable]:
-            block = self._blocks.get(digest)
-            if block is None:
-                break
-            found.append(block)
+        found = self._found(lookup.digests, len(prompt))
         if found:
             lookup.hit_blocks = len(found)
             lookup.kv = torch.cat(found, dim=3)
         hit = lookup.hit_blocks * self.block_tokens
         self._record(hit=hit, missed=len(prompt) - hit)
         return lookup
+
+    def cached_tokens(self, prompt: list[int], weights: str | None) -> int:
+        """How many leading tokens of `prompt` a lookup would find now (nothing recorded)."""
+        if weights is None:
+            return 0
+        return len(self._found(self._chain(weights, prompt), len(prompt))) * self.block_tokens
+
+    def _found(self, digests: list[bytes], prompt_tokens: int) -> list[torch.Tensor]:
+        """The cached blocks that lead the chain, leaving at least one token to prefill."""
+        found = []
+        for digest in digests[: (prompt_tokens - 1) // self.block_tokens]:
+            block = self._blocks.get(digest)
+            if block is None:
+                break
+            found.append(block)
+        return found
 
     def store(self, lookup: PrefixLookup, cache: BatchCache, row: int, prompt_tokens: int) -> None:
         """Keep the full blocks that `row` of a just prefilled `cache` computed itself, and mark

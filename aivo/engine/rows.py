@@ -34,6 +34,7 @@ class BatchRow:
     weights: str | None = None  # what computed the adapter's KV, for the prefix cache's keys
     arrived: float = field(default_factory=time.monotonic)
     finished: bool = False
+    put_off: bool = False  # its prefill waited a step for shorter prompts to start
     history: TokenHistory = field(init=False)
 
     def __post_init__(self) -> None:

@@ -295,3 +295,25 @@ async def test_bf16_keeps_each_rows_adapter_and_repeats_itself(engine_config: En
         assert runs[0] == runs[1]
     finally:
         batcher.close()
+
+
+async def test_short_prompts_get_their_first_token_before_long_ones_are_prefilled(
+    peft_model: LoadedModel, prompts: list[list[int]]
+) -> None:
+    if peft_model.device.type != "cpu":
+        pytest.skip("prompts are prefilled in runs on a CPU only")
+    text = " ".join(["The water cycle moves water between the sea, the air and the land."] * 30)
+    long = [
+        peft_model.chat_prompt_ids([{"role": "user", "content": f"{i}. Sum up: {text}"}])
+        for i in range(4)
+    ]
+    jobs = [prompts[0], *long]
+    batcher = ContinuousBatcher(peft_model, batch_wait_ms=200)
+    try:
+        solo = [(await batcher.submit(p, SamplingParams(4)).result()).text for p in jobs]
+        streams = [batcher.submit(p, SamplingParams(4)) for p in jobs]
+        await first_chunk(streams[0])
+        assert batcher.active_rows == 1  # streaming while the long prompts are prefilled
+        assert [(await s.result()).text for s in streams] == solo
+    finally:
+        batcher.close()
