@@ -20,6 +20,7 @@ from deployments.inference import InferenceReplica
 
 pytestmark = pytest.mark.anyio
 MAX_TOKENS = 192  # room for a second opening, measured over as many words as the first
+OPENING_TOKENS = 96  # enough for an opening's MIN_PROSE_WORDS
 
 
 @pytest.fixture
@@ -50,20 +51,22 @@ def _opening(text: str) -> str:
     return text
 
 
-def _request(grade: str, question: str) -> GenerateRequest:
+def _request(grade: str, question: str, max_tokens: int = MAX_TOKENS) -> GenerateRequest:
     return GenerateRequest(
-        prompt=question, grade_level=grade, subject="science", max_tokens=MAX_TOKENS
+        prompt=question, grade_level=grade, subject="science", max_tokens=max_tokens
     )
 
 
-async def _answer(replica: InferenceReplica, grade: str, question: str) -> TutoredAnswer:
-    prompt = build_prompt(_request(grade, question), question, [])
+async def _answer(
+    replica: InferenceReplica, grade: str, question: str, max_tokens: int = MAX_TOKENS
+) -> TutoredAnswer:
+    prompt = build_prompt(_request(grade, question, max_tokens), question, [])
 
     def generate(messages: Messages, max_tokens: int) -> AsyncIterator[ReplicaItem]:
         return replica.stream(messages, SamplingParams(max_tokens))
 
     result = None
-    async for item in answer(prompt, None, generate, MAX_TOKENS):
+    async for item in answer(prompt, None, generate, max_tokens):
         if isinstance(item, TutoredAnswer):
             result = item
     assert result is not None
@@ -76,7 +79,7 @@ async def test_far_above_the_band_the_closer_opening_is_kept(replica: InferenceR
         prompt = build_prompt(_request("1", question), question, [])
         assert prompt.plainer is not None
         first, second = [
-            (await replica.generate(m, SamplingParams(MAX_TOKENS))).completion
+            (await replica.generate(m, SamplingParams(OPENING_TOKENS))).completion
             for m in (prompt.messages, prompt.plainer)
         ]
         first_text, second_text = first.text, second.text
@@ -99,12 +102,12 @@ async def test_far_above_the_band_the_closer_opening_is_kept(replica: InferenceR
 async def test_within_reach_of_the_band_nothing_is_regenerated(replica: InferenceReplica) -> None:
     try:
         question = "How does the government of the United States work?"
-        prompt = build_prompt(_request("12", question), question, [])
-        alone = await replica.generate(prompt.messages, SamplingParams(MAX_TOKENS))
+        prompt = build_prompt(_request("12", question, OPENING_TOKENS), question, [])
+        alone = await replica.generate(prompt.messages, SamplingParams(OPENING_TOKENS))
         assert level_offset(_opening(alone.completion.text), 12) <= FAR_ABOVE
 
-        result = await _answer(replica, "12", question)
+        result = await _answer(replica, "12", question, OPENING_TOKENS)
         assert not result.plainer
-        assert result.generation.completion.completion_tokens <= MAX_TOKENS  # it wrote once
+        assert result.generation.completion.completion_tokens <= OPENING_TOKENS  # it wrote once
     finally:
         replica.close()

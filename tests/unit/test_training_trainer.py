@@ -77,8 +77,21 @@ def test_in_a_terminal_progress_is_a_bar(monkeypatch: pytest.MonkeyPatch) -> Non
         progress.step(2, 2, 1.25)
         progress.close()
         terminal.flush()
-    shown = os.read(leader, 65536).decode()
-    os.close(leader)
+    shown = _read_all(leader)
     assert "clone a1b2" in shown
     assert "2/2" in shown
     assert "loss=1.2500" in shown
+
+
+def _read_all(leader: int) -> str:
+    """Everything the closed terminal was sent. A pty hands its input on asynchronously, so one
+    read may return only the first write: read until the closed end says EIO."""
+    chunks = []
+    try:
+        while chunk := os.read(leader, 65536):
+            chunks.append(chunk)
+    except OSError:  # EIO: the other end is closed and all it wrote has been read
+        pass
+    finally:
+        os.close(leader)
+    return b"".join(chunks).decode()
