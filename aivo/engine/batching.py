@@ -27,6 +27,7 @@ from aivo.engine.prefill_groups import CPU_PASS_TOKENS, prefill_groups
 from aivo.engine.prefix_cache import BASE_WEIGHTS, PrefixCache, PrefixLookup
 from aivo.engine.rows import BatchRow, GenerationFailed
 from aivo.engine.sampling import SamplingParams, row_generator
+from aivo.engine.steering import Steering
 from aivo.engine.streaming import RequestStream
 from aivo.errors import InvalidRequest, ModelUnavailable, Overloaded
 from aivo.observability import (
@@ -116,7 +117,10 @@ class ContinuousBatcher:
         answer = AnswerText(IncrementalDecoder(self.loaded.tokenizer), params.stop)
         if adapter is None:
             adapter, weights = BASE_ADAPTER, BASE_WEIGHTS
-        row = BatchRow(list(prompt_ids), params, adapter, generator, answer, stream, weights)
+        steering = Steering(params, self.loaded.tokenizer) if params.steers else None
+        row = BatchRow(
+            list(prompt_ids), params, adapter, generator, answer, stream, weights, steering=steering
+        )
         with self._wake:
             if self._closed:
                 raise ModelUnavailable("the model is shutting down", retry_after_s=1)

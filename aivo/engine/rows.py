@@ -11,6 +11,7 @@ from aivo.engine.answer_text import AnswerText
 from aivo.engine.generation import Completion
 from aivo.engine.penalties import TokenHistory, penalised
 from aivo.engine.sampling import SamplingParams, pick_token
+from aivo.engine.steering import Steering
 from aivo.engine.streaming import RequestStream
 from aivo.errors import AivoError
 
@@ -35,6 +36,7 @@ class BatchRow:
     arrived: float = field(default_factory=time.monotonic)
     finished: bool = False
     put_off: bool = False  # its prefill waited a step for shorter prompts to start
+    steering: Steering | None = None  # its reading-level steering, if its params ask for it
     history: TokenHistory = field(init=False)
 
     def __post_init__(self) -> None:
@@ -46,12 +48,17 @@ class BatchRow:
 
     def pick(self, logits: torch.Tensor) -> int:
         """The next token from this row's logits [vocab], by this row's controls alone."""
-        return pick_token(penalised(logits, self.params, self.history), self.params, self.generator)
+        logits = penalised(logits, self.params, self.history)
+        if self.steering is not None:
+            logits = self.steering.apply(logits)
+        return pick_token(logits, self.params, self.generator)
 
     def accept(self, token: int, eos_token_ids: set[int]) -> None:
         """Record the next token: stream what text may go, finish at end of sequence, a stop
         string, a loop or max_tokens."""
         self.history.add(token)
+        if self.steering is not None:
+            self.steering.add(token)
         if token in eos_token_ids:
             self.finish("stop")
             return

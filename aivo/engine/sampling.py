@@ -29,6 +29,7 @@ class SamplingParams:
     divided by it, a negative one multiplied) over the generated tokens only: the prompt holds
     the question, whose numbers and terms a good answer repeats ("7 x 8 = 56"). A token that
     would complete an n-gram the row already generated is banned when no_repeat_ngram_size > 0.
+    plain_words and sentence_words steer the row's reading level (`aivo/engine/steering.py`).
     """
 
     max_tokens: int
@@ -40,6 +41,8 @@ class SamplingParams:
     presence_penalty: float = 0.0
     repetition_penalty: float = 1.0
     no_repeat_ngram_size: int = 0
+    plain_words: float = 0.0
+    sentence_words: int = 0
 
     def __post_init__(self) -> None:
         problems = [
@@ -57,6 +60,8 @@ class SamplingParams:
                 ("-2 <= presence_penalty <= 2", not -2 <= self.presence_penalty <= 2),
                 ("repetition_penalty >= 1", self.repetition_penalty < 1),
                 ("no_repeat_ngram_size >= 0", self.no_repeat_ngram_size < 0),
+                ("plain_words >= 0", self.plain_words < 0),
+                ("sentence_words >= 0", self.sentence_words < 0),
             )
             if bad
         ]
@@ -66,6 +71,10 @@ class SamplingParams:
     @property
     def samples(self) -> bool:
         return self.temperature >= MIN_SAMPLING_TEMPERATURE
+
+    @property
+    def steers(self) -> bool:
+        return self.plain_words > 0 or self.sentence_words > 0
 
 
 def request_params(request: GenerateRequest, engine: EngineConfig) -> SamplingParams:

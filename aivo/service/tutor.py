@@ -24,6 +24,7 @@ from aivo.cache import CacheAside, CachedAnswer, ResponseCache, cache_key, is_ca
 from aivo.config import AppConfig
 from aivo.curriculum.pipeline import PROMPT_VERSION, PreparedPrompt
 from aivo.curriculum.prompting import Messages
+from aivo.curriculum.readability import plain_words_strength, sentence_words
 from aivo.engine.generation import Generation
 from aivo.engine.sampling import request_params
 from aivo.errors import AivoError, InvalidRequest, NotFound, ServiceUnavailable
@@ -43,6 +44,7 @@ from aivo.schemas import (
     StudentPage,
     StudentSummary,
     Usage,
+    grade_number,
 )
 from aivo.security.keys import Principal
 from aivo.security.limits import RateLimiter, Reservation
@@ -294,6 +296,10 @@ class TutorService:
             prepared = await self.preprocessor.prepare(request)
 
         params = request_params(request, self.config.engine)
+        if self.config.tutoring.checks and prepared.plan is None:  # an explanation: steered
+            grade = grade_number(request.grade_level)  # toward the learner's reading band
+            strength, length = plain_words_strength(grade), sentence_words(grade)
+            params = dataclasses.replace(params, plain_words=strength, sentence_words=length)
 
         async def generate(messages: Messages, max_tokens: int) -> AsyncIterator[ReplicaItem]:
             stream = self.inference.stream(

@@ -127,6 +127,8 @@ async def test_greedy_with_controls_is_the_same_alone_and_in_a_mixed_batch(
         presence_penalty=0.3,
         no_repeat_ngram_size=3,
         stop=("banana",),
+        plain_words=3.0,
+        sentence_words=6,
     )
     alone = await batcher.submit(fruits, controls, "kind").result()
     others = [
