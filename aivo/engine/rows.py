@@ -57,12 +57,12 @@ class BatchRow:
         """Record the next token: stream what text may go, finish at end of sequence, a stop
         string, a loop or max_tokens."""
         self.history.add(token)
-        if self.steering is not None:
-            self.steering.add(token)
         if token in eos_token_ids:
             self.finish("stop")
             return
         self._put(self.answer.push(token))
+        if self.steering is not None:
+            self.steering.add(token, self.answer)
         if self.answer.ended:
             self.finish("stop")
         elif len(self.history.tokens) >= self.params.max_tokens:

@@ -29,7 +29,8 @@ class SamplingParams:
     divided by it, a negative one multiplied) over the generated tokens only: the prompt holds
     the question, whose numbers and terms a good answer repeats ("7 x 8 = 56"). A token that
     would complete an n-gram the row already generated is banned when no_repeat_ngram_size > 0.
-    plain_words and sentence_words steer the row's reading level (`aivo/engine/steering.py`).
+    plain_words and sentence_words steer the row toward plainer text while what it has written
+    reads above reading_target, a Flesch-Kincaid grade (None: always; `aivo/engine/steering.py`).
     """
 
     max_tokens: int
@@ -43,6 +44,7 @@ class SamplingParams:
     no_repeat_ngram_size: int = 0
     plain_words: float = 0.0
     sentence_words: int = 0
+    reading_target: float | None = None
 
     def __post_init__(self) -> None:
         problems = [

@@ -13,6 +13,9 @@ Steering acts on the choice itself, as each token is picked:
   another clause.
 
 Both are soft: a word the model is sure of (the subject term a question asks about) still comes.
+With a `reading_target`, steering is a feedback loop: at each sentence end the text written so far
+is measured (Flesch-Kincaid), and steering stays on only while it reads above the target, so an
+answer that is already plain is left to the model rather than pushed below its band.
 Greedy output stays the same in any batch shape: the bias depends on the row's tokens only.
 """
 
@@ -24,7 +27,8 @@ from functools import cache
 import torch
 from transformers import PreTrainedTokenizerBase
 
-from aivo.curriculum.readability import word_difficulty
+from aivo.curriculum.readability import flesch_kincaid_grade, word_difficulty
+from aivo.engine.answer_text import AnswerText
 from aivo.engine.sampling import SamplingParams
 
 MAX_NUDGE = 4.0  # logits: ending a sentence is favoured, never forced
@@ -75,12 +79,15 @@ class Steering:
         self._tokenizer = tokenizer
         self._shapes: TokenShapes | None = None
         self.words = 0  # in the sentence being written
+        self.on = True  # what is written so far reads above the target (or there is none)
 
     def apply(self, logits: torch.Tensor) -> torch.Tensor:
-        """The row's logits [vocab] (fp32), steered; a new tensor."""
+        """The row's logits [vocab] (fp32), steered while it is on (as a new tensor)."""
         if self._shapes is None:  # on the model thread, at the row's first token
             self._shapes = token_shapes(self._tokenizer, logits.shape[-1], logits.device)
         shapes = self._shapes
+        if not self.on:
+            return logits
         logits = logits - self.params.plain_words * shapes.difficulty
         over = self.words - self.params.sentence_words
         if self.params.sentence_words and over > 0:
@@ -89,11 +96,14 @@ class Steering:
             logits[shapes.joiners] -= nudge
         return logits
 
-    def add(self, token: int) -> None:
-        """Count the row's next token into the sentence it is writing."""
+    def add(self, token: int, written: AnswerText) -> None:
+        """Count the row's next token into the sentence it is writing; at a sentence end,
+        measure what is `written` so far against the target."""
         if self._shapes is None or token >= len(self._shapes.opens_word):
             return
         if self._shapes.breaks_sentence[token]:
             self.words = 0
+            if self.params.reading_target is not None:
+                self.on = flesch_kincaid_grade(written.text) > self.params.reading_target
         elif self._shapes.opens_word[token]:
             self.words += 1

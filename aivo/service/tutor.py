@@ -24,7 +24,7 @@ from aivo.cache import CacheAside, CachedAnswer, ResponseCache, cache_key, is_ca
 from aivo.config import AppConfig
 from aivo.curriculum.pipeline import PROMPT_VERSION, PreparedPrompt
 from aivo.curriculum.prompting import Messages
-from aivo.curriculum.readability import plain_words_strength, sentence_words
+from aivo.curriculum.readability import reading_steer
 from aivo.engine.generation import Generation
 from aivo.engine.sampling import request_params
 from aivo.errors import AivoError, InvalidRequest, NotFound, ServiceUnavailable
@@ -298,8 +298,7 @@ class TutorService:
         params = request_params(request, self.config.engine)
         if self.config.tutoring.checks and prepared.plan is None:  # an explanation: steered
             grade = grade_number(request.grade_level)  # toward the learner's reading band
-            strength, length = plain_words_strength(grade), sentence_words(grade)
-            params = dataclasses.replace(params, plain_words=strength, sentence_words=length)
+            params = dataclasses.replace(params, **reading_steer(grade))
 
         async def generate(messages: Messages, max_tokens: int) -> AsyncIterator[ReplicaItem]:
             stream = self.inference.stream(

@@ -15,9 +15,13 @@ from aivo.curriculum.prompting import build_prompt
 from aivo.curriculum.readability import (
     flesch_kincaid_grade,
     plain_words_strength,
+    reading_steer,
     sentence_words,
+    target_band,
     word_difficulty,
 )
+from aivo.engine.answer_text import AnswerText
+from aivo.engine.detokenize import IncrementalDecoder
 from aivo.engine.generation import Generation
 from aivo.engine.sampling import SamplingParams
 from aivo.engine.steering import MAX_NUDGE, Steering, token_shapes
@@ -48,8 +52,10 @@ def test_a_words_difficulty_is_zero_for_a_known_word_and_grows_with_syllables() 
 def test_steering_is_strongest_for_the_youngest_and_sentences_grow_with_grade() -> None:
     strengths = [plain_words_strength(g) for g in range(13)]
     lengths = [sentence_words(g) for g in range(13)]
-    assert strengths == sorted(strengths, reverse=True) and strengths[0] > 0 == strengths[12]
+    assert strengths == sorted(strengths, reverse=True) and strengths[0] > strengths[12] > 0
     assert lengths == sorted(lengths) and lengths[0] < lengths[12]
+    low, high = target_band(4)
+    assert reading_steer(4)["reading_target"] == (low + high) / 2  # the middle of the band
 
 
 @pytest.mark.parametrize("bad", [{"plain_words": -1.0}, {"sentence_words": -2}])
@@ -80,15 +86,39 @@ def test_hard_words_lose_by_difficulty_and_a_long_sentence_leans_to_its_end(
     first = steering.apply(logits)
     assert first[hard] == -8.0 and first[easy] == 0.0 and first[stop] == 0.0
     assert logits.abs().sum() == 0  # the row's own logits are left as they were
+    written = AnswerText(IncrementalDecoder(tokenizer), ())
     for _ in range(5):  # five words: two past the limit
-        steering.add(easy)
+        steering.add(easy, written)
     nudged = steering.apply(logits)
     assert nudged[stop] == 2.0 and nudged[comma] == -2.0
     for _ in range(20):
-        steering.add(easy)
+        steering.add(easy, written)
     assert steering.apply(logits)[stop] == MAX_NUDGE  # favoured, never forced
-    steering.add(stop)
+    steering.add(stop, written)
     assert steering.words == 0 and steering.apply(logits)[stop] == 0.0
+
+
+@pytest.mark.parametrize(
+    ("text", "steered"),
+    [
+        ("The cat sat on the mat. It was warm.", False),  # reads below the target: left alone
+        ("Photosynthesis transforms electromagnetic radiation into chemical energy.", True),
+    ],
+)
+def test_with_a_target_steering_is_on_only_while_the_text_reads_above_it(
+    bundled_model: Any, text: str, steered: bool
+) -> None:
+    tokenizer = bundled_model.tokenizer
+    params = SamplingParams(64, plain_words=2.0, sentence_words=3, reading_target=4.0)
+    steering, written = Steering(params, tokenizer), AnswerText(IncrementalDecoder(tokenizer), ())
+    logits = torch.zeros(len(tokenizer))
+    steering.apply(logits)
+    for token in tokenizer.encode(text, add_special_tokens=False):
+        written.push(token)
+        steering.add(token, written)
+    assert steering.on is steered
+    hard = _id(tokenizer, " photosynthesis")
+    assert steering.apply(logits)[hard] == (-8.0 if steered else 0.0)
 
 
 QUESTIONS = (
@@ -112,12 +142,12 @@ async def test_steered_answers_read_plainer_on_the_bundled_model(tmp_path: Path)
     )
     replica = InferenceReplica(config)
     grade = 2
-    steer = {"plain_words": plain_words_strength(grade), "sentence_words": sentence_words(grade)}
+    steer = reading_steer(grade)
 
     async def answer(question: str, steered: bool) -> str:
         request = GenerateRequest(prompt=question, grade_level=str(grade), subject="science")
         messages = build_prompt(request, question, []).messages
-        params = SamplingParams(96, **(steer if steered else {}))  # type: ignore[arg-type]
+        params = SamplingParams(96, **steer) if steered else SamplingParams(96)
         generation = await replica.generate(messages, params)
         assert isinstance(generation, Generation)
         return generation.completion.text
