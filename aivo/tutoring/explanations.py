@@ -11,74 +11,104 @@ import re
 
 from aivo.tutoring.solution import Solution
 
-# The idea behind each kind of problem, for grades 3-5 and for grades 6-12.
-_IDEAS: dict[str, tuple[str, str]] = {
+# The idea behind each kind of problem, for grades 3-5, 6-8 and 9-12.
+_IDEAS: dict[str, tuple[str, str, str]] = {
     "×": (
         "Multiplying means adding equal groups.",
         "Multiplication combines equal groups, so the product counts every item in all of them.",
+        "Multiplication is repeated addition of equal groups: the product counts every element "
+        "across all of the groups.",
     ),
     "÷": (
         "Dividing means sharing into equal groups.",
         "Division splits a quantity into equal groups and asks how large each group is.",
+        "Division partitions a quantity into equal groups and determines the size of each "
+        "group; it is the inverse operation of multiplication.",
     ),
     "+": (
         "Adding puts two amounts together.",
         "Addition combines two quantities into a single total.",
+        "Addition combines two quantities into a single total, and the order of the addends "
+        "does not change the sum.",
     ),
     "-": (
         "Subtracting takes one amount away from another.",
         "Subtraction finds the difference between two quantities.",
+        "Subtraction determines the difference between two quantities; it is the inverse "
+        "operation of addition.",
     ),
     "fractions": (
         "To add or take away fractions, the pieces must be the same size.",
         "Fractions can be added or subtracted only when they share a denominator, so we rewrite "
         "them with a common one first.",
+        "Fractions can be added or subtracted only when they share a common denominator, so "
+        "each is first rewritten as an equivalent fraction with the least common denominator.",
     ),
     "order_of_operations": (
         "Do the steps in order: brackets, powers, times and divide, then plus and minus.",
         "The order of operations says: parentheses first, then exponents, then multiplication "
         "and division from left to right, then addition and subtraction.",
+        "The order of operations establishes a convention: evaluate parentheses first, then "
+        "exponents, then multiplication and division from left to right, and finally addition "
+        "and subtraction.",
     ),
     "power": (
         "A power means multiplying a number by itself again and again.",
         "An exponent tells how many times the base is used as a factor.",
+        "An exponent indicates how many times the base appears as a repeated factor in the "
+        "product.",
     ),
     "root": (
         "A square root asks which number times itself makes this number.",
         "A square root undoes squaring: it is the nonnegative number whose square equals the "
         "given value.",
+        "A square root inverts squaring: the principal square root is the nonnegative number "
+        "whose square equals the given value.",
     ),
     "percent": (
         "A percent means parts out of 100.",
         "A percent is a ratio out of one hundred, so a percentage of an amount is that many "
         "hundredths of it.",
+        "A percent expresses a ratio with a denominator of one hundred, so a percentage of a "
+        "quantity equals that many hundredths of the quantity.",
     ),
     "equation": (
         "An equation is like a balance: do the same thing to both sides.",
-        "To solve a linear equation, isolate the variable by applying the same inverse "
-        "operation to both sides, so the equation stays balanced.",
+        "To solve a linear equation, isolate the variable: apply the same inverse operation to "
+        "both sides, so the equation stays balanced and keeps the same solution.",
+        "Solving a linear equation means isolating the variable: applying the same inverse "
+        "operation to both sides preserves equality, so each resulting equation has exactly "
+        "the same solution as the original.",
     ),
     "area": (
         "Area is the space inside a shape.",
         "Area measures the two-dimensional space a figure covers, in square units.",
+        "Area measures the two-dimensional region a figure covers, expressed in square units.",
     ),
     "perimeter": (
         "Perimeter is the distance all the way around a shape.",
         "Perimeter is the total length of a figure's boundary, found by adding its sides.",
+        "Perimeter is the total length of a figure's boundary, calculated by adding the "
+        "lengths of all of its sides.",
     ),
     "volume": (
         "Volume is how much space a box takes up.",
         "Volume measures the three-dimensional space a solid occupies, in cubic units.",
+        "Volume measures the three-dimensional space a solid occupies, expressed in cubic units.",
     ),
     "pythagorean": (
         "In a right triangle, the two short sides and the long side are linked.",
         "The Pythagorean theorem states that in a right triangle the squares of the legs add "
         "up to the square of the hypotenuse.",
+        "The Pythagorean theorem states that in every right triangle the sum of the squares "
+        "of the legs equals the square of the hypotenuse.",
     ),
     "slope": (
         "Slope tells how steep a line is.",
         "Slope measures a line's steepness: the vertical change divided by the horizontal "
         "change between two points.",
+        "Slope quantifies a line's steepness as the ratio of the vertical change to the "
+        "horizontal change between any two distinct points.",
     ),
 }
 _ONE_OPERATION = re.compile(r"-?[\d./]+ ([+\-×÷]) -?[\d./]+")
@@ -95,7 +125,7 @@ def idea(solution: Solution, grade: int) -> str | None:
     elif "√" in solution.problem:
         key = "root"
     ideas = _IDEAS.get(key)
-    return None if ideas is None else ideas[0 if grade <= 5 else 1]
+    return None if ideas is None else ideas[band(grade)]
 
 
 def band(grade: int) -> int:
