@@ -91,18 +91,21 @@ class PrefixCache:
         return found
 
     def store(self, lookup: PrefixLookup, cache: BatchCache, row: int, prompt_tokens: int) -> None:
-        """Keep the full blocks that `row` of a just prefilled `cache` computed itself, and mark
+        """Keep the full blocks of `row` of a just prefilled `cache` that are not kept (those it
+        computed itself, and any it found that another row's store has evicted since), and mark
         the prompt's blocks used."""
-        computed = lookup.digests[lookup.hit_blocks :]
-        if computed:
+        missing = [k for k, digest in enumerate(lookup.digests) if digest not in self._blocks]
+        if missing:
+            size = self.block_tokens
             first = cache.columns - prompt_tokens  # the prompt's token j sits in column first + j
-            start = first + lookup.hit_blocks * self.block_tokens
-            span = cache.row_states(row, start, start + len(computed) * self.block_tokens)
-            for digest, kv in zip(computed, span.split(self.block_tokens, dim=3), strict=True):
-                if digest not in self._blocks:
-                    self._blocks[digest] = kv.contiguous()
-                    self._weights[digest] = lookup.weights
-                    self.stats.nbytes += kv.nbytes
+            span = cache.row_states(
+                row, first + missing[0] * size, first + len(lookup.digests) * size
+            ).split(size, dim=3)
+            for k in missing:
+                kv = span[k - missing[0]].contiguous()
+                self._blocks[lookup.digests[k]] = kv
+                self._weights[lookup.digests[k]] = lookup.weights
+                self.stats.nbytes += kv.nbytes
         for digest in reversed(lookup.digests):  # a chain's later blocks are evicted first
             self._blocks.move_to_end(digest)
         self._evict()

@@ -143,6 +143,28 @@ def test_the_cache_stays_within_its_bytes(
     assert hits == cache.stats.hit_tokens > 0
 
 
+def test_a_found_block_evicted_before_its_rows_store_is_kept_again(
+    peft_model: LoadedModel, prompts: list[list[int]]
+) -> None:
+    """Rows are looked up when admitted and stored after their prefill: between the two, another
+    row's store may evict a block this row found (a full cache, or prefill runs a step apart)."""
+    cache = PrefixCache("evicted-test", block_tokens=16)
+    warm = cache.lookup(prompts[0], BASE_WEIGHTS)
+    batch, _ = prefill(peft_model.model, [prompts[0]], 0, peft_model.device, [BASE_ADAPTER])
+    cache.store(warm, batch, 0, len(prompts[0]))
+    found = cache.lookup(prompts[0], BASE_WEIGHTS)
+    assert found.hit_blocks > 0
+    cache.max_bytes = 1  # the next store evicts every block, those `found` holds included
+    cache.store(warm, batch, 0, len(prompts[0]))
+    assert cache.stats.nbytes == 0
+    cache.max_bytes = 2**30
+    again, _ = prefill(
+        peft_model.model, [prompts[0]], 0, peft_model.device, [BASE_ADAPTER], [found.kv]
+    )
+    cache.store(found, again, 0, len(prompts[0]))  # used to raise KeyError
+    assert cache.lookup(prompts[0], BASE_WEIGHTS).hit_blocks == found.hit_blocks
+
+
 @pytest.fixture
 def residency_batcher(peft_model: LoadedModel) -> Iterator[ContinuousBatcher]:
     cache = PrefixCache(peft_model.name, block_tokens=16)
