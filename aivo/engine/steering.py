@@ -82,7 +82,7 @@ class Steering:
         self.on = True  # what is written so far reads above the target (or there is none)
 
     def apply(self, logits: torch.Tensor) -> torch.Tensor:
-        """The row's logits [vocab] (fp32), steered while it is on (as a new tensor)."""
+        """The row's logits [vocab] (fp32), steered while it is on; the input is left as it was."""
         if self._shapes is None:  # on the model thread, at the row's first token
             self._shapes = token_shapes(self._tokenizer, logits.shape[-1], logits.device)
         shapes = self._shapes
