@@ -110,7 +110,11 @@ class LeakScan:
             self.findings.setdefault(where, set()).update(kinds)
 
     def scan_folder(self, folder: Path) -> None:
+        """Every log-like file under `folder`, less Ray's `runtime_resources`: its copies of the
+        application's own code and data, which nothing writes to (a word list is not a log)."""
         for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+            if "runtime_resources" in path.relative_to(folder).parts:
+                continue
             if path.suffix in (".log", ".out", ".err", ".txt", ".json", ""):
                 with open(path, "rb") as f:
                     self.scan(str(path), f.read(MAX_LOG_BYTES).decode("utf-8", "replace"))

@@ -72,5 +72,8 @@ def test_a_ray_log_folder_is_scanned_file_by_file(tmp_path: Path) -> None:
     logs.mkdir(parents=True)
     (logs / "worker-1.err").write_text("Traceback: student stu-7 has no adapter\n")
     (logs / "raylet.out").write_text("all quiet\n")
+    code = tmp_path / "session_latest" / "runtime_resources" / "working_dir_files" / "pkg"
+    code.mkdir(parents=True)
+    (code / "words.txt").write_text("stu-7\n")  # Ray's copy of the app's own data: not a log
     scan.scan_folder(tmp_path)
     assert scan.findings == {str(logs / "worker-1.err"): {"student id"}}
