@@ -99,7 +99,7 @@ class Steering:
     def add(self, token: int, written: AnswerText) -> None:
         """Count the row's next token into the sentence it is writing; at a sentence end,
         measure what is `written` so far against the target."""
-        if self._shapes is None or token >= len(self._shapes.opens_word):
+        if self._shapes is None:  # never: a row picks a token before it adds one
             return
         if self._shapes.breaks_sentence[token]:
             self.words = 0
