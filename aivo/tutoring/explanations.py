@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+from aivo.curriculum.readability import flesch_kincaid_grade, target_band
 from aivo.tutoring.solution import Solution
 
 # The idea behind each kind of problem, for grades 3-5, 6-8 and 9-12.
@@ -116,8 +117,10 @@ _ONE_OPERATION = re.compile(r"-?[\d./]+ ([+\-×÷]) -?[\d./]+")
 
 def idea(solution: Solution, grade: int) -> str | None:
     """The idea behind the method, in the band's words; none before grade 3."""
-    if grade < 3:
-        return None
+    return None if grade < 3 else _idea(solution, band(grade))
+
+
+def _idea(solution: Solution, register: int) -> str | None:
     operation = _ONE_OPERATION.fullmatch(solution.problem)
     key = operation.group(1) if operation else solution.kind
     if key in ("+", "-") and "/" in solution.problem:
@@ -125,7 +128,7 @@ def idea(solution: Solution, grade: int) -> str | None:
     elif "√" in solution.problem:
         key = "root"
     ideas = _IDEAS.get(key)
-    return None if ideas is None else ideas[band(grade)]
+    return None if ideas is None else ideas[register]
 
 
 def band(grade: int) -> int:
@@ -165,19 +168,63 @@ SIMILAR = (
 )
 
 
+CLOSINGS = (
+    "So the answer is {answer}.",
+    "Therefore, the answer is {answer}, which you can verify by checking each step.",
+    "Therefore, the answer is {answer}; verifying each computation in reverse confirms the result.",
+)
+
+
+STEP_BY_STEP = "Let's work it out step by step."
+
+
 def worked_text(solution: Solution, grade: int) -> str:
     """The whole worked solution for a learner of `grade` (K is 0)."""
     numbered = "\n".join(f"{i}. {step}" for i, step in enumerate(solution.steps, 1))
-    lead = idea(solution, grade)
-    opening = "Let's work it out step by step." if lead is None else lead
-    answer = solution.answer_text
-    if grade <= 5:
-        closing = f"So the answer is {answer}."
-    elif grade <= 8:
-        closing = f"Therefore, the answer is {answer}, which you can verify by checking each step."
-    else:
-        closing = (
-            f"Therefore, the answer is {answer}; verifying each computation in reverse "
-            "confirms the result."
-        )
-    return f"{opening}\n{numbered}\n{closing}"
+    closings = [c.format(answer=solution.answer_text) for c in CLOSINGS]
+    return on_level(
+        [
+            f"{idea or STEP_BY_STEP}\n{numbered}\n{closings[r]}"
+            for idea, r in _registers(solution, grade)
+        ],
+        grade,
+    )
+
+
+def confirmed_text(solution: Solution, grade: int) -> str:
+    """Why a learner's right answer is right: the confirmation, the idea and the steps."""
+    confirmations = [c.format(answer=solution.answer_text) for c in CONFIRMED]
+    return on_level(
+        [
+            "\n".join(filter(None, [confirmations[r], idea, *solution.steps]))
+            for idea, r in _registers(solution, grade)
+        ],
+        grade,
+    )
+
+
+def _registers(solution: Solution, grade: int) -> list[tuple[str | None, int]]:
+    """The idea and the register of the tutor's other sentences, each in the learner's register
+    or the one next to it, the learner's own first (none but their own, and no idea, before
+    grade 3): the checker's steps weigh on the measured level as much as the tutor's words
+    around them, so the words are chosen by measuring the whole."""
+    own = band(grade)
+    if grade < 3:
+        return [(None, own)]
+    near = [r for r in (own, own - 1, own + 1) if 0 <= r < len(CLOSINGS)]
+    pairs = sorted(
+        ((i, c) for i in near for c in near), key=lambda p: abs(p[0] - own) + abs(p[1] - own)
+    )
+    return [(_idea(solution, i), c) for i, c in pairs]
+
+
+def on_level(texts: list[str], grade: int) -> str:
+    """The first of `texts` (in order of preference) that reads within the grade's band, else
+    the one that reads nearest to it."""
+    low, high = target_band(grade)
+
+    def distance(text: str) -> float:
+        level = max(flesch_kincaid_grade(text), 0.0)
+        return max(low - level, level - high, 0.0)
+
+    return min(texts, key=distance)  # the first of equals

@@ -22,11 +22,11 @@ import sympy
 from aivo.schemas import Turn, TutoringMode
 from aivo.tutoring import check_student_answer, likely_mistake, mentions_answer, solve
 from aivo.tutoring.explanations import (
-    CONFIRMED,
     HINT_LEADS,
     NOT_YET,
     SIMILAR,
     band,
+    confirmed_text,
     idea,
     worked_text,
 )
@@ -93,17 +93,17 @@ def _check_plan(question: str, solution: Solution, student_answer: str, grade: i
     register = band(grade)
     if correct:
         why = "\n".join(filter(None, [idea(solution, grade), *solution.steps]))
-        confirmed = CONFIRMED[register].format(answer=solution.answer_text)
+        confirmed = confirmed_text(solution, grade)
         verdict = f"The student's answer {student_answer!r} is right."
         return TutorPlan(
             TutoringMode.check,
             question,
             solution,
             (verdict, f"Why: {why}"),
-            f"{confirmed}\n{why}",
+            confirmed,
             True,
             True,
-            f"{confirmed}\n{why}",
+            confirmed,
         )
     mistake = _mistake(solution, student_answer)
     look = _ask(without_result(solution.steps[0]))

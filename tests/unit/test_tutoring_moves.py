@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from aivo.curriculum.readability import flesch_kincaid_grade, target_band
 from aivo.schemas import Turn, TutoringMode
 from aivo.tutoring import mentions_answer, solve
 from aivo.tutoring.audit import audit_answer
+from aivo.tutoring.explanations import STEP_BY_STEP
 from aivo.tutoring.moves import TutorPlan, plan_move
 
 QUESTIONS = [
@@ -154,3 +156,29 @@ def test_a_claim_that_a_solved_problem_has_no_value_fails(text: str) -> None:
 def test_questions_without_a_computable_problem_get_no_plan() -> None:
     for question in ["Why is the sky blue?", "Explain photosynthesis", "Who was Lincoln?"]:
         assert plan_move(TutoringMode.explain, question, 5, [], None) is None
+
+
+@pytest.mark.parametrize(
+    ("question", "grade"),
+    [
+        ("What is (9 - 4) × 3?", 6),
+        ("Evaluate 2 + 4^2 × 3", 6),
+        ("Solve 4(x - 1) = 20", 8),
+        ("What is 25% of 60?", 7),
+        ("Find the slope between (2, 3) and (6, 11).", 9),
+    ],
+)
+def test_a_worked_solution_reads_within_its_grades_band(question: str, grade: int) -> None:
+    made = plan_move(TutoringMode.explain, question, grade, [], None)
+    assert made is not None
+    low, high = target_band(grade)
+    assert low <= max(flesch_kincaid_grade(made.worked), 0.0) <= high
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_the_words_stay_within_a_register_of_the_learners(question: str) -> None:
+    """Measuring may move the tutor's words one register up or down, never two."""
+    texts = {g: plan_move(TutoringMode.explain, question, g, [], None) for g in (1, 4, 11)}
+    assert texts[1] is not None and texts[1].worked.startswith(STEP_BY_STEP)
+    assert texts[4] is not None and not texts[4].worked.endswith("confirms the result.")
+    assert texts[11] is not None and not texts[11].worked.split("\n")[-1].startswith("So the")
