@@ -40,7 +40,7 @@ def serve_cluster() -> Iterator[int]:
     from support.leak_scan import scrape, watch_ray_logs
 
     development_secrets()  # benchmarks too: every replica must share the keys
-    port, metrics_port = free_port(), free_port()
+    metrics_port = free_port()
     workdir = tempfile.mkdtemp(prefix="aivo-ray-")  # short: Ray's socket paths have a length limit
     ray.init(
         num_cpus=2,
@@ -54,14 +54,32 @@ def serve_cluster() -> Iterator[int]:
         _system_config={"metrics_report_interval_ms": METRICS_REPORT_MS},
     )
     try:
-        serve.start(http_options={"host": HOST, "port": port})
-        yield port
+        yield _start_serve()
     finally:
         scrape(f"http://{HOST}:{metrics_port}/metrics")  # Ray's own series and their labels
         serve.shutdown()
         ray.shutdown()
         watch_ray_logs(Path(workdir))
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _start_serve(attempts: int = 3) -> int:
+    """Serve's HTTP proxy on a free loopback port, picked once the cluster's processes hold
+    theirs; on another if one of Ray's own processes took it in the meantime (seen once in a
+    full test run: every test on the cluster failed)."""
+    from ray import serve
+
+    attempt = 1
+    while True:
+        port = free_port()
+        try:
+            serve.start(http_options={"host": HOST, "port": port})
+            return port
+        except Exception as error:
+            if "Failed to bind" not in str(error) or attempt == attempts:
+                raise
+        serve.shutdown()
+        attempt += 1
 
 
 @contextmanager
