@@ -3,6 +3,8 @@
 Steps stay the checker's own (correct by construction); around them each band gets the words it
 is ready for: a younger learner a short lead-in and the answer, an older one the idea behind the
 method (what a percent, a slope or an equation's two sides mean) in the subject's vocabulary.
+The steps read the same at every grade, so which register's words go around them is decided by
+measuring the whole text against the grade's reading band.
 """
 
 from __future__ import annotations
@@ -173,8 +175,6 @@ CLOSINGS = (
     "Therefore, the answer is {answer}, which you can verify by checking each step.",
     "Therefore, the answer is {answer}; verifying each computation in reverse confirms the result.",
 )
-
-
 STEP_BY_STEP = "Let's work it out step by step."
 
 
@@ -182,10 +182,10 @@ def worked_text(solution: Solution, grade: int) -> str:
     """The whole worked solution for a learner of `grade` (K is 0)."""
     numbered = "\n".join(f"{i}. {step}" for i, step in enumerate(solution.steps, 1))
     closings = [c.format(answer=solution.answer_text) for c in CLOSINGS]
-    return on_level(
+    return _on_level(
         [
-            f"{idea or STEP_BY_STEP}\n{numbered}\n{closings[r]}"
-            for idea, r in _registers(solution, grade)
+            f"{lead or STEP_BY_STEP}\n{numbered}\n{closings[r]}"
+            for lead, r in _registers(solution, grade)
         ],
         grade,
     )
@@ -194,10 +194,10 @@ def worked_text(solution: Solution, grade: int) -> str:
 def confirmed_text(solution: Solution, grade: int) -> str:
     """Why a learner's right answer is right: the confirmation, the idea and the steps."""
     confirmations = [c.format(answer=solution.answer_text) for c in CONFIRMED]
-    return on_level(
+    return _on_level(
         [
-            "\n".join(filter(None, [confirmations[r], idea, *solution.steps]))
-            for idea, r in _registers(solution, grade)
+            "\n".join(filter(None, [confirmations[r], lead, *solution.steps]))
+            for lead, r in _registers(solution, grade)
         ],
         grade,
     )
@@ -218,7 +218,7 @@ def _registers(solution: Solution, grade: int) -> list[tuple[str | None, int]]:
     return [(_idea(solution, i), c) for i, c in pairs]
 
 
-def on_level(texts: list[str], grade: int) -> str:
+def _on_level(texts: list[str], grade: int) -> str:
     """The first of `texts` (in order of preference) that reads within the grade's band, else
     the one that reads nearest to it."""
     low, high = target_band(grade)
