@@ -11,7 +11,12 @@ from __future__ import annotations
 
 import re
 
-from aivo.curriculum.readability import flesch_kincaid_grade, target_band
+from aivo.curriculum.readability import (
+    MIN_PROSE_WORDS,
+    flesch_kincaid_grade,
+    prose_words,
+    target_band,
+)
 from aivo.tutoring.solution import Solution
 
 # The idea behind each kind of problem, for grades 3-5, 6-8 and 9-12.
@@ -219,12 +224,16 @@ def _registers(solution: Solution, grade: int) -> list[tuple[str | None, int]]:
 
 
 def _on_level(texts: list[str], grade: int) -> str:
-    """The first of `texts` (in order of preference) that reads within the grade's band, else
-    the one that reads nearest to it."""
+    """The first of `texts` (the learner's own register first) unless it is long enough to
+    measure and reads outside the grade's band: then the first that reads within it, else the
+    one that reads nearest. FK cannot place a shorter text (`MIN_PROSE_WORDS`), so a short
+    worked solution stays in the learner's own register."""
     low, high = target_band(grade)
 
     def distance(text: str) -> float:
         level = max(flesch_kincaid_grade(text), 0.0)
         return max(low - level, level - high, 0.0)
 
+    if prose_words(texts[0]) < MIN_PROSE_WORDS:
+        return texts[0]
     return min(texts, key=distance)  # the first of equals

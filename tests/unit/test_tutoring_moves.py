@@ -182,3 +182,9 @@ def test_the_words_stay_within_a_register_of_the_learners(question: str) -> None
     assert texts[1] is not None and texts[1].worked.startswith(STEP_BY_STEP)
     assert texts[4] is not None and not texts[4].worked.endswith("confirms the result.")
     assert texts[11] is not None and not texts[11].worked.split("\n")[-1].startswith("So the")
+
+
+def test_a_worked_solution_too_short_to_measure_stays_in_the_learners_register() -> None:
+    """FK cannot place 20 words in a band, so it does not choose their register."""
+    made = plan_move(TutoringMode.explain, "What is 15% of 80?", 5, [], None)
+    assert made is not None and made.worked.endswith("\nSo the answer is 12.")
