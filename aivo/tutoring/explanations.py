@@ -236,4 +236,9 @@ def _on_level(texts: list[str], grade: int) -> str:
 
     if prose_words(texts[0]) < MIN_PROSE_WORDS:
         return texts[0]
-    return min(texts, key=distance)  # the first of equals
+    distances = {}
+    for text in texts:  # measured in order, up to the first within the band
+        distances[text] = distance(text)
+        if not distances[text]:
+            return text
+    return min(texts, key=distances.__getitem__)  # the first of equals
