@@ -36,7 +36,7 @@ from aivo.safety.semantic import InjectionClassifier
 from aivo.schemas import GenerateRequest, ReadingLevel, StandardMatch, Turn, grade_number
 from aivo.tutoring.moves import TutorPlan, plan_move
 
-PROMPT_VERSION = "5"
+PROMPT_VERSION = "6"
 
 
 @dataclass(frozen=True)

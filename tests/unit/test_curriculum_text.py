@@ -16,7 +16,10 @@ from aivo.curriculum.readability import flesch_kincaid_grade, reading_level, tar
 from aivo.schemas import Accommodation, GenerateRequest, StandardMatch
 
 STANDARD = StandardMatch(
-    code="5.NF.A.1", description="Add fractions with unlike denominators.", score=0.4
+    code="5.NF.A.1", description="Add fractions with unlike denominators.", score=0.6
+)
+RUNNER_UP = StandardMatch(
+    code="5.NF.A.2", description="Solve word problems on adding fractions.", score=0.55
 )
 
 
@@ -37,7 +40,9 @@ def _system(**fields: object) -> str:
 def test_shared_instructions_first_then_history_then_this_questions_material() -> None:
     request = _request()
     history = [("user", "Hi, I need help with fractions"), ("assistant", "Sure, what is it?")]
-    prompt = build_prompt(request, request.prompt, [STANDARD], history, ["Answer: 11/12"])
+    prompt = build_prompt(
+        request, request.prompt, [STANDARD, RUNNER_UP], history, ["Answer: 11/12"]
+    )
     roles = [m["role"] for m in prompt.messages]
     assert roles == ["system", "user", "assistant", "system", "user"]
     system, notes, question = (prompt.messages[i]["content"] for i in (0, 3, 4))
@@ -47,7 +52,16 @@ def test_shared_instructions_first_then_history_then_this_questions_material() -
     assert prompt.plainer is not None and prompt.plainer[3:] == prompt.messages[1:]
     plainer = prompt.plainer[0]["content"].splitlines()
     assert set(plainer) < set(prompt.instructions) and plainer != system.splitlines()
-    assert "5.NF.A.1" in notes and "Answer: 11/12" in notes and prompt.canary in notes
+    # the notes go from the most shared (the topic's best standard, alone) to the least
+    assert notes.splitlines() == [
+        "Standards: 5.NF.A.1 (Add fractions with unlike denominators).",
+        "Answer: 11/12",
+        f"Reference {prompt.canary}.",
+    ]
+    # a weak best match is not named: the notes hold only the canary then
+    weak = STANDARD.model_copy(update={"score": 0.3})
+    alone = build_prompt(request, request.prompt, [weak]).messages[1]["content"]
+    assert alone.splitlines() == [f"Reference {prompt.canary}."]
     # the instructions are the same for another question: a prefix cache can share them
     other = build_prompt(_request(prompt="What is 1/2 + 1/3?"), "What is 1/2 + 1/3?", [])
     assert other.messages[0] == prompt.messages[0] and other.canary != prompt.canary
