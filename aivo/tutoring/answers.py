@@ -22,6 +22,16 @@ _WORD_CUE = re.compile(
     r"\b(?:equals|equal to|is|are|makes|gives|gets|get|got|have|has|had|left with|comes to|"
     r"total of|would be|will be)\s+(?:about |exactly |now |just |only |a total of |left )?"
 )
+# What a problem of each kind asks for, as a tutor names it when stating the answer.
+_ASKED = {
+    "slope": ("slope",),
+    "pythagorean": ("hypotenuse", "other leg", "missing leg", "diagonal"),
+    "area": ("area",),
+    "perimeter": ("perimeter",),
+    "volume": ("volume",),
+}
+_OPERATION_NEXT = re.compile(r"\s*[-+*/^]\s*[\d(]")
+_HEDGE = r"(?:indeed |exactly |actually |just |really |about |now )?"
 _EXPLICIT = re.compile(r"(?:=|\banswer is|\banswer:|\bequals|\bis)\s*\$?$")
 
 
@@ -121,6 +131,29 @@ def stated_answer(text: str, solution: Solution) -> sympy.Expr | None:
     prepared = _prepare(text)
     token = _final_token(prepared, solution)
     return None if token is None else _value(token, solution)
+
+
+def claimed_answers(text: str, solution: Solution) -> list[bool]:
+    """For each value `text` states as the problem's answer ("the answer is 9", "the slope of
+    the line is indeed 2": the kind's own noun), whether it is the answer. A right triangle's
+    given side ("the hypotenuse is 13") is a given, not a claim."""
+    prepared = _prepare(text)
+    tokens = read_numbers(prepared)
+    nouns = "|".join(("answer", "result", *_ASKED.get(solution.kind, ())))
+    cue = re.compile(
+        rf"\b(?:{nouns})(?:\s+(?:of|for|between)\b[^.!?=]*?)?\s+"
+        rf"(?:is|equals|=|would be|will be|must be)\s+{_HEDGE}"
+    )
+    given = _problem_values(solution) if solution.kind == "pythagorean" else set()
+    claims = []
+    for found in cue.finditer(prepared):
+        token = _token_after(tokens, found.end(), prepared)
+        if token is None or _OPERATION_NEXT.match(prepared, token.end):
+            continue  # "slope = 6 ÷ 2 = 3": a calculation, audited as one
+        right = _matches(prepared, token, solution)
+        if right or token.value not in given:
+            claims.append(right)
+    return claims
 
 
 def answer_is_correct(text: str, solution: Solution) -> bool | None:

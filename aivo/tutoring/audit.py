@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import sympy
 
-from aivo.tutoring.answers import answer_is_correct, mentions_answer
+from aivo.tutoring.answers import answer_is_correct, claimed_answers, mentions_answer
 from aivo.tutoring.expressions import Refused, parse_expression, to_sympy
 from aivo.tutoring.numbers import plain_operators, read_numbers, words_to_digits
 from aivo.tutoring.solution import Solution
@@ -30,6 +30,7 @@ _SIDE = r"(?:\d+(?:\.\d+)?|(?<![a-z])[a-z](?![a-z])|[-+*/^() ])+"
 _EQUATION = re.compile(rf"({_SIDE})=({_SIDE})")
 _LIST_MARKER = re.compile(r"^\s*(?:step\s+)?\d+[.):]\s+", re.M)
 _STEP_NAME = re.compile(r"\bstep\s+\d+\b")
+_SENTENCES = re.compile(r"(?<=[.!?])\s+|\n+")
 _NO_VALUE = re.compile(
     r"\b(?:undefined|no (?:real )?(?:solutions?|answer)|(?:does not|doesn't|cannot|can't) exist|"
     r"infinitely many|infinite|(?:cannot|can't|can ?not) be (?:solved|found|calculated|computed|"
@@ -119,7 +120,23 @@ def audit_written(
         audit_claims(text)
         or audit_equations(text, solution, checked)
         or audit_numbers(text, vouched)
+        or audit_claimed_answers(text, solution, checked)
     )
+
+
+def audit_claimed_answers(text: str, solution: Solution, checked: str = "") -> AuditFinding | None:
+    """A value stated as the answer that is not the answer ("the slope is 2"), whatever the move
+    (a number 0-2 passes the number audit freely, and a hint must not state the right one either).
+    Sentences of a `checked` text are its own (a similar problem's answer)."""
+    said = {_sentence_key(s) for s in _SENTENCES.split(checked)}
+    for sentence in _SENTENCES.split(text):
+        if _sentence_key(sentence) not in said and not all(claimed_answers(sentence, solution)):
+            return AuditFinding("wrong_answer", sentence.strip())
+    return None
+
+
+def _sentence_key(sentence: str) -> str:
+    return " ".join(sentence.lower().split())
 
 
 def audit_claims(text: str) -> AuditFinding | None:

@@ -163,10 +163,16 @@ NOT_YET = (
     "Not quite yet: your reasoning may be close, but the result is not correct. Reexamine the "
     "following computation carefully, verifying each intermediate result.",
 )
+# A confirmation and a closing come in one more register than the ideas: a fuller one for
+# grades 9-12, whose plain checked steps otherwise pull a whole text for grades 11-12 below
+# their band (measured on the bench's problems at every grade: confirmations in band 163 of
+# 208 -> 206 of 208, worked solutions 184 of 210 -> 203 of 210).
 CONFIRMED = (
     "Yes, {answer} is right! Here is why.",
     "Yes, {answer} is correct, and here is the reasoning that confirms it.",
     "Yes, {answer} is correct; the following reasoning demonstrates why the result holds.",
+    "Yes, {answer} is correct; the reasoning below demonstrates why this value satisfies the "
+    "original problem, and each intermediate computation can be verified independently.",
 )
 SIMILAR = (
     "Here is a similar problem, worked out. Now try yours the same way.",
@@ -179,6 +185,8 @@ CLOSINGS = (
     "So the answer is {answer}.",
     "Therefore, the answer is {answer}, which you can verify by checking each step.",
     "Therefore, the answer is {answer}; verifying each computation in reverse confirms the result.",
+    "Therefore, the answer is {answer}; substituting it back into the original problem and "
+    "verifying each computation in reverse confirms the result.",
 )
 STEP_BY_STEP = "Let's work it out step by step."
 
@@ -210,15 +218,18 @@ def confirmed_text(solution: Solution, grade: int) -> str:
 
 def _registers(solution: Solution, grade: int) -> list[tuple[str | None, int]]:
     """The idea and the register of the tutor's other sentences, each in the learner's register
-    or the one next to it, the learner's own first (none but their own, and no idea, before
-    grade 3): the checker's steps weigh on the measured level as much as the tutor's words
-    around them, so the words are chosen by measuring the whole."""
+    or the one next to it (for grades 9-12 the fuller one above theirs), the learner's own first
+    (none but their own, and no idea, before grade 3): the checker's steps weigh on the measured
+    level as much as the tutor's words around them, so the words are chosen by measuring the
+    whole."""
     own = band(grade)
     if grade < 3:
         return [(None, own)]
-    near = [r for r in (own, own - 1, own + 1) if 0 <= r < len(CLOSINGS)]
+    ideas, frames = (
+        [r for r in (own, own - 1, own + 1) if 0 <= r < count] for count in (3, len(CLOSINGS))
+    )
     pairs = sorted(
-        ((i, c) for i in near for c in near), key=lambda p: abs(p[0] - own) + abs(p[1] - own)
+        ((i, c) for i in ideas for c in frames), key=lambda p: abs(p[0] - own) + abs(p[1] - own)
     )
     return [(_idea(solution, i), c) for i, c in pairs]
 

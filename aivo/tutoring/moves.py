@@ -107,7 +107,12 @@ def _check_plan(question: str, solution: Solution, student_answer: str, grade: i
         )
     mistake = _mistake(solution, student_answer)
     look = _ask(without_result(solution.steps[0]))
-    lines = [NOT_YET[register], mistake and f"It looks like {mistake}.", look, strategy(solution)]
+    lines = [
+        NOT_YET[register],
+        mistake and f"It looks like {mistake}.",
+        look,
+        strategy(solution, grade),
+    ]
     worked = "\n".join(filter(None, [*lines, "Try it once more!"]))
     verdict = f"The student's answer {student_answer!r} is wrong. Do not give the right answer."
     material = (verdict, *([f"Likely mistake: {mistake}"] if mistake else []), look)
@@ -130,10 +135,11 @@ def without_result(step: str) -> str:
     return f"{head.strip()} = ?" if re.search(r"\d", result) else step
 
 
-def strategy(solution: Solution) -> str | None:
-    """A way in for one operation on two whole numbers ("7 × 8": 7 groups of 8)."""
+def strategy(solution: Solution, grade: int) -> str | None:
+    """A way in for one operation on two whole numbers ("7 × 8": 7 groups of 8), for grades K-5:
+    counting on, counting back and skip counting are how young learners compute, not older ones."""
     found = re.fullmatch(r"(\d+) ([+\-×÷]) (\d+)", solution.problem)
-    if found is None:
+    if found is None or band(grade) > 0:
         return None
     a, op, b = found.groups()
     return {
@@ -151,7 +157,7 @@ def hint_text(solution: Solution, question: str, grade: int, earlier_hints: int)
     steps = [without_result(s) for s in solution.steps if not s.startswith("Check:")]
     if earlier_hints < len(steps):
         lead = HINT_LEADS[register][0 if earlier_hints == 0 else 1]
-        way_in = strategy(solution) if earlier_hints == 0 else None
+        way_in = strategy(solution, grade) if earlier_hints == 0 else None
         hint = "\n".join(filter(None, [lead, _ask(steps[earlier_hints]), way_in]))
     else:
         example = similar_problem(question, solution, grade)

@@ -199,7 +199,24 @@ def _expression(text: str, grade: int | None) -> Solution | None:
         tree = parse_expression(run)
     if variables(tree) or not isinstance(tree, BinOp | Sqrt):
         return None
-    return arithmetic_solution(tree, grade, as_decimal="decimal" in text)
+    if not all(_readable(to_sympy(n)) for n in all_nodes(tree) if isinstance(n, BinOp | Sqrt)):
+        return None  # "√0.37 + 3/4": no whole-number root form a learner can read step by step
+    solution = arithmetic_solution(tree, grade, as_decimal="decimal" in text)
+    return solution if solution.steps else None  # "√2": nothing to work out
+
+
+def _readable(value: sympy.Expr) -> bool:
+    """A value the steps can show: a rational number, or a whole number times a square root of
+    a whole number ("5√2")."""
+    if value.is_Rational:
+        return True
+    coefficient, radical = value.as_coeff_Mul()
+    return (
+        coefficient.is_Integer
+        and isinstance(radical, sympy.Pow)
+        and radical.exp == sympy.Rational(1, 2)
+        and radical.base.is_Integer
+    )
 
 
 _RECOGNISERS: tuple[Callable[[str, int | None], Solution | None], ...] = (

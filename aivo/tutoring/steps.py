@@ -85,8 +85,8 @@ def _fraction_steps(node: BinOp, result_text: str) -> list[str]:
     if not (isinstance(a, Num) and isinstance(b, Num)):
         return []
     x, y = a.value, b.value
-    if "/" not in a.text + b.text:
-        return []
+    if "/" not in a.text + b.text or not (x.is_Rational and y.is_Rational):
+        return []  # whole numbers, or a root left exact ("√37/10"): no fraction rules apply
     if node.op in "+-":
         den = sympy.ilcm(x.q, y.q)
         left, right = f"{x.p * den // x.q}/{den}", f"{y.p * den // y.q}/{den}"
@@ -124,7 +124,7 @@ def _reduce(node: Node, decimal: bool, multi: bool, inside: bool) -> tuple[Node,
         if done:
             return type(node)(done[0]), done[1]
         value = _value_node(to_sympy(node), decimal)
-        if isinstance(node, Sqrt):
+        if isinstance(node, Sqrt) and value.text != render(node):  # "√2" stays as it is
             how = (
                 f"{render(node)} = {value.text}, because {value.text} × {value.text} = "
                 f"{render(node.operand)}."

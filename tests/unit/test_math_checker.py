@@ -107,6 +107,7 @@ POWERS = [
     ("What is the square root of 49?", "power", 7, "7"),
     ("√144", "power", 12, "12"),
     ("√50", "power", 5 * sqrt(2), "5√2"),
+    ("√50 + √2", "order_of_operations", 6 * sqrt(2), "6√2"),
     ("(-2)^2", "power", 4, "4"),
     ("2^-2", "power", R(1, 4), "1/4"),
 ]
@@ -280,6 +281,10 @@ def test_steps_explain_negatives_and_powers() -> None:
     )
     assert _solved("5 cubed").steps == ("5 ^ 3 means 5 × 5 × 5 = 125.",)
     assert _solved("2 to the power of 10").steps == ("2 ^ 10 = 1024.",)
+    assert _solved("√50 + √2").steps == (  # "√2" is already as simple as it gets: no step
+        "√50 = 5√2, so now we have 5√2 + √2.",
+        "Add and subtract from left to right. 5√2 + √2 = 6√2.",
+    )
 
 
 def test_equation_steps_undo_one_operation_each_and_check() -> None:
@@ -328,6 +333,11 @@ REFUSED = [
     "",
     # ambiguous word problems: no cue, several cues or a comparison
     "Sam has 12 apples and 5 oranges.",
+    # roots with no whole-number form a learner can read, or nothing to work out
+    "Evaluate √(9/16) + √0.37",
+    "What is √2 + 1/2?",
+    "What is √0.37 × 3/4?",
+    "What is √2?",
     "Sam has 12 apples and gives away 5. He buys 3 more. How many now?",
     "Sam has 12 apples and Tom has 5. How many more apples does Sam have than Tom?",
     "Sam has 12 apples. How many are left?",

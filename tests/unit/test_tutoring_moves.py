@@ -188,3 +188,66 @@ def test_a_worked_solution_too_short_to_measure_stays_in_the_learners_register()
     """FK cannot place 20 words in a band, so it does not choose their register."""
     made = plan_move(TutoringMode.explain, "What is 15% of 80?", 5, [], None)
     assert made is not None and made.worked.endswith("\nSo the answer is 12.")
+
+
+@pytest.mark.parametrize(
+    ("question", "grade"),
+    [
+        ("Solve 7x - 4 = 3x + 16", 12),
+        ("Solve 2(y + 3) = 5y - 9", 11),
+        ("Evaluate 3 × (4 + 2)^2 - 8", 11),
+    ],
+)
+def test_a_confirmation_for_the_oldest_grades_reads_within_their_band(
+    question: str, grade: int
+) -> None:
+    """The checker's steps read plainly; the tutor's fuller words around them lift the whole
+    into grades 11-12's band instead of leaving it below."""
+    solution = solve(question, grade)
+    assert solution is not None
+    answer = solution.answer_text.split("= ")[-1]
+    made = plan_move(TutoringMode.check, question, grade, [], answer)
+    assert made is not None and made.student_answer_correct
+    low, high = target_band(grade)
+    assert low <= flesch_kincaid_grade(made.worked) <= high, made.worked
+
+
+@pytest.mark.parametrize(("grade", "counts"), [(3, True), (5, True), (6, False), (10, False)])
+def test_a_counting_strategy_is_offered_to_young_learners_only(grade: int, counts: bool) -> None:
+    question = "A school bus holds 48 students. How many students can 7 buses hold?"
+    checked = plan_move(TutoringMode.check, question, grade, [], "55")
+    hint = plan_move(TutoringMode.hint, question, grade, [], None)
+    assert checked is not None and hint is not None
+    for text in (checked.worked, hint.worked):
+        assert ("groups of 48, or count by" in text) is counts, text
+
+
+@pytest.mark.parametrize(
+    ("text", "may_state_answer"),
+    [
+        ("Try it once more! The slope of the line through (3, -1) and (-5, 3) is indeed 2.", False),
+        ("The slope of the line is 2.", True),
+        ("So the answer is 1.", False),
+        ("Change in y: 3 - (-1) = 4. So the slope is 1, and the answer is -1/2.", True),
+    ],
+)
+def test_a_wrong_value_stated_as_the_answer_fails_in_every_move(
+    text: str, may_state_answer: bool
+) -> None:
+    """Numbers 0-2 pass the number audit freely, so a claim "the slope is 2" is read as one."""
+    question = "What is the slope of the line through (3, -1) and (-5, 3)?"
+    solution = solve(question)
+    assert solution is not None
+    finding = audit_answer(text, solution, question, may_state_answer=may_state_answer)
+    assert finding is not None and finding.reason == "wrong_answer", finding
+
+
+def test_a_given_value_and_the_checked_texts_own_example_are_not_claims() -> None:
+    question = "Hypotenuse 13, one leg 12. What is the other leg?"
+    solution = solve(question)
+    assert solution is not None
+    text = "The hypotenuse is 13 and one leg is 12, so the other leg is 5."
+    assert audit_answer(text, solution, question, may_state_answer=True) is None
+    example = "Here is a similar problem. 8² + 15² = 64 + 225 = 289, so the hypotenuse is 17."
+    finding = audit_answer(example, solution, question, may_state_answer=False, checked=example)
+    assert finding is None
