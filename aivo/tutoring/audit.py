@@ -11,6 +11,7 @@ for every problem the checker solves, as each has one exact answer.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,7 +25,14 @@ from aivo.tutoring.solution import Solution
 
 FREE_NUMBERS = frozenset(sympy.Integer(n) for n in (0, 1, 2))
 _OPERAND = r"\(?-?\d[\d,]*(?:\.\d+)?(?:/\d+)?\)?"
-_CALCULATION = re.compile(rf"({_OPERAND}(?:\s*[-+*/^]\s*{_OPERAND})+)\s*=\s*(-?\$?{_OPERAND})")
+_EXPRESSION = rf"-?\$?{_OPERAND}(?:\s*[-+*/^]\s*{_OPERAND})*"
+# A chain of equal expressions, "-9 + (-5) = -9 - 5 = -14", not inside a root, a power, a fraction
+# or an equation with letters ("√(9/16) = 0.75", "x/2 + 3/2 = 2x - 3", "(-3/2)x + 3/2 = -3" hold
+# no calculation here).
+_CHAIN = re.compile(
+    rf"(?<![\w.√/^(])(?<![-+*/^]\s)({_EXPRESSION}(?:\s*=\s*{_EXPRESSION})+)(?![\w√/^]|\.\d)"
+)
+_OPERATION = re.compile(rf"(?>{_OPERAND})\s*[-+*/^]\s*{_OPERAND}")  # "3/2" is one number
 # The math on either side of an "=" in prose: numbers, operators, parentheses, lone letters.
 _SIDE = r"(?:\d+(?:\.\d+)?|(?<![a-z])[a-z](?![a-z])|[-+*/^() ])+"
 _EQUATION = re.compile(rf"({_SIDE})=({_SIDE})")
@@ -64,18 +72,19 @@ def audit_numbers(text: str, vouched: Iterable[sympy.Expr]) -> AuditFinding | No
     """The first false calculation or unchecked number in `text`, or None."""
     prepared = plain(text)
     known = set(vouched)
-    for match in _CALCULATION.finditer(prepared):
-        left, right = match.group(1), match.group(2).replace("$", "")
+    for match in _CHAIN.finditer(prepared):
+        parts = [p.strip().replace("$", "").replace(",", "") for p in match.group(1).split("=")]
+        if not any(_OPERATION.search(p) for p in parts):
+            continue  # "3/4 = 0.75" restates a number; no operation to check
         try:
-            expected = to_sympy(parse_expression(left.replace(",", "")))
-            stated = to_sympy(parse_expression(right.replace(",", "")))
+            values = [to_sympy(parse_expression(p)) for p in parts]
         except (Refused, ZeroDivisionError):
             continue  # not a calculation we read; its numbers are checked one by one below
-        if expected != stated and sympy.simplify(expected - stated) != 0:
-            return AuditFinding("false_calculation", match.group(0))
-        operands = {t.value for t in read_numbers(left)}
-        if operands <= known:
-            known.add(stated)
+        for a, b in itertools.pairwise(values):
+            if a != b and sympy.simplify(a - b) != 0:
+                return AuditFinding("false_calculation", match.group(1))
+        if {t.value for t in read_numbers(parts[0])} <= known:
+            known.update(values)
     for token in read_numbers(prepared):
         value = token.value / 100 if token.percent else token.value
         if token.value not in known and value not in known:

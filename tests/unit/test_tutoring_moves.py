@@ -251,3 +251,25 @@ def test_a_given_value_and_the_checked_texts_own_example_are_not_claims() -> Non
     example = "Here is a similar problem. 8² + 15² = 64 + 225 = 289, so the hypotenuse is 17."
     finding = audit_answer(example, solution, question, may_state_answer=False, checked=example)
     assert finding is None
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "reason"),
+    [
+        ("What is -9 + -5?", "Adding -5 is subtracting 5: -9 + (-5) = -9 - 5 = -14.", None),
+        ("What is -9 + -5?", "-9 + (-5) = -9 - 5 = -4, so the answer is -14.", "false_calculation"),
+        ("What is 7 times 8?", "7 × 8 = 7 × 4 × 2 = 54.", "false_calculation"),
+        ("What is √(9/16) + √0.36?", "√(9/16) = 0.75, √0.36 = 0.6, and 0.75 + 0.6 = 1.35.", None),
+        ("What is 3/4 × 1/2?", "Multiply across: (3 × 1)/(4 × 2) = 3/8.", None),
+        ("Solve (x + 3)/2 = 2x - 3", "Split it: x/2 + 3/2 = 2x - 3, so x = 3.", None),
+    ],
+)
+def test_every_link_of_a_chain_of_equals_is_checked(
+    question: str, text: str, reason: str | None
+) -> None:
+    """A chain is read whole ("a = b = c": each link); a root, a fraction or an equation with a
+    letter is not mistaken for a calculation on the numbers next to it."""
+    solution = solve(question)
+    assert solution is not None
+    finding = audit_answer(text, solution, question, may_state_answer=True)
+    assert (finding.reason if finding else None) == reason, finding
