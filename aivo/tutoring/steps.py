@@ -85,8 +85,8 @@ def _fraction_steps(node: BinOp, result_text: str) -> list[str]:
     if not (isinstance(a, Num) and isinstance(b, Num)):
         return []
     x, y = a.value, b.value
-    if "/" not in a.text + b.text or not (x.is_Rational and y.is_Rational):
-        return []  # whole numbers, or a root left exact ("√37/10"): no fraction rules apply
+    if "/" not in a.text + b.text:
+        return []
     if node.op in "+-":
         den = sympy.ilcm(x.q, y.q)
         left, right = f"{x.p * den // x.q}/{den}", f"{y.p * den // y.q}/{den}"
