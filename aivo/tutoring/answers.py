@@ -84,25 +84,32 @@ def _problem_values(solution: Solution) -> set[sympy.Rational]:
     }
 
 
-def _last_cue(pattern: re.Pattern[str], text: str, tokens: list[NumberToken]) -> NumberToken | None:
+def _last_cue(
+    pattern: re.Pattern[str], text: str, tokens: list[NumberToken], skip: set[sympy.Rational]
+) -> NumberToken | None:
     for cue in reversed(list(pattern.finditer(text))):
         token = _token_after(tokens, cue.end(), text)
-        if token is not None:
+        if token is not None and token.value not in skip:
             return token
     return None
 
 
 def _final_token(text: str, solution: Solution) -> NumberToken | None:
     tokens = read_numbers(text)
+    if solution.unit == "%" and any(t.percent for t in tokens):
+        tokens = [t for t in tokens if t.percent]  # "12 ÷ 48 = 0.25" is a step to "25%"
     if not tokens:
         return None
+    # a number of the question that is not the answer is restated, not answered: the check
+    # "18 × 18 = 324" after "√324 = 18", or the question in the last sentence
+    restated = {v for v in _problem_values(solution) if not _equal(v, solution.answer, 0)}
     name = _variable(solution)
     if name:  # an equation's answer is the variable's value; "2x = 8" is a step on the way
         cues = [_ANSWER_CUE, re.compile(rf"(?<![\w.]){name}\s*(?:=|is|equals)\s*")]
     else:
         cues = [_ANSWER_CUE, re.compile(r"=\s*"), _WORD_CUE]
     for cue in cues:
-        token = _last_cue(cue, text, tokens)
+        token = _last_cue(cue, text, tokens, set() if cue is _ANSWER_CUE or name else restated)
         if token is not None:
             return token
     if name:
@@ -110,20 +117,11 @@ def _final_token(text: str, solution: Solution) -> NumberToken | None:
     sentences = [s for s in re.split(r"(?<=[.!?])\s+|\n+", text) if re.search(r"\d", s)]
     if not sentences or sentences[-1].rstrip().endswith("?"):
         return None
-    last = read_numbers(sentences[-1])[-1:]
-    if not last:
-        return None
     offset = text.rindex(sentences[-1])
-    token = NumberToken(
-        last[0].value,
-        last[0].start + offset,
-        last[0].end + offset,
-        last[0].percent,
-        last[0].fraction,
-    )
-    if token.value in _problem_values(solution) and not _matches(text, token, solution):
-        return None  # a restated number of the question is not an answer
-    return token
+    last = [t for t in tokens if t.start >= offset][-1:]
+    if not last or last[0].value in restated:
+        return None
+    return last[0]
 
 
 def stated_answer(text: str, solution: Solution) -> sympy.Expr | None:
@@ -136,24 +134,36 @@ def stated_answer(text: str, solution: Solution) -> sympy.Expr | None:
 def claimed_answers(text: str, solution: Solution) -> list[bool]:
     """For each value `text` states as the problem's answer ("the answer is 9", "the slope of
     the line is indeed 2": the kind's own noun), whether it is the answer. A right triangle's
-    given side ("the hypotenuse is 13") is a given, not a claim."""
+    given side named as given ("the hypotenuse is 13" where a leg is asked) is not a claim; the
+    asked side stated as a given's value ("the other leg is 13") is a wrong one."""
     prepared = _prepare(text)
     tokens = read_numbers(prepared)
     nouns = "|".join(("answer", "result", *_ASKED.get(solution.kind, ())))
     cue = re.compile(
-        rf"\b(?:{nouns})(?:\s+(?:of|for|between)\b[^.!?=]*?)?\s+"
+        rf"\b({nouns})(?:\s+(?:of|for|between)\b[^.!?=]*?)?\s+"
         rf"(?:is|equals|=|would be|will be|must be)\s+{_HEDGE}"
     )
-    given = _problem_values(solution) if solution.kind == "pythagorean" else set()
+    given_nouns = _given_sides(solution)
+    given = _problem_values(solution)
     claims = []
     for found in cue.finditer(prepared):
         token = _token_after(tokens, found.end(), prepared)
         if token is None or _OPERATION_NEXT.match(prepared, token.end):
             continue  # "slope = 6 ÷ 2 = 3": a calculation, audited as one
         right = _matches(prepared, token, solution)
-        if right or token.value not in given:
+        if right or found.group(1) not in given_nouns or token.value not in given:
             claims.append(right)
     return claims
+
+
+def _given_sides(solution: Solution) -> tuple[str, ...]:
+    """The nouns that name a right triangle's given sides: the hypotenuse where a leg is asked
+    ("the hypotenuse is 13" restates it), the legs where the hypotenuse or diagonal is."""
+    if solution.kind != "pythagorean":
+        return ()
+    if solution.problem.endswith("other leg?"):
+        return ("hypotenuse", "diagonal")
+    return ("other leg", "missing leg")
 
 
 def answer_is_correct(text: str, solution: Solution) -> bool | None:
@@ -174,9 +184,21 @@ def mentions_answer(text: str, solution: Solution) -> bool:
             continue
         if token.fraction and {sympy.Integer(n) for n in token.fraction} <= in_question:
             continue  # "56/7" restates the question's numbers
+        if _variable(solution) and _in_a_term(prepared, token):
+            continue  # "3x - 6 = ?" on the way to x = 6: a term, not the value
         if not answer_in_question or _EXPLICIT.search(prepared[: token.start]):
             return True
     return False
+
+
+def _in_a_term(text: str, token: NumberToken) -> bool:
+    """Whether the number is a coefficient or constant of an expression with a letter: "6x",
+    "x - 6", "6 + 2x", "3(x - 6)"."""
+    before, after = text[: token.start], text[token.end :]
+    return bool(
+        re.match(r"[a-z(]|\s*[-+*/]\s*\d*\s*[a-z(]", after)
+        or re.search(r"(?<![a-z])[a-z]\)?\s*[-+*/]\s*\(?$", before)
+    )
 
 
 def check_student_answer(solution: Solution, student_answer: str) -> bool | None:
@@ -192,5 +214,5 @@ def check_student_answer(solution: Solution, student_answer: str) -> bool | None
     tokens = read_numbers(prepared)
     if not tokens:
         return None
-    token = _last_cue(re.compile(r"=\s*"), prepared, tokens) or tokens[-1]
+    token = _last_cue(re.compile(r"=\s*"), prepared, tokens, set()) or tokens[-1]
     return _matches(prepared, token, solution)

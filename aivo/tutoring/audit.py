@@ -64,8 +64,10 @@ def vouched_numbers(solution: Solution, question: str, *checked: str) -> set[sym
     """The numbers a tutor may state freely: the question's, the worked solution's, and those
     of `checked` texts (written from the checker's own solutions)."""
     texts = [question, solution.problem, solution.answer_text, *solution.steps, *checked]
-    found = {token.value for text in texts for token in read_numbers(plain(text))}
-    return found | {solution.answer} | FREE_NUMBERS
+    tokens = [token for text in texts for token in read_numbers(plain(text))]
+    found = {token.value for token in tokens}
+    parts = {sympy.Integer(n) for token in tokens for n in token.fraction or ()}  # 4 of "1/4"
+    return found | parts | {solution.answer} | FREE_NUMBERS
 
 
 def audit_numbers(text: str, vouched: Iterable[sympy.Expr]) -> AuditFinding | None:
@@ -119,16 +121,12 @@ def audit_written(
 ) -> AuditFinding | None:
     """What is wrong with text written so far (it may go on): a given-away answer, a false step
     or calculation, an unchecked number."""
-    vouched = vouched_numbers(solution, question, checked)
-    if not may_state_answer:
-        if solution.answer not in {t.value for t in read_numbers(plain(question))}:
-            vouched.discard(solution.answer)
-        if mentions_answer(text, solution):
-            return AuditFinding("gives_answer")
+    if not may_state_answer and mentions_answer(text, solution):
+        return AuditFinding("gives_answer")  # the answer's value otherwise only as a term or step
     return (
         audit_claims(text)
         or audit_equations(text, solution, checked)
-        or audit_numbers(text, vouched)
+        or audit_numbers(text, vouched_numbers(solution, question, checked))
         or audit_claimed_answers(text, solution, checked)
     )
 

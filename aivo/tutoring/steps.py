@@ -84,35 +84,49 @@ def _fraction_steps(node: BinOp, result_text: str) -> list[str]:
     a, b = node.left, node.right
     if not (isinstance(a, Num) and isinstance(b, Num)):
         return []
-    x, y = a.value, b.value
     if "/" not in a.text + b.text:
         return []
+    (xp, xq), (yp, yq) = _written_fraction(a), _written_fraction(b)
     if node.op in "+-":
-        den = sympy.ilcm(x.q, y.q)
-        left, right = f"{x.p * den // x.q}/{den}", f"{y.p * den // y.q}/{den}"
-        if abs(y.p) * den // y.q != y.p * den // y.q:
+        den = sympy.ilcm(xq, yq)
+        left, right = f"{xp * den // xq}/{den}", f"{yp * den // yq}/{den}"
+        if yp < 0:
             right = f"({right})"
         rewritten = [
             f"{n.text} = {t}" for n, t in ((a, left), (b, right)) if n.text != t.strip("()")
         ]
-        steps = [f"Use a common denominator of {den}: {' and '.join(rewritten)}."]
-        total = x.p * den // x.q + (1 if node.op == "+" else -1) * (y.p * den // y.q)
+        steps = (
+            [f"Use a common denominator of {den}: {' and '.join(rewritten)}."] if rewritten else []
+        )
+        total = xp * den // xq + (1 if node.op == "+" else -1) * (yp * den // yq)
         steps.append(f"{left} {node.op} {right} = {total}/{den}.")
         if sympy.Rational(total, den).q != den:
             steps.append(f"Simplify: {total}/{den} = {result_text}.")
         return steps
     if node.op == "*":
+        product = f"{xp * yp}/{xq * yq}"
+        simplified = "" if product == result_text else f" = {result_text}"
         return [
-            f"Multiply the tops and the bottoms: ({x.p} × {y.p})/({x.q} × {y.q}) = "
-            f"{x.p * y.p}/{x.q * y.q} = {result_text}."
+            f"Multiply the tops and the bottoms: ({xp} × {yp})/({xq} × {yq}) = "
+            f"{product}{simplified}."
         ]
-    if node.op == "/" and y != 0:
-        flipped = number_text(1 / y)
+    if node.op == "/" and b.value != 0:
+        flipped = number_text(1 / b.value)
         return [
             f"Dividing by {b.text} is the same as multiplying by {flipped}: "
             f"{a.text} × {flipped} = {result_text}."
         ]
     return []
+
+
+def _written_fraction(number: Num) -> tuple[int, int]:
+    """The top and bottom as written ("2/4" stays 2 over 4); a whole number or decimal as its
+    value's."""
+    top, _, bottom = number.text.partition("/")
+    if bottom and top.lstrip("-").isdigit() and bottom.isdigit():
+        return int(top), int(bottom)
+    value = sympy.Rational(number.value)
+    return int(value.p), int(value.q)
 
 
 def _reduce(node: Node, decimal: bool, multi: bool, inside: bool) -> tuple[Node, list[str]] | None:

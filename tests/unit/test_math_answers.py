@@ -71,6 +71,16 @@ TUTOR_TEXTS = [
     ("0.1 + 0.2", "0.1 + 0.2 = 0.3001", None, False),
     ("1 / 3", "That is about 0.33", None, True),
     ("1 / 3", "That is about 0.3", None, False),
+    # a check that restates the question's number after the answer: the answer stands
+    ("What is √324?", "√324 = 18, because 18 × 18 = 324.", 18, True),
+    ("What is √324?", "√324 = 19, because 19 × 19 = 324.", 19, False),
+    ("7 x 8", "7 × 8 = 56. Check: 56 ÷ 8 = 7.", 56, True),
+    ("56 ÷ 8", "56 ÷ 8 = 8.", None, None),
+    ("1296 divided by 12", "1296 divided by 12 is 12.", None, None),
+    # a percent question's answer is its percent; the decimal before it is a step
+    ("12 is what percent of 48?", "12 ÷ 48 = 0.25. Multiply by 100: 25%.", 25, True),
+    ("12 is what percent of 48?", "12 ÷ 48 = 0.25. Multiply by 100: 2.5%.", Rational(5, 2), False),
+    ("12 is what percent of 48?", "12 ÷ 48 = 0.25", Rational(1, 4), False),
 ]
 
 
@@ -109,6 +119,11 @@ HINTS = [
     ("7 x 1", "Anything times 1 stays the same, like 7 times 1.", False),
     ("7 x 1", "So 7 x 1 = 7.", True),
     ("7 x 1", "The answer is 7.", True),
+    # an equation's answer as a term of an expression with the letter is not its value
+    ("Solve 3(x - 2) = 12", "Multiply out: 3x - 6 = ?", False),
+    ("Solve 3(x - 2) = 12", "Then 6x = 36, and 6 + 2x = 18.", False),
+    ("Solve 3(x - 2) = 12", "So x = 6.", True),
+    ("Solve 3(x - 2) = 12", "So 6 is the value of x.", True),
 ]
 
 

@@ -298,6 +298,19 @@ def test_equation_steps_undo_one_operation_each_and_check() -> None:
 def test_fraction_steps_use_a_common_denominator() -> None:
     steps = _solved("3/4 + 1/8").steps
     assert steps == ("Use a common denominator of 8: 3/4 = 6/8.", "6/8 + 1/8 = 7/8.")
+    # fractions as written, not reduced first: the steps show the learner's own numbers
+    assert _solved("3/4 × 2/4").steps == (
+        "Multiply the tops and the bottoms: (3 × 2)/(4 × 4) = 6/16 = 3/8.",
+    )
+    assert _solved("1/2 × 1/3").steps == (
+        "Multiply the tops and the bottoms: (1 × 1)/(2 × 3) = 1/6.",
+    )
+    assert _solved("2/4 + 1/4").steps == ("2/4 + 1/4 = 3/4.",)
+    assert _solved("6/8 - 1/4").steps == (
+        "Use a common denominator of 8: 1/4 = 2/8.",
+        "6/8 - 2/8 = 4/8.",
+        "Simplify: 4/8 = 1/2.",
+    )
 
 
 def test_grade_changes_how_a_fraction_answer_reads() -> None:

@@ -49,6 +49,41 @@ def test_no_rung_of_the_hint_ladder_gives_the_answer(question: str, rung: int) -
     assert finding is None
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Solve 3(x - 2) = 12",  # the answer 6 is also a term on the way: "3x - 6"
+        "What is 3/4 × 2/3?",  # the similar problem has a fraction worth the answer: 2/4
+        "What is 5/6 - 1/3?",  # a step to simplify: 3/6
+        "What is √324?",  # the check of a root restates the question: 18 × 18 = 324
+        "12 is what percent of 48?",  # the decimal before the percent: 0.25
+    ],
+)
+def test_every_move_passes_its_own_audit(question: str) -> None:
+    """What the checker writes for any move is never cut by its own audit (which would drop the
+    model's sentences after it, or replace a hint with a vaguer one)."""
+    solution = solve(question)
+    assert solution is not None
+    plans = [
+        plan(TutoringMode.explain, question),
+        plan(TutoringMode.check, question, answer=str(solution.answer)),
+        plan(TutoringMode.check, question, answer=str(solution.answer + 1)),
+        *(
+            plan(TutoringMode.hint, question, history=[Turn(role="tutor", text="hint")] * n)
+            for n in range(4)
+        ),
+    ]
+    for made in plans:
+        finding = audit_answer(
+            made.worked,
+            made.solution,
+            question,
+            may_state_answer=made.may_state_answer,
+            checked=made.worked,
+        )
+        assert finding is None, (made.worked, finding)
+
+
 def test_the_ladder_climbs_to_a_similar_worked_example() -> None:
     question = "How do I solve 2x + 3 = 11?"
     rungs = [
@@ -251,6 +286,23 @@ def test_a_given_value_and_the_checked_texts_own_example_are_not_claims() -> Non
     example = "Here is a similar problem. 8² + 15² = 64 + 225 = 289, so the hypotenuse is 17."
     finding = audit_answer(example, solution, question, may_state_answer=False, checked=example)
     assert finding is None
+
+
+@pytest.mark.parametrize(
+    ("question", "text"),
+    [
+        ("Hypotenuse is 17 and one leg is 8, what's the other leg?", "The other leg is 17."),
+        ("Legs are 9 and 12, find the hypotenuse.", "In this case, the hypotenuse is 12."),
+        ("Hypotenuse 13, one leg 12. What is the other leg?", "So the answer is 13."),
+    ],
+)
+def test_the_asked_side_stated_as_a_given_is_a_wrong_claim(question: str, text: str) -> None:
+    """A given's value is exempt only where the text names the given; the asked side (or the
+    answer) stated as a given's value is the wrong answer, in a hint as anywhere."""
+    solution = solve(question)
+    assert solution is not None
+    finding = audit_answer(text, solution, question, may_state_answer=False)
+    assert finding is not None and finding.reason == "wrong_answer", finding
 
 
 @pytest.mark.parametrize(
