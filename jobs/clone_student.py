@@ -4,7 +4,7 @@
         --student-id s-123 --dataset s3://bucket/datasets/s-123.jsonl \\
         [--student-id s-456 --dataset ./s-456.jsonl ...] --config configs/serve.gpu.yaml \\
         [--adapter-root s3://bucket/adapters] [--s3-endpoint-url http://minio:9000] \\
-        [--steps 60] [--learning-rate 1e-3] [--seed 0]
+        [--steps 60] [--batch-size 8] [--learning-rate 1e-3] [--seed 0]
 
 The CloneCoordinator passes `--job-config` instead: the running application's config (model
 chain, storage, training), whole, so a clone trains on the model the replicas serve. It names
@@ -59,13 +59,19 @@ def parser() -> argparse.ArgumentParser:
     cli.add_argument("--adapter-root", help="Overrides storage.adapter_root.")
     cli.add_argument("--s3-endpoint-url", help="Overrides storage.s3_endpoint_url (MinIO, tests).")
     cli.add_argument("--steps", type=int, help="Optimizer steps per student.")
+    cli.add_argument("--batch-size", type=int, help="Examples per micro-batch.")
     cli.add_argument("--learning-rate", type=float, help="AdamW learning rate.")
     cli.add_argument("--seed", type=int, help="Seed of split, shuffling, init and dropout.")
     return cli
 
 
 def training_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    given = {"steps": args.steps, "learning_rate": args.learning_rate, "seed": args.seed}
+    given = {
+        "steps": args.steps,
+        "batch_size": args.batch_size,
+        "learning_rate": args.learning_rate,
+        "seed": args.seed,
+    }
     return {key: value for key, value in given.items() if value is not None}
 
 

@@ -28,7 +28,7 @@ def client(serve_port: int, api_keys: ApiKeys, tmp_path_factory: pytest.TempPath
         {
             "storage": {"adapter_root": str(root / "adapters"), "dataset_root": str(root / "data")},
             "security": {"api_keys_file": str(api_keys.file)},
-            "training": {"steps": 6},
+            "training": {"steps": 6, "batch_size": 2, "learning_rate": 0.003},
             "deployments": CLONING_DEPLOYMENTS,
         }
     )

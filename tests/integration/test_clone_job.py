@@ -130,7 +130,7 @@ def test_a_submitted_job_clones_two_students_in_parallel_onto_s3(
     root = f"s3://{s3_bucket.name}/adapters"
     endpoint = s3_bucket.server.endpoint_url
     arguments += ["--adapter-root", root, "--s3-endpoint-url", endpoint]
-    arguments += ["--steps", "4", "--learning-rate", "0.003"]
+    arguments += ["--steps", "4", "--batch-size", "2", "--learning-rate", "0.003"]
 
     status, logs = submit(ray_dashboard, arguments)
 
@@ -208,7 +208,7 @@ def test_an_s3_outage_during_a_clone_never_leaves_a_half_written_adapter(
     s3_bucket.client.put_object(Bucket=s3_bucket.name, Key="o.jsonl", Body=student_dataset(16))
     arguments = ["--student-id", student, "--dataset", f"s3://{s3_bucket.name}/o.jsonl"]
     arguments += ["--adapter-root", root, "--s3-endpoint-url", endpoint, "--steps", "4"]
-    arguments += ["--learning-rate", "0.003"]
+    arguments += ["--batch-size", "2", "--learning-rate", "0.003"]
     port = int(endpoint.rsplit(":", 1)[1])
 
     job_id = start_job(ray_dashboard, arguments)

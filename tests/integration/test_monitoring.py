@@ -55,7 +55,7 @@ def test_the_dashboard_and_rules_read_only_series_a_live_graph_exports(
             },
             "security": {"api_keys_file": str(api_keys.file)},
             "cache": {"redis_url": redis_server.url},  # its circuits export their state
-            "training": {"steps": 2},
+            "training": {"steps": 2, "batch_size": 2},
             "deployments": {
                 "ingress": {"num_cpus": 0.1},
                 "preprocessor": {"num_cpus": 0.1},

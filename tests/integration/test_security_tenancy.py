@@ -42,7 +42,7 @@ def graph(
         {
             "storage": {"adapter_root": str(root / "adapters"), "dataset_root": str(root / "data")},
             "security": {"api_keys_file": str(api_keys.file), "metrics_require_key": True},
-            "training": {"steps": 6},
+            "training": {"steps": 6, "batch_size": 2, "learning_rate": 0.003},
             "deployments": CLONING_DEPLOYMENTS,
         }
     )

@@ -159,7 +159,14 @@ async def test_a_clone_job_that_races_the_deletion_does_not_bring_the_student_ba
     key = "datasets/by-hand.jsonl"
     versioned.client.put_object(Bucket=versioned.name, Key=key, Body=student_dataset(8))
     arguments = ["--student-id", student, "--dataset", f"s3://{versioned.name}/{key}"]
-    arguments += ["--adapter-root", config.storage.adapter_root, "--steps", "3"]
+    arguments += [
+        "--adapter-root",
+        config.storage.adapter_root,
+        "--steps",
+        "3",
+        "--batch-size",
+        "2",
+    ]
     arguments += ["--s3-endpoint-url", versioned.server.endpoint_url, "--config"]
     job_id = client.submit_job(
         entrypoint=" ".join(["python", "jobs/clone_student.py", *arguments, "configs/serve.yaml"]),

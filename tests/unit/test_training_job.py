@@ -100,6 +100,7 @@ GIVEN = ["--student-id", "a1", "--dataset", "x", "--config", SERVE]
         ([*GIVEN, "--student-id", "b2"], "one --dataset for each"),
         (["--student-id", "a b", "--dataset", "x", "--config", SERVE], "student_id must match"),
         ([*GIVEN, "--steps", "-2"], "steps: Input should be"),
+        ([*GIVEN, "--batch-size", "0"], "batch_size: Input should be"),
         (["--student-id", "a1", "--dataset", "x", "--config", "missing.yaml"], "missing.yaml"),
         (["--student-id", "a1", "--dataset", "x", "--job-config", "{}", "--steps", "3"], "whole"),
         (["--student-id", "a1", "--dataset", "x", "--job-config", "{}"], "engine: Field required"),
