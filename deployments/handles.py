@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from ray.serve.handle import DeploymentHandle
 
 from aivo.adapters import StudentAdapter
-from aivo.curriculum.pipeline import FinishedAnswer, PreparedPrompt
+from aivo.curriculum.prepared import FinishedAnswer, PreparedPrompt
 from aivo.engine.generation import Generation, GenerationStart
 from aivo.engine.sampling import SamplingParams
 from aivo.observability import pseudonym

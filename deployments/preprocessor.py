@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 
 from aivo.config import AppConfig
-from aivo.curriculum.pipeline import CurriculumPipeline, FinishedAnswer, PreparedPrompt
+from aivo.curriculum.pipeline import CurriculumPipeline
+from aivo.curriculum.prepared import FinishedAnswer, PreparedPrompt
 from aivo.error_tracking import init_error_tracking
 from aivo.observability import SCREENING_REJECTIONS
 from aivo.safety.screening import REASONS

@@ -10,8 +10,6 @@ A computable math question also gets a `TutorPlan` from the math checker (`aivo/
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
 from aivo.config import CurriculumConfig, TutoringConfig
@@ -19,7 +17,8 @@ from aivo.curriculum.alignment import StandardsAligner
 from aivo.curriculum.catalogue import Catalogue, load_catalogue
 from aivo.curriculum.formatting import apply_accommodations
 from aivo.curriculum.plain_language import plain_answer
-from aivo.curriculum.prompting import Messages, Prompt, build_prompt
+from aivo.curriculum.prepared import FinishedAnswer, PreparedPrompt
+from aivo.curriculum.prompting import build_prompt
 from aivo.curriculum.readability import reading_level
 from aivo.curriculum.sentences import without_repeats
 from aivo.embedding import SentenceEmbedder
@@ -33,30 +32,8 @@ from aivo.safety.screening import (
     rejection,
 )
 from aivo.safety.semantic import InjectionClassifier
-from aivo.schemas import GenerateRequest, ReadingLevel, StandardMatch, Turn, grade_number
-from aivo.tutoring.moves import TutorPlan, plan_move
-
-PROMPT_VERSION = "6"
-
-
-@dataclass(frozen=True)
-class PreparedPrompt:
-    prompt: Prompt
-    standards: list[StandardMatch] = field(default_factory=list)
-    plan: TutorPlan | None = None  # a computable question's checked solution and tutoring move
-    prompt_version: str = PROMPT_VERSION
-    redacted: tuple[str, ...] = ()  # kinds of personal data removed, e.g. ("email",)
-
-    @property
-    def messages(self) -> Messages:
-        return self.prompt.messages
-
-
-@dataclass(frozen=True)
-class FinishedAnswer:
-    text: str
-    reading_level: ReadingLevel | None
-    replaced_unsafe: bool = False  # the model's answer was unsuitable and was replaced
+from aivo.schemas import GenerateRequest, StandardMatch, Turn, grade_number
+from aivo.tutoring.moves import plan_move
 
 
 class CurriculumPipeline:

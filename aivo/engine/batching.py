@@ -19,6 +19,7 @@ import torch
 
 from aivo.engine.answer_text import AnswerText
 from aivo.engine.detokenize import IncrementalDecoder
+from aivo.engine.draws import row_generator
 from aivo.engine.forward import decode_step, prefill
 from aivo.engine.kv_cache import BatchCache
 from aivo.engine.loader import LoadedModel
@@ -26,7 +27,7 @@ from aivo.engine.lora import BASE_ADAPTER, AdapterModel
 from aivo.engine.prefill_groups import CPU_PASS_TOKENS, prefill_groups
 from aivo.engine.prefix_cache import BASE_WEIGHTS, PrefixCache, PrefixLookup
 from aivo.engine.rows import BatchRow, GenerationFailed
-from aivo.engine.sampling import SamplingParams, row_generator
+from aivo.engine.sampling import SamplingParams
 from aivo.engine.steering import Steering
 from aivo.engine.streaming import RequestStream
 from aivo.errors import InvalidRequest, ModelUnavailable, Overloaded

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 import torch
 
 from aivo.engine.answer_text import AnswerText
+from aivo.engine.draws import pick_token
 from aivo.engine.generation import Completion
 from aivo.engine.penalties import TokenHistory, penalised
-from aivo.engine.sampling import SamplingParams, pick_token
+from aivo.engine.sampling import SamplingParams
 from aivo.engine.steering import Steering
 from aivo.engine.streaming import RequestStream
 from aivo.errors import AivoError

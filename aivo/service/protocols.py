@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from aivo.adapters import StudentAdapter
-from aivo.curriculum.pipeline import FinishedAnswer, PreparedPrompt
+from aivo.curriculum.prepared import FinishedAnswer, PreparedPrompt
 from aivo.engine.generation import Generation, GenerationStart
 from aivo.engine.sampling import SamplingParams
 from aivo.schemas import CloneJob, GenerateRequest, JobReport

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from aivo.adapters import AdapterNotFound, AdapterStore, Manifest, StudentAdapter, open_store
 from aivo.cache import CacheAside, CachedAnswer, ResponseCache, cache_key, is_cacheable, make_cache
 from aivo.config import AppConfig
-from aivo.curriculum.pipeline import PROMPT_VERSION, PreparedPrompt
+from aivo.curriculum.prepared import PROMPT_VERSION, PreparedPrompt
 from aivo.curriculum.prompting import Messages
 from aivo.curriculum.readability import reading_steer
 from aivo.engine.generation import Generation

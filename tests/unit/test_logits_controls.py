@@ -10,8 +10,9 @@ import torch
 from aivo.config import EngineConfig
 from aivo.engine.answer_text import AnswerText, LoopDetector, partial_stop, stop_at
 from aivo.engine.detokenize import IncrementalDecoder
+from aivo.engine.draws import pick_token
 from aivo.engine.penalties import TokenHistory, penalised
-from aivo.engine.sampling import SamplingParams, pick_token, request_params
+from aivo.engine.sampling import SamplingParams, request_params
 from aivo.errors import InvalidRequest
 from aivo.schemas import GenerateRequest
 

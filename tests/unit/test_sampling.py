@@ -12,9 +12,10 @@ import torch
 
 from aivo.config import EngineConfig
 from aivo.engine.batching import ContinuousBatcher
+from aivo.engine.draws import pick_token
 from aivo.engine.generation import Completion
 from aivo.engine.loader import LoadedModel
-from aivo.engine.sampling import SamplingParams, pick_token
+from aivo.engine.sampling import SamplingParams
 from aivo.engine.streaming import RequestStream
 from tests.fixtures.models import with_two_adapters
 

@@ -20,7 +20,7 @@ from aivo.adapters import LocalAdapterStore, StudentAdapter
 from aivo.adapters.layout import ADAPTER_CONFIG, ADAPTER_WEIGHTS
 from aivo.cache import InProcessCache
 from aivo.config import AppConfig, parse_config
-from aivo.curriculum.pipeline import FinishedAnswer, PreparedPrompt
+from aivo.curriculum.prepared import FinishedAnswer, PreparedPrompt
 from aivo.curriculum.prompting import Prompt
 from aivo.engine.generation import Completion, Generation, GenerationStart
 from aivo.engine.sampling import SamplingParams

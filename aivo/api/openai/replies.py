@@ -21,7 +21,7 @@ from aivo.api.openai.schemas import (
     ChunkChoice,
     CompletionUsage,
 )
-from aivo.curriculum.pipeline import PROMPT_VERSION
+from aivo.curriculum.prepared import PROMPT_VERSION
 from aivo.schemas import GenerateResponse
 from aivo.service.streams import parse_event
 
