@@ -293,12 +293,19 @@ class DeploymentOptions(Strict):
         None, description="Serve's autoscaling_config, passed through as it is."
     )
     health_check_period_s: float = Field(10.0, gt=0, description="Serve health-check period.")
+    graceful_shutdown_wait_loop_s: float = Field(
+        0.5,
+        gt=0,
+        description="How often a stopping replica checks that its requests have finished "
+        "(Serve's default, 2 s, is also the least a stop takes).",
+    )
 
     def serve_options(self) -> dict[str, Any]:
         options: dict[str, Any] = {
             "ray_actor_options": {"num_cpus": self.num_cpus, "num_gpus": self.num_gpus},
             "max_ongoing_requests": self.max_ongoing_requests,
             "health_check_period_s": self.health_check_period_s,
+            "graceful_shutdown_wait_loop_s": self.graceful_shutdown_wait_loop_s,
         }
         if self.autoscaling_config is not None:
             options["autoscaling_config"] = self.autoscaling_config
