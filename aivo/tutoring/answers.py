@@ -144,7 +144,7 @@ def claimed_answers(text: str, solution: Solution) -> list[bool]:
         rf"(?:is|equals|=|would be|will be|must be)\s+{_HEDGE}"
     )
     given_nouns = _given_sides(solution)
-    given = _problem_values(solution)
+    given = _problem_values(solution) if given_nouns else set()
     claims = []
     for found in cue.finditer(prepared):
         token = _token_after(tokens, found.end(), prepared)
