@@ -115,6 +115,12 @@ class EngineConfig(Strict):
     prefix_block_tokens: int = Field(
         16, ge=1, le=1024, description="Tokens per cached prefix block: prefixes match by block."
     )
+    weight_first_matmul: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="Multiply a decoding step's few rows weight-first on CPU, (W x^T)^T: `auto` "
+        "where a probe of the model's own layers at load measures it faster (see "
+        "aivo/engine/weight_first.py).",
+    )
     request_timeout_s: float = Field(30.0, gt=0, description="Per-request generation timeout.")
     breaker_failures: int = Field(
         3, ge=1, description="Consecutive failed generations that open a model's circuit."
