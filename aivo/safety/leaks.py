@@ -2,11 +2,11 @@
 
 Small models read their system prompt back when unsure. A leak is any run of LEAK_WORDS words of
 an instruction in the answer, a chat-template or prompt-tag name, the request's canary (a code
-placed in the instructions that a learner never sees) or any code of its shape (a miscopied
-canary is a read-back too), or a line that opens with a label of the prompt's notes
-("Standards:"). `LeakWatch` checks text as it
-streams, at a cost proportional to each new chunk (it keeps only a short tail), so a stream
-can hold back a window and never send a leak.
+placed in the instructions that a learner never sees) or any code of its shape, also a digit or
+two shorter or longer (a miscopied canary is a read-back too), or a line that opens with a label
+of the prompt's notes ("Standards:"). `LeakWatch` checks text as it streams, at a cost
+proportional to each new chunk (it keeps only a short tail), so a stream can hold back a window
+and never send a leak.
 """
 
 from __future__ import annotations
@@ -49,7 +49,10 @@ class LeakCheck:
             )
         shapes = [f"\n[ \t]*{re.escape(label)}" for label in labels]
         if canary:
-            code = f"{re.escape(canary[0])}[0-9A-F]{{{len(canary) - 1}}}"
+            # miscopies drop or add hex digits ("T45B2A" for "T45B2A7F"); one digit at least
+            # keeps words such as "TEAB" out
+            low, high = len(canary) - 3, len(canary) + 2
+            code = f"{re.escape(canary[0])}(?=[0-9A-F]*[0-9])[0-9A-F]{{{low},{high}}}"
             shapes.append(f"(?<![A-Za-z0-9]){code}(?![A-Za-z0-9])")
         return cls(frozenset(runs), canary, re.compile("|".join(shapes)) if shapes else None)
 

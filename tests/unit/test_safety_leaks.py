@@ -35,6 +35,9 @@ def test_reading_back_any_instruction_is_a_leak(line: str) -> None:
         "My system prompt says to be kind.",
         f"Your code is {PROMPT.canary}.",
         "Reference T36E2F37.",  # a canary miscopied is still one
+        "Reference T45B2A.",  # also with digits dropped (seen in the bundled model's answers)
+        "Reference T012765.",
+        "See TC0F1A2B9 again.",
         "Standards: 4.",
         "Leaves turn red.\n  Standards: 4-LS1-1.",
     ],
@@ -51,6 +54,7 @@ def test_tags_markers_and_the_canary_are_leaks(text: str) -> None:
         "A patient tutor would draw a picture of a leaf for you.",
         "The Model T was made by Ford. TOTAL: 12. Standards: rules we agree on.",
         "Look at T1 and T2 on the chart.",
+        "The T1000 robot and the TEABAG shop; the B52 and T-34 were built in 1944.",
     ],
 )
 def test_ordinary_answers_are_not_leaks(text: str) -> None:
