@@ -2,7 +2,9 @@
 
 A text passes when each calculation it writes out ("7 × 8 = 56") is true, each other number it
 states is one the checker can vouch for (the question's, the worked solution's, or the result
-of a true calculation on those), and, for the tutoring move, the final answer is right (explain,
+of a true calculation on those), each step it asks the learner to work out ("5 × 6 = ?") has a
+result the checker vouches for (so a hint never leads off the solution's path, "40 - 5 = ?" for
+40 - 5 × 6), and, for the tutoring move, the final answer is right (explain,
 and confirming a right answer) or never stated (hints, and a wrong answer being checked).
 Numbers 0-2 pass freely: "two numbers", "one step", "no remainder" are words, not claims. A
 claim that the problem has no value ("the slope is undefined", "there is no solution") is false
@@ -33,6 +35,8 @@ _CHAIN = re.compile(
     rf"(?<![\w.√/^(])(?<![-+*/^]\s)({_EXPRESSION}(?:\s*=\s*{_EXPRESSION})+)(?![\w√/^]|\.\d)"
 )
 _OPERATION = re.compile(rf"(?>{_OPERAND})\s*[-+*/^]\s*{_OPERAND}")  # "3/2" is one number
+# A step the learner is asked to work out: "5 * 6 = ?" (its result is not written)
+_ASKED = re.compile(rf"(?<![\w.√/^(])(?<![-+*/^]\s)({_EXPRESSION})\s*=\s*\?")
 # The math on either side of an "=" in prose: numbers, operators, parentheses, lone letters.
 _SIDE = r"(?:\d+(?:\.\d+)?|(?<![a-z])[a-z](?![a-z])|[-+*/^() ])+"
 _EQUATION = re.compile(rf"({_SIDE})=({_SIDE})")
@@ -87,6 +91,16 @@ def audit_numbers(text: str, vouched: Iterable[sympy.Expr]) -> AuditFinding | No
                 return AuditFinding("false_calculation", match.group(1))
         if {t.value for t in read_numbers(parts[0])} <= known:
             known.update(values)
+    for match in _ASKED.finditer(prepared):
+        asked = match.group(1).replace("$", "").replace(",", "")
+        if not _OPERATION.search(asked):
+            continue
+        try:
+            value = to_sympy(parse_expression(asked))
+        except (Refused, ZeroDivisionError):
+            continue
+        if value not in known:  # "40 - 5 = ?" for 40 - 5 × 6: not a step of the solution
+            return AuditFinding("unchecked_step", match.group(0))
     for token in read_numbers(prepared):
         value = token.value / 100 if token.percent else token.value
         if token.value not in known and value not in known:

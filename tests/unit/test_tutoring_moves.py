@@ -325,3 +325,26 @@ def test_every_link_of_a_chain_of_equals_is_checked(
     assert solution is not None
     finding = audit_answer(text, solution, question, may_state_answer=True)
     assert (finding.reason if finding else None) == reason, finding
+
+
+@pytest.mark.parametrize(
+    ("question", "text", "reason"),
+    [
+        ("hint please: 40 - 5 × 6", "Find the difference first.\n40 - 5 = ?", "unchecked_step"),
+        ("Can you give me a hint for 12 + 24 ÷ 6 × 2?", "12 + 24 = ?", "unchecked_step"),
+        ("What is 2 + 3 × 4?", "Add first: 2 + 3 = ? Then times 4.", "unchecked_step"),
+        ("hint please: 40 - 5 × 6", "Start with this step.\n5 × 6 = ?", None),
+        ("Can you give me a hint for 12 + 24 ÷ 6 × 2?", "First 24 ÷ 6 = ? Then × 2.", None),
+        ("Solve 2x + 3 = 11", "Subtract 3 from both sides: 2x = ?", None),
+        ("What is 3/4 × 2/3?", "Multiply across: (3 × 2)/(4 × 3) = ?", None),
+    ],
+)
+def test_a_step_the_learner_is_asked_to_work_out_is_on_the_solutions_path(
+    question: str, text: str, reason: str | None
+) -> None:
+    """A hint that asks for a step off the solution's path leads the learner wrong without
+    stating a number: 40 - 5 = ? for 40 - 5 × 6 breaks the order of operations."""
+    solution = solve(question)
+    assert solution is not None
+    finding = audit_answer(text, solution, question, may_state_answer=False)
+    assert (finding.reason if finding else None) == reason, finding
