@@ -45,6 +45,7 @@ from aivo.engine.lora import (
     wrap_for_adapters,
 )
 from aivo.engine.prefix_cache import configured_prefix_cache
+from aivo.engine.weight_first import load_for_serving
 from aivo.schemas import GenerateRequest
 from bench.batching import (
     ADAPTERS,
@@ -160,7 +161,7 @@ async def in_process(
             "peft set_adapter+generate", jobs[:baseline_requests], serve_one
         )
     loaded.model.set_adapter(PLACEHOLDER_ADAPTER)
-    served = gather_adapters(load_model(config.engine.models[0], config.engine))
+    served = gather_adapters(load_for_serving(config.engine.models[0], config.engine))
     for student, folder in folders.items():
         served.model.load_slot(student, read_adapter(folder))
     engine = config.engine

@@ -3,7 +3,8 @@
     python -m bench.weight_first [--max-tokens 32] [--requests 32] [--dtype auto]
 
 Figures (the served path: the gathered multi-LoRA model, 8 adapters, in the dtype `auto` picks):
-- what the load-time probe measured and chose (`dtype`, `probe_ms`, `auto_chose`);
+- what a replica's load-time probe would choose here (`auto_chose`), and a second probe's
+  timings (`probe_ms`);
 - one decoding step at 1-32 rows, off against on (median of 8 steps, the best of 2 turns);
 - the continuous batcher at 16 and at 2 concurrent clients (`--requests` requests of
   `--max-tokens` tokens over 8 adapters): tokens/s on over off, time to first token p50.
@@ -27,10 +28,10 @@ from aivo.engine.batching import ContinuousBatcher
 from aivo.engine.forward import decode_step, prefill
 from aivo.engine.loader import LoadedModel
 from aivo.engine.weight_first import (
-    WeightFirstLinear,
     probe_seconds,
     set_weight_first,
     switchable_layers,
+    use_weight_first,
 )
 from bench.batching import ADAPTERS, QUESTIONS, Job, Run, batcher_serve, load_both, run_clients
 from bench.loadgen import percentile, write_result
@@ -68,7 +69,7 @@ async def main(max_tokens: int, requests: int, dtype: str, work: Path) -> dict[s
     loaded, names = load_both(config, work)
     gathered = loaded["gathered"]
     layers = switchable_layers(gathered.model)
-    chose = bool(layers) and type(layers[0]) is WeightFirstLinear
+    chose = use_weight_first(gathered.model, "auto")  # what a replica would choose here
     probe = probe_seconds(layers) if layers else {}
     result: dict[str, Any] = {
         "dtype": str(gathered.dtype),

@@ -68,9 +68,7 @@ class InferenceReplica:
     def _server(self, loaded: LoadedModel) -> ModelServer:
         server = self.servers.get(loaded.name)
         if server is None:
-            wrapped = gather_adapters(
-                loaded, self.config.max_adapters, self.config.weight_first_matmul
-            )
+            wrapped = gather_adapters(loaded, self.config.max_adapters)
             batcher = ContinuousBatcher(
                 wrapped,
                 max_batch_size=self.config.max_batch_size,

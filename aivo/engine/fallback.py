@@ -14,7 +14,8 @@ import time
 from collections.abc import Callable
 
 from aivo.config import EngineConfig, ModelSpec
-from aivo.engine.loader import LoadedModel, load_model
+from aivo.engine.loader import LoadedModel
+from aivo.engine.weight_first import load_for_serving
 from aivo.errors import ModelUnavailable
 from aivo.observability import get_logger, log_event
 
@@ -53,7 +54,7 @@ class ModelBreaker:
 
 
 class ModelChain:
-    def __init__(self, config: EngineConfig, loader: Loader = load_model) -> None:
+    def __init__(self, config: EngineConfig, loader: Loader = load_for_serving) -> None:
         self.config = config
         self._loader = loader
         self._lock = threading.Lock()  # one load at a time; loading happens off the event loop

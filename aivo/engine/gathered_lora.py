@@ -25,7 +25,6 @@ from torch import nn
 
 from aivo.engine.loader import LoadedModel
 from aivo.engine.lora import BASE_ADAPTER, LORA_PREFIX, AdapterWeights
-from aivo.engine.weight_first import Setting, use_weight_first
 
 SAVED_PREFIX = "base_model.model."  # PEFT's saved keys: base_model.model.<module>.lora_A.weight
 Update = tuple[torch.Tensor, torch.Tensor, float]  # one layer's A [r, in], B [out, r], scaling
@@ -263,16 +262,12 @@ class GatheredLoraModel(nn.Module):
         return module
 
 
-def gather_adapters(
-    loaded: LoadedModel, slots: int = 32, weight_first: Setting = "auto"
-) -> LoadedModel:
+def gather_adapters(loaded: LoadedModel, slots: int = 32) -> LoadedModel:
     """`loaded` with its model inside a GatheredLoraModel with room for `slots` adapters (more
-    double it), its few-row products weight-first as `weight_first` says (`use_weight_first`).
-    The model is modified in place as adapters arrive, so every later forward pass should go
-    through the returned object."""
+    double it). The model is modified in place as adapters arrive, so every later forward pass
+    should go through the returned object."""
     if isinstance(loaded.model, GatheredLoraModel):
         return loaded
-    use_weight_first(loaded.model, weight_first)
     model = GatheredLoraModel(loaded.model, loaded.dtype, loaded.device, slots)
     model.eval()
     return replace(loaded, model=model)
