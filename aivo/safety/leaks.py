@@ -49,9 +49,9 @@ class LeakCheck:
             )
         shapes = [f"\n[ \t]*{re.escape(label)}" for label in labels]
         if canary:
-            # miscopies drop or add hex digits ("T45B2A" for "T45B2A7F"); one digit at least
-            # keeps words such as "TEAB" out
-            low, high = len(canary) - 3, len(canary) + 2
+            # miscopies drop or add a hex digit or two ("T45B2A" for "T45B2A7"); one digit at
+            # least keeps words such as "TEABAG" out
+            low, high = len(canary) - 3, len(canary) + 1
             code = f"{re.escape(canary[0])}(?=[0-9A-F]*[0-9])[0-9A-F]{{{low},{high}}}"
             shapes.append(f"(?<![A-Za-z0-9]){code}(?![A-Za-z0-9])")
         return cls(frozenset(runs), canary, re.compile("|".join(shapes)) if shapes else None)

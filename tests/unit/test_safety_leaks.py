@@ -55,6 +55,7 @@ def test_tags_markers_and_the_canary_are_leaks(text: str) -> None:
         "The Model T was made by Ford. TOTAL: 12. Standards: rules we agree on.",
         "Look at T1 and T2 on the chart.",
         "The T1000 robot and the TEABAG shop; the B52 and T-34 were built in 1944.",
+        "Its serial number is T12345678901.",
     ],
 )
 def test_ordinary_answers_are_not_leaks(text: str) -> None:
