@@ -3,8 +3,8 @@
     python -m bench.weight_first [--max-tokens 32] [--requests 32] [--dtype auto]
 
 Figures (the served path: the gathered multi-LoRA model, 8 adapters, in the dtype `auto` picks):
-- what a replica's load-time probe would choose here (`auto_chose`), and a second probe's
-  timings (`probe_ms`);
+- the load-time probe's timings (`probe_ms`) and what a replica would choose from them
+  (`auto_chose`);
 - one decoding step at 1-32 rows, off against on (median of 8 steps, the best of 2 turns);
 - the continuous batcher at 16 and at 2 concurrent clients (`--requests` requests of
   `--max-tokens` tokens over 8 adapters): tokens/s on over off, time to first token p50.
@@ -31,7 +31,7 @@ from aivo.engine.weight_first import (
     probe_seconds,
     set_weight_first,
     switchable_layers,
-    use_weight_first,
+    weight_first_wins,
 )
 from bench.batching import ADAPTERS, QUESTIONS, Job, Run, batcher_serve, load_both, run_clients
 from bench.loadgen import percentile, write_result
@@ -69,8 +69,8 @@ async def main(max_tokens: int, requests: int, dtype: str, work: Path) -> dict[s
     loaded, names = load_both(config, work)
     gathered = loaded["gathered"]
     layers = switchable_layers(gathered.model)
-    chose = use_weight_first(gathered.model, "auto")  # what a replica would choose here
-    probe = probe_seconds(layers) if layers else {}
+    probe = probe_seconds(layers)
+    chose = weight_first_wins(probe)  # what a replica's probe would choose here
     result: dict[str, Any] = {
         "dtype": str(gathered.dtype),
         "cpu_count": os.cpu_count(),

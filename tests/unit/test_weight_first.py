@@ -20,6 +20,7 @@ from aivo.engine.weight_first import (
     load_for_serving,
     switchable_layers,
     use_weight_first,
+    weight_first_wins,
 )
 
 QUESTIONS = ["What is 7 times 8?", "Why do leaves change color?", "Name three planets."]
@@ -49,6 +50,12 @@ def test_bf16_with_a_bias_rounds_as_nn_linear_does() -> None:
     switched.__class__ = WeightFirstLinear
     x = torch.randn(5, 64, dtype=torch.bfloat16)
     assert torch.equal(switched(x), plain(x))
+
+
+def test_weight_first_must_win_clearly() -> None:
+    assert weight_first_wins({False: 0.2, True: 0.1})
+    assert not weight_first_wins({False: 0.105, True: 0.1})  # a tie keeps nn.Linear
+    assert not weight_first_wins({False: 0.1, True: 0.2})
 
 
 def test_the_probe_decides_on_a_model_with_layers_of_two_dtypes() -> None:
