@@ -4,6 +4,7 @@ next model in the chain answers; timeouts and backpressure answer with their sta
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -86,13 +87,24 @@ async def test_past_the_queue_bound_requests_get_503_with_retry_after(
     replica: Callable[[dict[str, Any]], InferenceReplica],
 ) -> None:
     inference = replica({"max_batch_size": 1, "max_queued_requests": 1})
-    running = [asyncio.create_task(inference.generate(LONG, SamplingParams(200))) for _ in range(2)]
+    running = [asyncio.create_task(inference.generate(LONG, SamplingParams(200)))]
     await until(lambda: BUNDLED_MODEL in inference.servers)
     batcher = inference.servers[BUNDLED_MODEL].batcher
-    await until(lambda: batcher.active_rows == 1 and batcher.waiting_requests == 1)
-    with pytest.raises(Overloaded) as caught:
-        await inference.generate(MESSAGES, SamplingParams(4))
-    assert caught.value.status == 503 and caught.value.retry_after_s
-    for task in running:
-        task.cancel()
-    await asyncio.gather(*running, return_exceptions=True)
+    await until(lambda: batcher.active_rows == 1)
+    # the model thread waits between two steps, so the batch and the queue hold still: one
+    # request arriving while another still sits in the admission window would find it full
+    resume = threading.Event()
+    paused = asyncio.create_task(batcher.run_between_steps(resume.wait))
+    try:
+        running.append(asyncio.create_task(inference.generate(LONG, SamplingParams(200))))
+        await until(lambda: batcher.waiting_requests == 1)
+        assert batcher.active_rows == 1
+        with pytest.raises(Overloaded) as caught:  # at once: a queued request would wait here
+            await asyncio.wait_for(inference.generate(MESSAGES, SamplingParams(4)), 30)
+        assert caught.value.status == 503 and caught.value.retry_after_s
+    finally:
+        resume.set()
+        await paused
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
