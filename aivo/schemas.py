@@ -249,6 +249,12 @@ class GenerateResponse(BaseModel):
     standards: list[StandardMatch] = Field(default_factory=list)
     reading_level: ReadingLevel | None = None
     verification: Verification | None = None
+    key_idea: str | None = Field(
+        None,
+        description="The vetted explanation (its library id) the answer opens with, when the "
+        "question is on one of the library's topics; the model's text after it is held to its "
+        "words.",
+    )
     usage: Usage
     finish_reason: FinishReason = Field(
         "stop",

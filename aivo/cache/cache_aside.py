@@ -26,6 +26,7 @@ class CachedAnswer(BaseModel):
     standards: list[StandardMatch] = Field(default_factory=list)
     reading_level: ReadingLevel | None = None
     verification: Verification | None = None
+    key_idea: str | None = None
     usage: Usage
     finish_reason: FinishReason = "stop"
 

@@ -19,7 +19,6 @@ from aivo.schemas import Subject
 
 SEMANTIC_WEIGHT = 0.75
 LEXICAL_WEIGHT = 0.25
-LEXICAL_HALF_SCORE = 6.0  # the BM25 score that counts as half a lexical match
 GRADE_PENALTY = 0.08  # per grade outside the standard's band, up to MAX_GRADE_DISTANCE
 MAX_GRADE_DISTANCE = 4
 CROSS_SUBJECT_PENALTY = 0.05
@@ -78,8 +77,7 @@ class StandardsAligner:
             return []
         query = self._embedder.encode([text])[0] if vector is None else vector
         semantic = self._vectors @ query
-        bm25 = self._lexical.scores(text)
-        lexical = bm25 / (bm25 + LEXICAL_HALF_SCORE)
+        lexical = self._lexical.matches(text)
         distance = np.maximum(self._low - grade, 0) + np.maximum(grade - self._high, 0)
         score = (
             SEMANTIC_WEIGHT * semantic

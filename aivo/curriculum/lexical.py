@@ -73,6 +73,7 @@ STOPWORDS = frozenset(
     }
 )
 K1, B = 1.2, 0.75
+HALF_MATCH = 6.0  # the BM25 score that counts as half a lexical match
 
 
 def terms(text: str) -> list[str]:
@@ -113,3 +114,8 @@ class LexicalIndex:
             idf = math.log(1 + (self._size - len(rows) + 0.5) / (len(rows) + 0.5))
             out[rows] += idf * tf * (K1 + 1) / (tf + self._norm[rows])
         return out
+
+    def matches(self, query: str) -> np.ndarray:
+        """Every document's BM25 score for `query` saturated into 0..1 (HALF_MATCH is 0.5)."""
+        bm25 = self.scores(query)
+        return bm25 / (bm25 + HALF_MATCH)

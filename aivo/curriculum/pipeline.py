@@ -5,7 +5,8 @@ Interface used by `deployments/preprocessor.py`: `CurriculumPipeline(config)`, t
 Stateless between requests and CPU-only: construction loads the catalogue and the embedding
 model and embeds every standard and screening exemplar once; each `prepare` embeds the prompt
 once, for both screening and alignment, and each earlier student turn once, for screening.
-A computable math question also gets a `TutorPlan` from the math checker (`aivo/tutoring/`).
+A computable math question also gets a `TutorPlan` from the math checker (`aivo/tutoring/`);
+another question on a topic of the vetted key ideas, a `Grounding` (`key_ideas.py`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from aivo.config import CurriculumConfig, TutoringConfig
 from aivo.curriculum.alignment import StandardsAligner
 from aivo.curriculum.catalogue import Catalogue, load_catalogue
 from aivo.curriculum.formatting import apply_accommodations
+from aivo.curriculum.key_ideas import KeyIdeaLibrary, load_key_ideas
 from aivo.curriculum.plain_language import plain_answer
 from aivo.curriculum.prepared import FinishedAnswer, PreparedPrompt
 from aivo.curriculum.prompting import build_prompt
@@ -44,6 +46,7 @@ class CurriculumPipeline:
         catalogue: Catalogue | None = None,
         embedder: SentenceEmbedder | None = None,
         tutoring: TutoringConfig | None = None,
+        key_ideas: KeyIdeaLibrary | None = None,
     ) -> None:
         self.config = config
         self.tutoring = tutoring or TutoringConfig()
@@ -51,6 +54,7 @@ class CurriculumPipeline:
         self.embedder = embedder or SentenceEmbedder()
         self.aligner = StandardsAligner(self.catalogue, self.embedder)
         self.injections = InjectionClassifier(self.embedder)
+        self.key_ideas = key_ideas or KeyIdeaLibrary(load_key_ideas(), self.embedder)
 
     def prepare(self, request: GenerateRequest) -> PreparedPrompt:
         """Screen, redact, align, plan and build the messages; PromptRejected for an attack in
@@ -71,17 +75,28 @@ class CurriculumPipeline:
             redacted += kinds
         standards = self.align(request, question, vector)
         grade = grade_number(request.grade_level)
-        plan = None
+        plan, grounding = None, None
         if self.tutoring.checks:
             plan = plan_move(request.mode, question, grade, history, student_answer)
+            if plan is None:
+                grounding = self.key_ideas.ground(
+                    request.mode, question, vector, request.subject, grade
+                )
+        material = plan.material if plan else grounding.material if grounding else ()
         prompt = build_prompt(
             request,
             question,
             standards,
             [("user" if t.role == "student" else "assistant", t.text) for t in history],
-            list(plan.material) if plan else None,
+            list(material),
         )
-        return PreparedPrompt(prompt, standards, plan, redacted=tuple(dict.fromkeys(redacted)))
+        return PreparedPrompt(
+            prompt,
+            standards,
+            plan,
+            redacted=tuple(dict.fromkeys(redacted)),
+            grounding=grounding,
+        )
 
     def _screened(self, text: str) -> tuple[str, np.ndarray, tuple[str, ...]]:
         """The learner's text with personal data redacted, and its embedding; PromptRejected

@@ -10,9 +10,10 @@ from aivo.curriculum.prompting import Messages, Prompt
 from aivo.schemas import ReadingLevel, StandardMatch
 
 if TYPE_CHECKING:
+    from aivo.curriculum.key_ideas import Grounding
     from aivo.tutoring.moves import TutorPlan
 
-PROMPT_VERSION = "6"
+PROMPT_VERSION = "7"
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,7 @@ class PreparedPrompt:
     plan: TutorPlan | None = None  # a computable question's checked solution and tutoring move
     prompt_version: str = PROMPT_VERSION
     redacted: tuple[str, ...] = ()  # kinds of personal data removed, e.g. ("email",)
+    grounding: Grounding | None = None  # a question on a key idea of the vetted library
 
     @property
     def messages(self) -> Messages:

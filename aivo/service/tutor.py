@@ -316,7 +316,14 @@ class TutorService:
 
         tutored = None
         checks = self.config.tutoring.checks
-        loop = answer(prepared.prompt, prepared.plan, generate, request.max_tokens, checks=checks)
+        loop = answer(
+            prepared.prompt,
+            prepared.plan,
+            generate,
+            request.max_tokens,
+            checks=checks,
+            grounding=prepared.grounding,
+        )
         async for item in loop:
             if isinstance(item, TutoredAnswer):
                 tutored = item
@@ -338,6 +345,7 @@ class TutorService:
             standards=prepared.standards,
             reading_level=finished.reading_level,
             verification=tutored.verification,
+            key_idea=prepared.grounding.idea if prepared.grounding else None,
             usage=Usage(
                 prompt_tokens=generation.completion.prompt_tokens,
                 completion_tokens=generation.completion.completion_tokens,

@@ -13,6 +13,8 @@ import pytest
 from ray import serve
 
 from aivo.config import load_serve_config, parse_config
+from aivo.curriculum.key_ideas import load_key_ideas
+from aivo.curriculum.sentences import split_sentences
 from aivo.tutoring import solve
 from aivo.tutoring.audit import audit_answer
 from deployments.builder import build_app
@@ -146,6 +148,17 @@ def test_a_stream_never_sends_an_unchecked_number(client: httpx.Client) -> None:
     assert solution is not None
     streamed = "".join(chunks)
     assert audit_answer(streamed, solution, body["prompt"], may_state_answer=True) is None
+
+
+def test_a_question_on_a_key_idea_opens_with_its_vetted_explanation(
+    client: httpx.Client,
+) -> None:
+    body = ask(client, "why is it hot in summer and cold in winter", "4", subject="science")
+    assert body["key_idea"] == "science.seasons"
+    vetted = next(i for i in load_key_ideas() if i.id == body["key_idea"]).text_for(4)
+    assert body["text"].startswith(split_sentences(vetted)[0])
+    math = ask(client, "What is 9 times 6?")
+    assert math["key_idea"] is None and math["verification"]["answer"] == "54"
 
 
 def test_bad_tutoring_fields_answer_422(client: httpx.Client) -> None:

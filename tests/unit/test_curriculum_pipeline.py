@@ -17,6 +17,7 @@ import torch
 
 from aivo.config import CurriculumConfig
 from aivo.curriculum.evaluation import alignment_score, load_labelled, screening_score
+from aivo.curriculum.key_ideas import FACTS_LABEL
 from aivo.curriculum.pipeline import CurriculumPipeline
 from aivo.embedding import SentenceEmbedder
 from aivo.errors import PromptRejected
@@ -163,6 +164,24 @@ def test_an_earlier_turn_with_nothing_left_to_say_is_left_out(
     prepared = pipeline.prepare(_request("What is 3 + 4?").model_copy(update={"history": history}))
     contents = [m["content"] for m in prepared.messages[1:]]
     assert contents[0] == "Try again." and contents[-1].endswith("What is 3 + 4?")
+
+
+def test_a_question_on_a_key_idea_is_grounded_and_a_computable_one_is_planned(
+    pipeline: CurriculumPipeline,
+) -> None:
+    prepared = pipeline.prepare(_request("how do plants make food", "2", "science"))
+    assert prepared.plan is None and prepared.grounding is not None
+    idea = next(i for i in pipeline.key_ideas.ideas if i.id == prepared.grounding.idea)
+    assert prepared.grounding.opening == idea.text_for(2)
+    computable = pipeline.prepare(_request("What is 3/4 + 1/8?"))
+    assert computable.plan is not None and computable.grounding is None
+    checked = pipeline.prepare(
+        _request("how do plants make food", "2", "science", mode="check", student_answer="soil")
+    )
+    assert checked.grounding is not None
+    assert f"{FACTS_LABEL} {idea.text_for(2)}" in checked.messages[-2]["content"]
+    off = pipeline.prepare(_request("Can you help me plan my birthday party?", "2", "science"))
+    assert off.grounding is None
 
 
 def test_prepare_rejects_attacks(pipeline: CurriculumPipeline) -> None:

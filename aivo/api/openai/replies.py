@@ -65,6 +65,7 @@ class Reply:
         return AivoExtras(
             standards=response.standards,
             verification=response.verification,
+            key_idea=response.key_idea,
             reading_level=response.reading_level,
             cached=response.cached,
             adapter=response.adapter,

@@ -81,6 +81,7 @@ class AivoExtras(BaseModel):
 
     standards: list[StandardMatch]
     verification: Verification | None
+    key_idea: str | None = Field(description="The vetted explanation the answer opens with.")
     reading_level: ReadingLevel | None
     cached: bool
     adapter: AdapterRef | None

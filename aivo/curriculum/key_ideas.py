@@ -1,0 +1,206 @@
+"""Vetted explanations of core K-12 topics ("key ideas"), and which one a question asks about.
+
+The bundled model states wrong science, history and grammar with confidence. For a question
+whose topic the library holds, the answer opens with the library's explanation written for the
+learner's grade band, and the model may add one sentence built only from the words of that
+explanation and the question (`Grounding.supports`); a hint opens with the topic's nudge, never
+its explanation; checking a learner's answer puts the explanation in the model's notes.
+
+Matching is hybrid, within the request's subject: the question's embedding (already computed
+for screening) against each idea's phrasings and texts, and its words against theirs (BM25). The
+best idea must score at least MIN_SCORE and lead the next idea by MIN_MARGIN, else none is used:
+a wrong topic's explanation is worse than none. Weights and both bounds are set on the dev half
+of the labelled questions in `bench/data/key_ideas_labelled.jsonl` (`python -m bench.key_ideas`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from aivo.curriculum.lexical import LexicalIndex
+from aivo.curriculum.readability import flesch_kincaid_grade, grade_band, target_band
+from aivo.schemas import Subject, TutoringMode
+
+if TYPE_CHECKING:
+    from aivo.embedding import SentenceEmbedder
+
+KEY_IDEAS_FILE = Path(__file__).parent / "data" / "key_ideas.jsonl"
+BANDS = ("K-2", "3-5", "6-8", "9-12")
+FIELDS = ("id", "subject", "topic", "questions", *BANDS, "hint")
+# A question's score for an idea: its embedding's cosine with the closest of the idea's
+# phrasings and with the closest of its texts, plus its saturated BM25 over all of them.
+PHRASING_WEIGHT = 0.5
+TEXT_WEIGHT = 0.5
+LEXICAL_WEIGHT = 0.3
+MIN_SCORE = 0.75
+MIN_MARGIN = 0.04
+FACTS_LABEL = "Key facts:"  # opens the notes' line of an explanation a learner's answer is
+# checked against
+# Words an added sentence may use although the vetted text does not: they state no fact (a
+# negation does: "no" and "not" must be the vetted text's own).
+_FUNCTION_WORDS = """
+a about after again all also an and another any are as at be because been before being both
+but by can could did do does doing done each either even every for from has have having he
+her here him his how i if in into is it its itself just let like many may me more most much
+must my next now of on only or other our ours over same she should since so some such
+than that the their them then there these they this those through to too under up us very
+was we were what when where which while who why will with would you your yours
+"""
+FUNCTION_WORDS = frozenset(_FUNCTION_WORDS.split())
+_WORD = re.compile(r"[a-z]+|\d+(?:[.,]\d+)*")
+_SUFFIXES = ("ing", "ed", "es", "s", "ly", "er")
+
+
+class KeyIdeaError(ValueError):
+    """A key-idea file that cannot be loaded; the message names the file and line."""
+
+
+@dataclass(frozen=True)
+class KeyIdea:
+    id: str
+    subject: Subject
+    topic: str
+    questions: tuple[str, ...]  # ways a learner asks about it: what questions are matched to
+    texts: dict[str, str]  # the explanation per grade band
+    hint: str  # a nudge toward the idea that does not state it
+    levels: dict[str, float]  # each text's Flesch-Kincaid grade
+
+    def text_for(self, grade: int) -> str:
+        """The text whose reading level is nearest the learner's target band, the closest
+        band's to the learner's own on a tie (a band's text cannot fit each of its grades)."""
+        low, high = target_band(grade)
+        own = BANDS.index(grade_band(grade).name)
+
+        def distance(i: int) -> tuple[float, int]:
+            level = max(self.levels[BANDS[i]], 0.0)
+            return max(low - level, level - high, 0.0), abs(i - own)
+
+        return self.texts[BANDS[min(range(len(BANDS)), key=distance)]]
+
+
+@dataclass(frozen=True)
+class Grounding:
+    """What a question on a key idea's topic is answered from."""
+
+    idea: str  # the key idea's id
+    opening: str  # what the answer starts with (nothing for a check: the model judges)
+    material: tuple[str, ...]  # lines for the model's notes
+    words: frozenset[str]  # the word forms an added sentence may use (`stems`)
+
+    def supports(self, sentence: str) -> bool:
+        """Whether every word of `sentence` that could state a fact (any but a function
+        word, numbers included) is in the opening or the question."""
+        return all(
+            not self.words.isdisjoint(_forms(word))
+            for word in _WORD.findall(sentence.lower())
+            if word not in FUNCTION_WORDS
+        )
+
+
+def _forms(word: str) -> set[str]:
+    """The word and what it may be with an ending taken off ("makes": make, mak; "making":
+    mak, make): two words share a form when one inflects the other."""
+    forms = {word}
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            forms |= {word[: -len(suffix)], word[: -len(suffix)] + "e"}
+    return forms
+
+
+def stems(*texts: str) -> frozenset[str]:
+    """Every form of the words in `texts`: what an added sentence may use."""
+    return frozenset(f for text in texts for w in _WORD.findall(text.lower()) for f in _forms(w))
+
+
+class KeyIdeaLibrary:
+    def __init__(self, ideas: Sequence[KeyIdea], embedder: SentenceEmbedder) -> None:
+        self.ideas = tuple(ideas)
+        self._embedder = embedder
+        phrasings = [
+            (i, q) for i, idea in enumerate(self.ideas) for q in (idea.topic, *idea.questions)
+        ]
+        self._owner = np.array([i for i, _ in phrasings], dtype=np.int64)
+        self._phrasings = embedder.encode_corpus([q for _, q in phrasings])
+        texts = [idea.texts[band] for idea in self.ideas for band in BANDS]
+        self._texts = embedder.encode_corpus(texts).reshape(len(self.ideas), len(BANDS), -1)
+        self._lexical = LexicalIndex(
+            [" ".join([idea.topic, *idea.questions, *idea.texts.values()]) for idea in self.ideas]
+        )
+        self._subjects = np.array([idea.subject.value for idea in self.ideas])
+
+    def match(
+        self, question: str, vector: np.ndarray, subject: Subject
+    ) -> tuple[KeyIdea, float] | None:
+        """The idea a question (its text and embedding) asks about, and its score; None if no
+        idea of its subject is both close enough and clearly closer than any other."""
+        phrasing = np.full(len(self.ideas), -1.0)
+        np.maximum.at(phrasing, self._owner, self._phrasings @ vector)
+        text = (self._texts @ vector).max(axis=1)
+        lexical = self._lexical.matches(question)
+        score = PHRASING_WEIGHT * phrasing + TEXT_WEIGHT * text + LEXICAL_WEIGHT * lexical
+        score = np.where(self._subjects == subject.value, score, -np.inf)
+        first, second = np.argsort(-score, kind="stable")[:2]
+        best = float(score[first])
+        if best < MIN_SCORE or best - float(score[second]) < MIN_MARGIN:
+            return None
+        return self.ideas[first], best
+
+    def ground(
+        self,
+        mode: TutoringMode,
+        question: str,
+        vector: np.ndarray,
+        subject: Subject,
+        grade: int,
+    ) -> Grounding | None:
+        matched = self.match(question, vector, subject)
+        if matched is None:
+            return None
+        idea = matched[0]
+        text = idea.text_for(grade)
+        if mode == TutoringMode.check:
+            return Grounding(idea.id, "", (f"{FACTS_LABEL} {text}",), frozenset())
+        opening = idea.hint if mode == TutoringMode.hint else text
+        return Grounding(idea.id, opening, (), stems(opening, question))
+
+
+def load_key_ideas(path: Path = KEY_IDEAS_FILE) -> list[KeyIdea]:
+    """Every idea in the file; KeyIdeaError for a malformed line or an id seen twice."""
+    ideas: dict[str, KeyIdea] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            idea = _parse(json.loads(line))
+        except (ValueError, TypeError, KeyError) as error:
+            raise KeyIdeaError(f"{path.name} line {number}: {error}") from None
+        if idea.id in ideas:
+            raise KeyIdeaError(f"{path.name} line {number}: {idea.id} is there twice")
+        ideas[idea.id] = idea
+    return list(ideas.values())
+
+
+def _parse(row: dict[str, object]) -> KeyIdea:
+    missing = [f for f in FIELDS if not row.get(f)]
+    if missing:
+        raise ValueError(f"missing {', '.join(missing)}")
+    questions = row["questions"]
+    if not isinstance(questions, list) or not all(isinstance(q, str) for q in questions):
+        raise ValueError("questions must be a list of strings")
+    texts = {band: str(row[band]).strip() for band in BANDS}
+    return KeyIdea(
+        str(row["id"]),
+        Subject(str(row["subject"])),
+        str(row["topic"]),
+        tuple(questions),
+        texts,
+        str(row["hint"]).strip(),
+        {band: flesch_kincaid_grade(text) for band, text in texts.items()},
+    )

@@ -1,0 +1,153 @@
+"""The vetted key ideas: the shipped library is well formed and written at its bands' reading
+levels, labelled questions find their idea (and questions off its topics none), and what an
+answer may add to an idea's text is held to that text's words."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+
+from aivo.curriculum.key_ideas import (
+    BANDS,
+    FACTS_LABEL,
+    Grounding,
+    KeyIdea,
+    KeyIdeaError,
+    KeyIdeaLibrary,
+    load_key_ideas,
+    stems,
+)
+from aivo.curriculum.readability import GRADE_BANDS, flesch_kincaid_grade, target_band
+from aivo.curriculum.sentences import split_sentences
+from aivo.embedding import SentenceEmbedder
+from aivo.schemas import Subject, TutoringMode
+
+LABELLED = Path(__file__).parents[2] / "bench" / "data" / "key_ideas_labelled.jsonl"
+IDEAS = load_key_ideas()
+
+
+@pytest.fixture(scope="module")
+def library() -> Iterator[KeyIdeaLibrary]:
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in the preprocessor replica
+    try:
+        yield KeyIdeaLibrary(IDEAS, SentenceEmbedder())
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_the_library_covers_every_subject_with_distinct_ideas() -> None:
+    assert len(IDEAS) >= 120
+    assert {idea.subject for idea in IDEAS} == set(Subject)
+    phrasings = [q.lower() for idea in IDEAS for q in idea.questions]
+    assert len(phrasings) == len(set(phrasings))
+
+
+@pytest.mark.parametrize("band", GRADE_BANDS, ids=lambda b: b.name)
+def test_each_bands_text_keeps_to_its_sentence_length(band: object) -> None:
+    too_long = [
+        (idea.id, sentence)
+        for idea in IDEAS
+        for sentence in split_sentences(idea.texts[band.name])  # type: ignore[attr-defined]
+        if len(sentence.split()) > band.max_sentence_words + 2  # type: ignore[attr-defined]
+    ]
+    assert not too_long
+
+
+@pytest.mark.parametrize("grade", range(13))
+def test_every_grade_gets_a_text_in_its_reading_band(grade: int) -> None:
+    """Grade 9 sits between the 6-8 texts (FK 6-7) and the 9-12 ones (FK 10-11, in the band of
+    grades 10-12): the nearer of the two is within a grade of its band."""
+    low, high = target_band(grade)
+    slack = 1.0 if grade == 9 else 0.0
+    off = [
+        idea.id
+        for idea in IDEAS
+        if not low - slack <= max(flesch_kincaid_grade(idea.text_for(grade)), 0.0) <= high + slack
+    ]
+    assert not off
+
+
+def test_a_text_is_chosen_by_its_measured_level_nearest_the_learners_band() -> None:
+    texts = {band: f"text {band}" for band in BANDS}
+    idea = KeyIdea(
+        "x",
+        Subject.science,
+        "x",
+        ("x",),
+        texts,
+        "h",
+        dict(zip(BANDS, (1, 5.5, 9, 11), strict=True)),
+    )
+    assert idea.text_for(0) == "text K-2"
+    assert idea.text_for(4) == "text 3-5"
+    assert idea.text_for(7) == "text 3-5"  # 6-8's reads above grade 7's band, 3-5's within
+    assert idea.text_for(12) == "text 9-12"
+
+
+def test_a_malformed_line_or_a_repeated_id_is_refused_with_its_line(tmp_path: Path) -> None:
+    row = json.loads(next(iter(Path(IDEAS_FILE()).read_text().splitlines())))
+    path = tmp_path / "ideas.jsonl"
+    path.write_text(json.dumps(row) + "\n" + json.dumps(row) + "\n")
+    with pytest.raises(KeyIdeaError, match=r"line 2: .* twice"):
+        load_key_ideas(path)
+    del row["3-5"]
+    path.write_text(json.dumps(row) + "\n")
+    with pytest.raises(KeyIdeaError, match="line 1: missing 3-5"):
+        load_key_ideas(path)
+
+
+def IDEAS_FILE() -> Path:
+    from aivo.curriculum.key_ideas import KEY_IDEAS_FILE
+
+    return KEY_IDEAS_FILE
+
+
+def test_labelled_questions_find_their_idea_and_questions_off_its_topics_none(
+    library: KeyIdeaLibrary,
+) -> None:
+    rows = [json.loads(line) for line in LABELLED.read_text().splitlines() if line.strip()]
+    vectors = library._embedder.encode([r["question"] for r in rows])
+    matched = [
+        library.match(r["question"], v, Subject(r["subject"]))
+        for r, v in zip(rows, vectors, strict=True)
+    ]
+    found = [m[0].id if m else None for m in matched]
+    on_topic = [(r["idea"], f) for r, f in zip(rows, found, strict=True) if r["idea"]]
+    off_topic = [f for r, f in zip(rows, found, strict=True) if not r["idea"]]
+    wrong = sum(1 for want, got in on_topic if got not in (want, None)) + sum(
+        1 for got in off_topic if got
+    )
+    right = sum(1 for want, got in on_topic if got == want)
+    assert len(on_topic) >= 100 and len(off_topic) >= 50
+    assert wrong <= 0.03 * len(rows)  # a wrong topic's text is worse than none
+    assert right >= 0.7 * len(on_topic)
+
+
+def test_a_question_grounds_each_move_its_own_way(library: KeyIdeaLibrary) -> None:
+    question = "why does the moon change shape every night"
+    vector = library._embedder.encode([question])[0]
+    explain = library.ground(TutoringMode.explain, question, vector, Subject.science, 3)
+    assert explain is not None and explain.idea.startswith("science.")
+    idea = next(i for i in IDEAS if i.id == explain.idea)
+    assert explain.opening == idea.text_for(3) and not explain.material
+    hint = library.ground(TutoringMode.hint, question, vector, Subject.science, 3)
+    assert hint is not None and hint.opening == idea.hint
+    check = library.ground(TutoringMode.check, question, vector, Subject.science, 3)
+    assert check is not None and not check.opening
+    assert check.material == (f"{FACTS_LABEL} {idea.text_for(3)}",)
+    assert library.ground(TutoringMode.explain, question, vector, Subject.ela, 3) is None
+
+
+def test_an_added_sentence_may_use_only_the_vetted_words_past_function_words() -> None:
+    opening = "Plants make their own food from sunlight, water and carbon dioxide."
+    grounding = Grounding("x", opening, (), stems(opening, "How do plants eat?"))
+    assert grounding.supports("So a plant makes food from sunlight.")
+    assert grounding.supports("How do plants eat? They make food.")  # the question's words too
+    assert not grounding.supports("Plants get their food from the soil.")
+    assert not grounding.supports("The sun is red.")
+    assert not grounding.supports("Plants need 6 hours of sunlight.")
