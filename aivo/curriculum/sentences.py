@@ -13,7 +13,8 @@ import re
 from collections.abc import Callable
 
 _ABBREVIATIONS = ("e.g.", "i.e.", "mr.", "mrs.", "ms.", "dr.", "vs.", "etc.", "st.", "no.")
-_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
+# a sentence's end, closing quotes and brackets included, then the space before the next one
+_SENTENCE_END = re.compile(r"[.!?][\"')\]]*(\s+)(?=[\"'(\[]?[A-Z0-9])")
 _SUBJECTS = (
     "i|you|we|they|he|she|it|this|that|these|those|there|the|a|an|its|their|our|your|his|her|"
     "my|some|many|most|each|every|all|both|people|plants|animals"
@@ -51,7 +52,12 @@ def split_sentences(text: str) -> list[str]:
             protected,
             flags=re.I,
         )
-    return [s.replace("\0", ".").strip() for s in _SENTENCE_END.split(protected) if s.strip()]
+    sentences, start = [], 0
+    for end in _SENTENCE_END.finditer(protected):
+        sentences.append(protected[start : end.start(1)])
+        start = end.end(1)
+    sentences.append(protected[start:])
+    return [s.replace("\0", ".").strip() for s in sentences if s.strip()]
 
 
 def without_repeats(text: str) -> str:

@@ -13,6 +13,7 @@ from aivo.curriculum.formatting import (
 )
 from aivo.curriculum.prompting import ACCOMMODATION_RULES, build_prompt, neutralise
 from aivo.curriculum.readability import flesch_kincaid_grade, reading_level, target_band
+from aivo.curriculum.sentences import without_repeats
 from aivo.schemas import Accommodation, GenerateRequest, StandardMatch
 
 STANDARD = StandardMatch(
@@ -151,6 +152,16 @@ def test_sentence_splitter_respects_decimals_and_abbreviations() -> None:
         "Then he added 2.25 cm, e.g. a small bit.",
         "Done!",
     ]
+
+
+def test_a_sentence_keeps_its_closing_quote_and_bracket() -> None:
+    text = 'Start with a word, like "Yes, I agree." Then a name (say Sam.) Done.'
+    assert split_sentences(text) == [
+        'Start with a word, like "Yes, I agree."',
+        "Then a name (say Sam.)",
+        "Done.",
+    ]
+    assert without_repeats(text) == text
 
 
 def test_adhd_gets_numbered_chunks_one_idea_each() -> None:
