@@ -251,9 +251,9 @@ class GenerateResponse(BaseModel):
     verification: Verification | None = None
     key_idea: str | None = Field(
         None,
-        description="The vetted explanation (its library id) the answer opens with, when the "
-        "question is on one of the library's topics; the model's text after it is held to its "
-        "words.",
+        description="The vetted key idea (its library id) the question is on: the answer is its "
+        "explanation or hint (`model` is then `aivo-key-ideas`), or in `check` mode the "
+        "explanation the learner's answer was judged by.",
     )
     usage: Usage
     finish_reason: FinishReason = Field(

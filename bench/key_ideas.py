@@ -9,9 +9,9 @@
    (how the shipped values were chosen).
 2. Answers, in process on the bundled model through the answering loop as the service runs it
    (screened and prepared by the pipeline, steered to the reading band, finished): for
-   `--answers` on-topic dev questions at grades 1-11, each answered grounded (the vetted text and
-   one checked sentence of the model's) and ungrounded (the model writes, up to 160 tokens, as
-   before the library), in turns. Per side: p50 latency (and their ratio), answers in their
+   `--answers` on-topic dev questions at grades 1-11, each answered grounded (the vetted text,
+   the model not asked) and ungrounded (the model writes, up to 160 tokens, as before the
+   library), in turns. Per side: p50 latency (and their ratio), answers in their
    reading band, and the first answers' text to read.
 """
 
@@ -32,7 +32,7 @@ import numpy as np
 
 from aivo.config import CurriculumConfig, parse_config
 from aivo.curriculum import key_ideas
-from aivo.curriculum.key_ideas import KeyIdeaLibrary, load_key_ideas
+from aivo.curriculum.key_ideas import KeyIdeaLibrary
 from aivo.curriculum.pipeline import CurriculumPipeline
 from aivo.curriculum.prompting import Messages
 from aivo.curriculum.readability import reading_level, reading_steer
@@ -86,7 +86,10 @@ def grid(library: KeyIdeaLibrary, rows: list[dict[str, Any]], vectors: np.ndarra
     return points
 
 
-async def answers(pipeline: CurriculumPipeline, rows: list[dict[str, Any]]) -> dict[str, Any]:
+async def answers(
+    pipeline: CurriculumPipeline, rows: list[dict[str, Any]], limit: int
+) -> dict[str, Any]:
+    """The first `limit` of `rows` that find an idea, answered both ways."""
     with tempfile.TemporaryDirectory() as folder:
         config = parse_config({"storage": {"adapter_root": folder}})
         inference = InferenceReplica(config)
@@ -100,6 +103,8 @@ async def answers(pipeline: CurriculumPipeline, rows: list[dict[str, Any]]) -> d
                 prepared = pipeline.prepare(request)
                 if prepared.grounding is None:
                     continue
+                if len(sides["grounded"]) >= limit:
+                    break
                 for side in ("grounded", "ungrounded") if i % 2 else ("ungrounded", "grounded"):
                     grounding = prepared.grounding if side == "grounded" else None
                     sides[side].append(await one(pipeline, inference, request, prepared, grounding))
@@ -137,8 +142,11 @@ async def one(
 
     async def generate(messages: Messages, max_tokens: int) -> AsyncIterator[ReplicaItem]:
         stream = inference.stream(messages, dataclasses.replace(params, max_tokens=max_tokens))
-        async for item in stream:
-            yield item
+        try:
+            async for item in stream:
+                yield item
+        finally:
+            await stream.aclose()  # type: ignore[attr-defined]
 
     started = time.perf_counter()
     tutored = None
@@ -158,7 +166,7 @@ def main() -> None:
     args = parser.parse_args()
     rows = load_rows()
     pipeline = CurriculumPipeline(CurriculumConfig())
-    library = KeyIdeaLibrary(load_key_ideas(), pipeline.embedder)
+    library = pipeline.key_ideas
     vectors = pipeline.embedder.encode([r["question"] for r in rows])
     result: dict[str, Any] = {"ideas": len(library.ideas)}
     for split in ("dev", "holdout"):
@@ -169,8 +177,8 @@ def main() -> None:
     result["dev_grid"] = grid(library, [rows[i] for i in dev], vectors[dev])
     for point in result["dev_grid"]:
         print("grid", point)
-    on_topic = [r for r in rows if r["split"] == "dev" and r["idea"]][: args.answers]
-    result["answers"] = asyncio.run(answers(pipeline, on_topic))
+    on_topic = [r for r in rows if r["split"] == "dev" and r["idea"]]
+    result["answers"] = asyncio.run(answers(pipeline, on_topic, args.answers))
     print(json.dumps(result["answers"], indent=1))
     write_result("key_ideas", result)
 

@@ -77,7 +77,7 @@ class StandardsAligner:
             return []
         query = self._embedder.encode([text])[0] if vector is None else vector
         semantic = self._vectors @ query
-        lexical = self._lexical.matches(text)
+        lexical = self._lexical.saturated_scores(text)
         distance = np.maximum(self._low - grade, 0) + np.maximum(grade - self._high, 0)
         score = (
             SEMANTIC_WEIGHT * semantic

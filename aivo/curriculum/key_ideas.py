@@ -1,10 +1,11 @@
 """Vetted explanations of core K-12 topics ("key ideas"), and which one a question asks about.
 
 The bundled model states wrong science, history and grammar with confidence. For a question
-whose topic the library holds, the answer opens with the library's explanation written for the
-learner's grade band, and the model may add one sentence built only from the words of that
-explanation and the question (`Grounding.supports`); a hint opens with the topic's nudge, never
-its explanation; checking a learner's answer puts the explanation in the model's notes.
+whose topic the library holds, the answer is the library's explanation written for the learner's
+grade band (an explanation), or the topic's nudge that does not state it (a hint): vetted text,
+not the model's, since nothing the model added could be checked as that text was. Checking a
+learner's answer puts the explanation in the model's notes, as does a question on a topic the
+conversation already had explained (the model then says it another way).
 
 Matching is hybrid, within the request's subject: the question's embedding (already computed
 for screening) against each idea's phrasings and texts, and its words against theirs (BM25). The
@@ -15,17 +16,20 @@ of the labelled questions in `bench/data/key_ideas_labelled.jsonl` (`python -m b
 
 from __future__ import annotations
 
+import hashlib
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from aivo.curriculum.lexical import LexicalIndex
+from aivo.curriculum.prompting import FACTS_LABEL
 from aivo.curriculum.readability import flesch_kincaid_grade, grade_band, target_band
+from aivo.curriculum.sentences import split_sentences
 from aivo.schemas import Subject, TutoringMode
 
 if TYPE_CHECKING:
@@ -41,21 +45,7 @@ TEXT_WEIGHT = 0.5
 LEXICAL_WEIGHT = 0.3
 MIN_SCORE = 0.75
 MIN_MARGIN = 0.04
-FACTS_LABEL = "Key facts:"  # opens the notes' line of an explanation a learner's answer is
-# checked against
-# Words an added sentence may use although the vetted text does not: they state no fact (a
-# negation does: "no" and "not" must be the vetted text's own).
-_FUNCTION_WORDS = """
-a about after again all also an and another any are as at be because been before being both
-but by can could did do does doing done each either even every for from has have having he
-her here him his how i if in into is it its itself just let like many may me more most much
-must my next now of on only or other our ours over same she should since so some such
-than that the their them then there these they this those through to too under up us very
-was we were what when where which while who why will with would you your yours
-"""
-FUNCTION_WORDS = frozenset(_FUNCTION_WORDS.split())
-_WORD = re.compile(r"[a-z]+|\d+(?:[.,]\d+)*")
-_SUFFIXES = ("ing", "ed", "es", "s", "ly", "er")
+VETTED_MODEL = "aivo-key-ideas"  # the response's model for an answer of vetted text
 
 
 class KeyIdeaError(ValueError):
@@ -90,33 +80,14 @@ class Grounding:
     """What a question on a key idea's topic is answered from."""
 
     idea: str  # the key idea's id
-    opening: str  # what the answer starts with (nothing for a check: the model judges)
-    material: tuple[str, ...]  # lines for the model's notes
-    words: frozenset[str]  # the word forms an added sentence may use (`stems`)
-
-    def supports(self, sentence: str) -> bool:
-        """Whether every word of `sentence` that could state a fact (any but a function
-        word, numbers included) is in the opening or the question."""
-        return all(
-            not self.words.isdisjoint(_forms(word))
-            for word in _WORD.findall(sentence.lower())
-            if word not in FUNCTION_WORDS
-        )
+    answer: str  # the vetted text that is the answer (nothing: the model writes, from `material`)
+    material: tuple[str, ...] = ()  # lines for the model's notes
 
 
-def _forms(word: str) -> set[str]:
-    """The word and what it may be with an ending taken off ("makes": make, mak; "making":
-    mak, make): two words share a form when one inflects the other."""
-    forms = {word}
-    for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            forms |= {word[: -len(suffix)], word[: -len(suffix)] + "e"}
-    return forms
-
-
-def stems(*texts: str) -> frozenset[str]:
-    """Every form of the words in `texts`: what an added sentence may use."""
-    return frozenset(f for text in texts for w in _WORD.findall(text.lower()) for f in _forms(w))
+@cache
+def library_digest(path: Path = KEY_IDEAS_FILE) -> str:
+    """The library's content in a few characters: a corrected text must not meet cached answers."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
 
 
 class KeyIdeaLibrary:
@@ -143,14 +114,15 @@ class KeyIdeaLibrary:
         phrasing = np.full(len(self.ideas), -1.0)
         np.maximum.at(phrasing, self._owner, self._phrasings @ vector)
         text = (self._texts @ vector).max(axis=1)
-        lexical = self._lexical.matches(question)
+        lexical = self._lexical.saturated_scores(question)
         score = PHRASING_WEIGHT * phrasing + TEXT_WEIGHT * text + LEXICAL_WEIGHT * lexical
         score = np.where(self._subjects == subject.value, score, -np.inf)
-        first, second = np.argsort(-score, kind="stable")[:2]
-        best = float(score[first])
-        if best < MIN_SCORE or best - float(score[second]) < MIN_MARGIN:
+        order = np.argsort(-score, kind="stable")
+        best = float(score[order[0]])
+        runner_up = float(score[order[1]]) if len(order) > 1 else -np.inf
+        if best < MIN_SCORE or best - runner_up < MIN_MARGIN:
             return None
-        return self.ideas[first], best
+        return self.ideas[order[0]], best
 
     def ground(
         self,
@@ -159,16 +131,19 @@ class KeyIdeaLibrary:
         vector: np.ndarray,
         subject: Subject,
         grade: int,
+        explained: Sequence[str] = (),
     ) -> Grounding | None:
+        """What to answer a question from; `explained`: the tutor's earlier turns."""
         matched = self.match(question, vector, subject)
         if matched is None:
             return None
         idea = matched[0]
         text = idea.text_for(grade)
-        if mode == TutoringMode.check:
-            return Grounding(idea.id, "", (f"{FACTS_LABEL} {text}",), frozenset())
-        opening = idea.hint if mode == TutoringMode.hint else text
-        return Grounding(idea.id, opening, (), stems(opening, question))
+        opening = split_sentences(text)[0]  # a turn as the learner got it may be reformatted
+        said = any(opening in turn for turn in explained)
+        if mode == TutoringMode.check or (said and mode == TutoringMode.explain):
+            return Grounding(idea.id, "", (f"{FACTS_LABEL} {text}",))
+        return Grounding(idea.id, idea.hint if mode == TutoringMode.hint else text)
 
 
 def load_key_ideas(path: Path = KEY_IDEAS_FILE) -> list[KeyIdea]:
@@ -178,7 +153,10 @@ def load_key_ideas(path: Path = KEY_IDEAS_FILE) -> list[KeyIdea]:
         if not line.strip():
             continue
         try:
-            idea = _parse(json.loads(line))
+            row = json.loads(line)
+            if not isinstance(row, dict):
+                raise ValueError("a line must be a JSON object")
+            idea = _parse(row)
         except (ValueError, TypeError, KeyError) as error:
             raise KeyIdeaError(f"{path.name} line {number}: {error}") from None
         if idea.id in ideas:

@@ -1,5 +1,5 @@
-"""BM25 over the catalogue's words: catches exact terms (`Punnett`, `semicolon`, `SAS`) that a
-small sentence-embedding model blurs."""
+"""BM25 over the words of the standards and key ideas: catches exact terms (`Punnett`,
+`semicolon`, `SAS`) that a small sentence-embedding model blurs."""
 
 from __future__ import annotations
 
@@ -115,7 +115,7 @@ class LexicalIndex:
             out[rows] += idf * tf * (K1 + 1) / (tf + self._norm[rows])
         return out
 
-    def matches(self, query: str) -> np.ndarray:
+    def saturated_scores(self, query: str) -> np.ndarray:
         """Every document's BM25 score for `query` saturated into 0..1 (HALF_MATCH is 0.5)."""
         bm25 = self.scores(query)
         return bm25 / (bm25 + HALF_MATCH)

@@ -2,9 +2,10 @@
 
 Interface used by `deployments/preprocessor.py`: `CurriculumPipeline(config)`, then
 `prepare(request) -> PreparedPrompt` and `finish(request, text) -> FinishedAnswer`.
-Stateless between requests and CPU-only: construction loads the catalogue and the embedding
-model and embeds every standard and screening exemplar once; each `prepare` embeds the prompt
-once, for both screening and alignment, and each earlier student turn once, for screening.
+Stateless between requests and CPU-only: construction loads the catalogue, the key ideas and
+the embedding model and embeds every standard, key idea and screening exemplar once; each
+`prepare` embeds the prompt once, for screening, alignment and key ideas, and each earlier
+student turn once, for screening.
 A computable math question also gets a `TutorPlan` from the math checker (`aivo/tutoring/`);
 another question on a topic of the vetted key ideas, a `Grounding` (`key_ideas.py`).
 """
@@ -79,8 +80,9 @@ class CurriculumPipeline:
         if self.tutoring.checks:
             plan = plan_move(request.mode, question, grade, history, student_answer)
             if plan is None:
+                explained = [t.text for t in history if t.role == "tutor"]
                 grounding = self.key_ideas.ground(
-                    request.mode, question, vector, request.subject, grade
+                    request.mode, question, vector, request.subject, grade, explained
                 )
         material = plan.material if plan else grounding.material if grounding else ()
         prompt = build_prompt(

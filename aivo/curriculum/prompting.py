@@ -40,6 +40,7 @@ from aivo.schemas import (
 PROMPT_STANDARDS = 1
 PROMPT_MIN_SCORE = 0.5
 STANDARDS_LABEL = "Standards:"  # opens the notes' standards line; no answer line may open so
+FACTS_LABEL = "Key facts:"  # opens the notes' line of a vetted explanation (`key_ideas.py`)
 STANDARD_CHARS = 70  # a standard's description is cut to this many characters in the prompt
 
 SUBJECT_METHODS = {
@@ -109,8 +110,8 @@ class Prompt:
     canary: str
     grade: int | None = None  # the learner's grade (K is 0): the reading band answers aim at
     plainer: Messages | None = None  # the same messages with a stricter reading instruction
-    labels: tuple[str, ...] = (STANDARDS_LABEL,)  # of the notes: an answer line opening so
-    # reads them back
+    # the notes' labels: an answer line that opens with one reads the notes back
+    labels: tuple[str, ...] = (STANDARDS_LABEL, FACTS_LABEL)
 
 
 def build_prompt(

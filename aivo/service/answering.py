@@ -14,9 +14,8 @@ prompt without instructions (nothing there to read back). Such an answer's openi
 until its reading level can be measured: when it reads far above the learner's band, the model
 answers once more from the plainer prompt, and the opening closer to the band goes on.
 
-On a question about a key idea of the vetted library (a `Grounding`), the vetted opening goes
-out at once; the model adds one sentence after it, kept only if every word of it that could
-state a fact is in the opening or the question.
+On a question about a key idea of the vetted library (a `Grounding` with an answer), the answer
+is the vetted text, sent at once; the model is not asked.
 
 Every generation of one answer draws on the request's `max_tokens`: a second or third one gets
 only what the earlier ones left, so an answer never costs more than the learner's budget held
@@ -32,7 +31,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Protocol
 
-from aivo.curriculum.key_ideas import Grounding
+from aivo.curriculum.key_ideas import VETTED_MODEL, Grounding
 from aivo.curriculum.plain_language import level_offset
 from aivo.curriculum.prompting import Messages, Prompt
 from aivo.curriculum.readability import MIN_PROSE_WORDS, prose_words
@@ -121,9 +120,10 @@ async def answer(
                 yield chunk
         yield TutoredAnswer(attempt.text.strip(), attempt.result(), None)
         return
-    if grounding is not None and grounding.opening:
-        async for item in _grounded(prompt, grounding, leaks, generate, max_tokens):
-            yield item
+    if grounding is not None and grounding.answer:
+        yield grounding.answer
+        vetted = Completion(grounding.answer, 0, 0, "stop")
+        yield TutoredAnswer(grounding.answer, Generation(vetted, VETTED_MODEL, False, None), None)
         return
     if plan is None:
         async for item in _explained(prompt, leaks, generate, max_tokens):
@@ -236,37 +236,6 @@ def _checked_continuation(plan: TutorPlan, leaks: LeakCheck, text: str) -> str:
             return candidate
         sentences.pop()
     return plan.worked
-
-
-async def _grounded(
-    prompt: Prompt, grounding: Grounding, leaks: LeakCheck, generate: Generate, max_tokens: int
-) -> AsyncIterator[str | TutoredAnswer]:
-    """The vetted opening at once, then the first sentence the model adds to it if the
-    grounding supports it, it reads nothing back and it is safe."""
-    yield grounding.opening
-    attempt = _Attempt()
-    seeded = _seeded(prompt.messages, grounding.opening)
-    stream = generate(seeded, min(CONTINUATION_TOKENS, max_tokens))
-    async for _ in _watched(attempt, stream, LeakWatch(leaks)):
-        if _SENTENCE_END.search(attempt.text.strip()):
-            attempt.stopped = ENOUGH
-    text = grounding.opening
-    added = re.split(r"(?<=[.!?])\s+|\n+", attempt.text.strip())[0]
-    said = {_normal(s) for s in re.split(r"(?<=[.!?])\s+", grounding.opening)}
-    if (
-        added.endswith((".", "!", "?"))  # a whole sentence, not one the budget cut
-        and attempt.stopped != "leak"
-        and _normal(added) not in said
-        and grounding.supports(added)
-        and not leaks.leaks(added)
-        and not check_output(added).flagged
-    ):
-        yield " " + added
-        text += " " + added
-    # whole however the model's part ended: a sentence cut at the budget is left out
-    generation = attempt.result()
-    whole = dataclasses.replace(generation.completion, finish_reason="stop")
-    yield TutoredAnswer(text, dataclasses.replace(generation, completion=whole), None)
 
 
 def _normal(sentence: str) -> str:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from aivo.adapters import AdapterNotFound, AdapterStore, Manifest, StudentAdapter, open_store
 from aivo.cache import CacheAside, CachedAnswer, ResponseCache, cache_key, is_cacheable, make_cache
 from aivo.config import AppConfig
+from aivo.curriculum.key_ideas import library_digest
 from aivo.curriculum.prepared import PROMPT_VERSION, PreparedPrompt
 from aivo.curriculum.prompting import Messages
 from aivo.curriculum.readability import reading_steer
@@ -262,7 +263,7 @@ class TutorService:
                 request,
                 tenant=tenant,
                 model=self.config.engine.models[0].name,
-                prompt_version=PROMPT_VERSION,
+                prompt_version=f"{PROMPT_VERSION}-{library_digest()}",
                 adapter=adapter.tag if adapter else None,
             )
         return Admitted(request, tenant, adapter, key, started, admitted_at, reservation)

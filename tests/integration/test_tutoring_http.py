@@ -13,7 +13,7 @@ import pytest
 from ray import serve
 
 from aivo.config import load_serve_config, parse_config
-from aivo.curriculum.key_ideas import load_key_ideas
+from aivo.curriculum.key_ideas import VETTED_MODEL, load_key_ideas
 from aivo.curriculum.sentences import split_sentences
 from aivo.tutoring import solve
 from aivo.tutoring.audit import audit_answer
@@ -154,7 +154,7 @@ def test_a_question_on_a_key_idea_opens_with_its_vetted_explanation(
     client: httpx.Client,
 ) -> None:
     body = ask(client, "why is it hot in summer and cold in winter", "4", subject="science")
-    assert body["key_idea"] == "science.seasons"
+    assert body["key_idea"] == "science.seasons" and body["model"] == VETTED_MODEL
     vetted = next(i for i in load_key_ideas() if i.id == body["key_idea"]).text_for(4)
     assert body["text"].startswith(split_sentences(vetted)[0])
     math = ask(client, "What is 9 times 6?")

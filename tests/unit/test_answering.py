@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from aivo.curriculum.key_ideas import Grounding, stems
+from aivo.curriculum.key_ideas import VETTED_MODEL, Grounding
 from aivo.curriculum.prompting import Messages, Prompt, build_prompt
 from aivo.engine.generation import Completion, Generation, GenerationStart
 from aivo.schemas import GenerateRequest
@@ -201,54 +201,25 @@ def test_a_second_answer_from_scratch_gets_only_what_the_first_left() -> None:
 SKY = "Air scatters blue light more than red light. So the sky looks blue in the day."
 
 
-def grounded(opening: str = SKY, mode: str = "explain") -> tuple[Prompt, Grounding]:
+@pytest.mark.parametrize("mode", ["explain", "hint"])
+def test_a_key_idea_answer_is_its_vetted_text_sent_at_once_without_the_model(mode: str) -> None:
     question = "Why is the sky blue?"
     request = GenerateRequest(prompt=question, grade_level="4", subject="science", mode=mode)  # type: ignore[arg-type]
-    grounding = Grounding("science.sky-color", opening, (), stems(opening, question))
-    return build_prompt(request, question, []), grounding
-
-
-async def run_grounded(
-    prompt: Prompt, grounding: Grounding, replica: ScriptedReplica, max_tokens: int = 200
-) -> tuple[list[str], TutoredAnswer]:
+    replica = ScriptedReplica("The sky is blue because it reflects the ocean.")
     released: list[str] = []
-    stream = answer(prompt, None, replica.stream, max_tokens, grounding=grounding)  # type: ignore[arg-type]
-    async for item in stream:
-        if isinstance(item, TutoredAnswer):
-            return released, item
-        released.append(item)
-    raise AssertionError("no answer")
 
+    async def run_grounded() -> TutoredAnswer:
+        grounding = Grounding("science.why-sky-is-blue", SKY)
+        stream = answer(
+            build_prompt(request, question, []), None, replica.stream, 200, grounding=grounding
+        )  # type: ignore[arg-type]
+        async for item in stream:
+            if isinstance(item, TutoredAnswer):
+                return item
+            released.append(item)
+        raise AssertionError("no answer")
 
-def test_a_key_idea_answer_opens_with_its_vetted_text_and_keeps_a_supported_sentence() -> None:
-    prompt, grounding = grounded()
-    replica = ScriptedReplica("\nBlue light scatters more, so the sky is blue. Also more words.")
-    released, result = go(run_grounded(prompt, grounding, replica))
-    assert released[0] == SKY  # before the model is read
-    assert result.text == SKY + " Blue light scatters more, so the sky is blue."
-    assert "".join(released) == result.text
-    assert replica.calls[0][0][-1] == {"role": "assistant", "content": SKY}
-    assert replica.calls[0][1] <= 32 and replica.words_sent[0] < 12  # one sentence, then stop
-    assert result.verification is None
-
-
-@pytest.mark.parametrize(
-    "added",
-    [
-        "The sky is blue because it reflects the ocean.",  # words the vetted text lacks
-        "Blue light scatters 10 times more.",  # a number it does not state
-        "So the sky looks blue in the day.",  # a repeat
-        "Blue light scatters more, so the sky",  # cut by the budget, not a sentence
-    ],
-)
-def test_an_added_sentence_the_vetted_text_does_not_support_is_dropped(added: str) -> None:
-    prompt, grounding = grounded()
-    released, result = go(run_grounded(prompt, grounding, ScriptedReplica(added)))
-    assert result.text == SKY and "".join(released) == SKY
-
-
-def test_an_added_sentence_that_reads_the_prompt_back_is_dropped() -> None:
-    prompt, grounding = grounded()
-    leak = prompt.instructions[0]
-    released, result = go(run_grounded(prompt, grounding, ScriptedReplica(leak)))
-    assert result.text == SKY and "".join(released) == SKY
+    result = go(run_grounded())
+    assert released == [SKY] and result.text == SKY and not replica.calls
+    assert result.generation.model == VETTED_MODEL and result.verification is None
+    assert result.generation.completion.completion_tokens == 0

@@ -172,7 +172,7 @@ def test_a_question_on_a_key_idea_is_grounded_and_a_computable_one_is_planned(
     prepared = pipeline.prepare(_request("how do plants make food", "2", "science"))
     assert prepared.plan is None and prepared.grounding is not None
     idea = next(i for i in pipeline.key_ideas.ideas if i.id == prepared.grounding.idea)
-    assert prepared.grounding.opening == idea.text_for(2)
+    assert prepared.grounding.answer == idea.text_for(2)
     computable = pipeline.prepare(_request("What is 3/4 + 1/8?"))
     assert computable.plan is not None and computable.grounding is None
     checked = pipeline.prepare(

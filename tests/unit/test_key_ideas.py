@@ -1,6 +1,6 @@
 """The vetted key ideas: the shipped library is well formed and written at its bands' reading
-levels, labelled questions find their idea (and questions off its topics none), and what an
-answer may add to an idea's text is held to that text's words."""
+levels, labelled questions find their idea (and questions off its topics none), and each
+tutoring move is grounded its own way."""
 
 from __future__ import annotations
 
@@ -13,14 +13,13 @@ import torch
 
 from aivo.curriculum.key_ideas import (
     BANDS,
-    FACTS_LABEL,
-    Grounding,
+    KEY_IDEAS_FILE,
     KeyIdea,
     KeyIdeaError,
     KeyIdeaLibrary,
     load_key_ideas,
-    stems,
 )
+from aivo.curriculum.prompting import FACTS_LABEL
 from aivo.curriculum.readability import GRADE_BANDS, flesch_kincaid_grade, target_band
 from aivo.curriculum.sentences import split_sentences
 from aivo.embedding import SentenceEmbedder
@@ -31,13 +30,18 @@ IDEAS = load_key_ideas()
 
 
 @pytest.fixture(scope="module")
-def library() -> Iterator[KeyIdeaLibrary]:
+def embedder() -> Iterator[SentenceEmbedder]:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # as in the preprocessor replica
     try:
-        yield KeyIdeaLibrary(IDEAS, SentenceEmbedder())
+        yield SentenceEmbedder()
     finally:
         torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def library(embedder: SentenceEmbedder) -> KeyIdeaLibrary:
+    return KeyIdeaLibrary(IDEAS, embedder)
 
 
 def test_the_library_covers_every_subject_with_distinct_ideas() -> None:
@@ -90,10 +94,13 @@ def test_a_text_is_chosen_by_its_measured_level_nearest_the_learners_band() -> N
 
 
 def test_a_malformed_line_or_a_repeated_id_is_refused_with_its_line(tmp_path: Path) -> None:
-    row = json.loads(next(iter(Path(IDEAS_FILE()).read_text().splitlines())))
+    row = json.loads(KEY_IDEAS_FILE.read_text().splitlines()[0])
     path = tmp_path / "ideas.jsonl"
     path.write_text(json.dumps(row) + "\n" + json.dumps(row) + "\n")
     with pytest.raises(KeyIdeaError, match=r"line 2: .* twice"):
+        load_key_ideas(path)
+    path.write_text("[1, 2]\n")
+    with pytest.raises(KeyIdeaError, match="line 1: a line must be a JSON object"):
         load_key_ideas(path)
     del row["3-5"]
     path.write_text(json.dumps(row) + "\n")
@@ -101,53 +108,48 @@ def test_a_malformed_line_or_a_repeated_id_is_refused_with_its_line(tmp_path: Pa
         load_key_ideas(path)
 
 
-def IDEAS_FILE() -> Path:
-    from aivo.curriculum.key_ideas import KEY_IDEAS_FILE
-
-    return KEY_IDEAS_FILE
-
-
+@pytest.mark.parametrize(("split", "least_found"), [("dev", 0.55), ("holdout", 0.7)])
 def test_labelled_questions_find_their_idea_and_questions_off_its_topics_none(
-    library: KeyIdeaLibrary,
+    library: KeyIdeaLibrary, embedder: SentenceEmbedder, split: str, least_found: float
 ) -> None:
+    """Questions written apart from the library (dev: where the bounds were set; holdout: not
+    looked at then): at most 3 % are given a wrong idea (a wrong topic's text is worse than
+    none), and most on-topic ones find theirs (measured 62 % dev, 80 % holdout)."""
     rows = [json.loads(line) for line in LABELLED.read_text().splitlines() if line.strip()]
-    vectors = library._embedder.encode([r["question"] for r in rows])
-    matched = [
-        library.match(r["question"], v, Subject(r["subject"]))
-        for r, v in zip(rows, vectors, strict=True)
-    ]
-    found = [m[0].id if m else None for m in matched]
+    rows = [r for r in rows if r["split"] == split]
+    vectors = embedder.encode([r["question"] for r in rows])
+    found = []
+    for row, vector in zip(rows, vectors, strict=True):
+        matched = library.match(row["question"], vector, Subject(row["subject"]))
+        found.append(matched[0].id if matched else None)
     on_topic = [(r["idea"], f) for r, f in zip(rows, found, strict=True) if r["idea"]]
     off_topic = [f for r, f in zip(rows, found, strict=True) if not r["idea"]]
     wrong = sum(1 for want, got in on_topic if got not in (want, None)) + sum(
         1 for got in off_topic if got
     )
     right = sum(1 for want, got in on_topic if got == want)
-    assert len(on_topic) >= 100 and len(off_topic) >= 50
-    assert wrong <= 0.03 * len(rows)  # a wrong topic's text is worse than none
-    assert right >= 0.7 * len(on_topic)
+    assert len(on_topic) >= 100 and len(off_topic) >= 45
+    assert wrong <= 0.03 * len(rows)
+    assert right >= least_found * len(on_topic)
 
 
-def test_a_question_grounds_each_move_its_own_way(library: KeyIdeaLibrary) -> None:
+def test_a_question_grounds_each_move_its_own_way(
+    library: KeyIdeaLibrary, embedder: SentenceEmbedder
+) -> None:
     question = "why does the moon change shape every night"
-    vector = library._embedder.encode([question])[0]
+    vector = embedder.encode([question])[0]
     explain = library.ground(TutoringMode.explain, question, vector, Subject.science, 3)
-    assert explain is not None and explain.idea.startswith("science.")
+    assert explain is not None and explain.idea == "science.phases-of-the-moon"
     idea = next(i for i in IDEAS if i.id == explain.idea)
-    assert explain.opening == idea.text_for(3) and not explain.material
+    assert explain.answer == idea.text_for(3) and not explain.material
     hint = library.ground(TutoringMode.hint, question, vector, Subject.science, 3)
-    assert hint is not None and hint.opening == idea.hint
+    assert hint is not None and hint.answer == idea.hint
+    facts = (f"{FACTS_LABEL} {idea.text_for(3)}",)
     check = library.ground(TutoringMode.check, question, vector, Subject.science, 3)
-    assert check is not None and not check.opening
-    assert check.material == (f"{FACTS_LABEL} {idea.text_for(3)}",)
+    assert check is not None and not check.answer and check.material == facts
+    # asked again after the tutor explained it: the model says it another way, from the facts
+    again = library.ground(
+        TutoringMode.explain, question, vector, Subject.science, 3, [f"1. {idea.text_for(3)}"]
+    )
+    assert again is not None and not again.answer and again.material == facts
     assert library.ground(TutoringMode.explain, question, vector, Subject.ela, 3) is None
-
-
-def test_an_added_sentence_may_use_only_the_vetted_words_past_function_words() -> None:
-    opening = "Plants make their own food from sunlight, water and carbon dioxide."
-    grounding = Grounding("x", opening, (), stems(opening, "How do plants eat?"))
-    assert grounding.supports("So a plant makes food from sunlight.")
-    assert grounding.supports("How do plants eat? They make food.")  # the question's words too
-    assert not grounding.supports("Plants get their food from the soil.")
-    assert not grounding.supports("The sun is red.")
-    assert not grounding.supports("Plants need 6 hours of sunlight.")

@@ -81,7 +81,7 @@ class AivoExtras(BaseModel):
 
     standards: list[StandardMatch]
     verification: Verification | None
-    key_idea: str | None = Field(description="The vetted explanation the answer opens with.")
+    key_idea: str | None = Field(description="The vetted key idea (its id) the question is on.")
     reading_level: ReadingLevel | None
     cached: bool
     adapter: AdapterRef | None
