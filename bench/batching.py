@@ -59,23 +59,25 @@ CLIENTS = 16
 SCIENCE = {"subject": "science", "learning_style": "visual", "accommodations": ["dyslexia"]}
 ADAPTERS = 8
 KINDS = ("gathered", "peft")  # the LoRA forward under the batcher: the served one, PEFT's
+# Questions the model answers: none is on a key idea's topic (those are answered from vetted
+# text, with no model), so every HTTP bench that sends them measures the serving path.
 QUESTIONS = [
-    "Why do we have seasons on Earth?",
-    "How do plants make their food?",
-    "What is a fraction? Give an example.",
-    "Explain what a noun is.",
-    "Why is the sky blue?",
-    "How does the water cycle work?",
-    "What is multiplication?",
-    "Why do magnets stick to some metals?",
-    "What causes thunder?",
-    "How do bees make honey?",
-    "What is the difference between weather and climate?",
-    "Why do we need to sleep?",
-    "How do you find the area of a rectangle?",
-    "What is a verb? Give three examples.",
-    "Why does the moon change shape?",
-    "What are the three states of matter?",
+    "Why do cats purr?",
+    "How do owls see in the dark?",
+    "What do spiders eat?",
+    "Why do bridges have cables?",
+    "How do kites fly?",
+    "Why are sharks good swimmers?",
+    "How do trains stay on their tracks?",
+    "What makes popcorn pop?",
+    "Why do onions make us cry?",
+    "How does a submarine dive?",
+    "Why do cats have whiskers?",
+    "What is a comet?",
+    "How do bats find their way at night?",
+    "Why do zebras have stripes?",
+    "How do airplanes stay in the air?",
+    "Why do some birds sing in the morning?",
 ]
 
 

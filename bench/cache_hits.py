@@ -23,7 +23,7 @@ from deployments.builder import build_app
 from support.ports import free_port
 
 HIT = {
-    "prompt": "What is photosynthesis?",
+    "prompt": "Why do cats purr?",  # no key idea's: a miss is the model's answer
     "grade_level": "6",
     "subject": "science",
     "max_tokens": 32,
@@ -63,7 +63,7 @@ async def measure(url: str, requests: int, headers: dict[str, str]) -> dict[str,
 async def miss_vs_hit(url: str, rounds: int, headers: dict[str, str]) -> dict[str, float]:
     misses, hits = [], []
     for i in range(rounds):
-        body = {**HIT, "prompt": f"What is photosynthesis? (variant {i})"}
+        body = {**HIT, "prompt": f"Why do cats purr? (variant {i})"}
         misses.append((await run_load(url, lambda _, b=body: b, 1, 1, headers=headers))["p50_ms"])
         hits.append((await run_load(url, lambda _, b=body: b, 1, 1, headers=headers))["p50_ms"])
     miss, hit = sorted(misses)[rounds // 2], sorted(hits)[rounds // 2]

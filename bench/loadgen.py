@@ -18,7 +18,7 @@ import httpx
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DEFAULT_BODY = {
-    "prompt": "Why do we have seasons on Earth?",
+    "prompt": "Why do cats purr?",  # no key idea's: the model answers
     "grade_level": "5",
     "subject": "science",
     "max_tokens": 32,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -46,6 +47,13 @@ LEXICAL_WEIGHT = 0.3
 MIN_SCORE = 0.75
 MIN_MARGIN = 0.04
 VETTED_MODEL = "aivo-key-ideas"  # the response's model for an answer of vetted text
+# A request to make something up on a topic ("write a story about volcanoes") is not a question
+# its explanation answers.
+_MADE_UP = re.compile(
+    r"\b(?:write|tell|make up|compose|create|sing)\b[^.?!]{0,40}?"
+    r"\b(?:story|stories|poem|song|joke|riddle|rap|limerick|haiku)\b",
+    re.I,
+)
 
 
 class KeyIdeaError(ValueError):
@@ -134,6 +142,8 @@ class KeyIdeaLibrary:
         explained: Sequence[str] = (),
     ) -> Grounding | None:
         """What to answer a question from; `explained`: the tutor's earlier turns."""
+        if _MADE_UP.search(question):
+            return None
         matched = self.match(question, vector, subject)
         if matched is None:
             return None

@@ -46,7 +46,7 @@ def test_ready_then_a_real_answer(client: httpx.Client) -> None:
     r = client.post(
         "/v1/generate",
         json={
-            "prompt": "What do plants need to grow?",
+            "prompt": "Why do owls hunt at night?",
             "grade_level": "2",
             "subject": "Science",
             "max_tokens": 32,
@@ -102,7 +102,7 @@ def test_accommodations_change_the_form_of_the_answer(client: httpx.Client) -> N
 
 def test_streaming_sends_chunks_then_the_full_response(client: httpx.Client) -> None:
     body = {
-        "prompt": "Tell me about the moon.",
+        "prompt": "Tell me about owls.",
         "grade_level": "4",
         "subject": "science",
         # past the opening held until its reading level can be measured (50 words of prose)

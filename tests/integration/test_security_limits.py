@@ -16,7 +16,8 @@ from support.security_graph import BODY_READ_TIMEOUT_S, TOKENS_PER_MINUTE, Secur
 
 pytestmark = pytest.mark.slow
 FIELDS = {"grade_level": "5", "subject": "science", "temperature": 0}
-TOPICS = ["volcanoes", "rainbows", "magnets", "clouds", "seeds", "tides", "bats", "ice", "sound"]
+# topics no key idea answers from vetted text: these answers are the model's, and cost tokens
+TOPICS = ["bats", "owls", "cats", "sharks", "spiders", "bridges", "kites", "robots", "trains"]
 
 
 def fresh_minute() -> None:
@@ -44,7 +45,7 @@ def test_concurrent_requests_never_spend_past_the_budget(security_graph: Securit
 def test_a_dropped_stream_is_charged_what_it_used(security_graph: SecurityGraph) -> None:
     fresh_minute()
     with security_graph.client("dropped") as client:
-        body = {"prompt": "Why do leaves change color?", **FIELDS, "max_tokens": 200}
+        body = {"prompt": "Why do cats purr?", **FIELDS, "max_tokens": 200}
         with client.stream("POST", "/v1/generate", json={**body, "stream": True}) as r:
             assert r.status_code == 200
             next(r.iter_text())  # the first chunk, then the client hangs up

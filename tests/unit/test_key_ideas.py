@@ -153,3 +153,7 @@ def test_a_question_grounds_each_move_its_own_way(
     )
     assert again is not None and not again.answer and again.material == facts
     assert library.ground(TutoringMode.explain, question, vector, Subject.ela, 3) is None
+    story = "Write a short story about the moon changing shape"
+    vector = embedder.encode([story])[0]
+    assert library.match(story, vector, Subject.science) is not None
+    assert library.ground(TutoringMode.explain, story, vector, Subject.science, 3) is None
