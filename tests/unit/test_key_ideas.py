@@ -76,6 +76,11 @@ def test_every_grade_gets_a_text_in_its_reading_band(grade: int) -> None:
     assert not off
 
 
+def test_hints_read_at_grade_3_or_below() -> None:
+    """One hint serves every grade: the youngest learners must be able to read it."""
+    assert not [i.id for i in IDEAS if flesch_kincaid_grade(i.hint) > 3.0]
+
+
 def test_a_text_is_chosen_by_its_measured_level_nearest_the_learners_band() -> None:
     texts = {band: f"text {band}" for band in BANDS}
     idea = KeyIdea(
