@@ -231,6 +231,12 @@ class TutoringConfig(Strict):
         "repetition controls and plain-language rewriting. Off only to measure what they do "
         "(bench/tutor_quality.py).",
     )
+    key_ideas: bool = Field(
+        True,
+        description="Answer a question on a vetted key idea's topic with its text "
+        "(aivo/curriculum/data/key_ideas.jsonl), not the model's; off, the model answers (for "
+        "a model in the chain that explains well). Needs `checks`.",
+    )
 
 
 class SecurityConfig(Strict):

@@ -79,7 +79,7 @@ class CurriculumPipeline:
         plan, grounding = None, None
         if self.tutoring.checks:
             plan = plan_move(request.mode, question, grade, history, student_answer)
-            if plan is None:
+            if plan is None and self.tutoring.key_ideas:
                 explained = [t.text for t in history if t.role == "tutor"]
                 grounding = self.key_ideas.ground(
                     request.mode, question, vector, request.subject, grade, explained

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from aivo.config import CurriculumConfig
+from aivo.config import CurriculumConfig, TutoringConfig
 from aivo.curriculum.evaluation import alignment_score, load_labelled, screening_score
 from aivo.curriculum.key_ideas import FACTS_LABEL
 from aivo.curriculum.pipeline import CurriculumPipeline
@@ -182,6 +182,16 @@ def test_a_question_on_a_key_idea_is_grounded_and_a_computable_one_is_planned(
     assert f"{FACTS_LABEL} {idea.text_for(2)}" in checked.messages[-2]["content"]
     off = pipeline.prepare(_request("Can you help me plan my birthday party?", "2", "science"))
     assert off.grounding is None
+    model_explains = CurriculumPipeline(
+        CurriculumConfig(),
+        embedder=pipeline.embedder,
+        tutoring=TutoringConfig(key_ideas=False),
+        key_ideas=pipeline.key_ideas,
+    )
+    assert (
+        model_explains.prepare(_request("how do plants make food", "2", "science")).grounding
+        is None
+    )
 
 
 def test_prepare_rejects_attacks(pipeline: CurriculumPipeline) -> None:
