@@ -28,16 +28,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from aivo.config import CurriculumConfig, parse_config
 from aivo.curriculum import key_ideas
-from aivo.curriculum.key_ideas import KeyIdeaLibrary
+from aivo.curriculum.evaluation import key_idea_score, load_labelled
 from aivo.curriculum.pipeline import CurriculumPipeline
 from aivo.curriculum.prompting import Messages
 from aivo.curriculum.readability import reading_level, reading_steer
 from aivo.engine.sampling import request_params
-from aivo.schemas import GenerateRequest, Subject
+from aivo.schemas import GenerateRequest
 from aivo.service.answering import ReplicaItem, TutoredAnswer, answer
 from bench.loadgen import write_result
 from deployments.inference import InferenceReplica
@@ -48,39 +46,16 @@ SCORES = (0.65, 0.7, 0.75, 0.8, 0.85)
 MARGINS = (0.0, 0.02, 0.04, 0.06)
 
 
-def load_rows() -> list[dict[str, Any]]:
-    return [json.loads(line) for line in LABELLED.read_text().splitlines() if line.strip()]
-
-
-def matching(
-    library: KeyIdeaLibrary, rows: list[dict[str, Any]], vectors: np.ndarray
-) -> dict[str, Any]:
-    found = []
-    for row, vector in zip(rows, vectors, strict=True):
-        matched = library.match(row["question"], vector, Subject(row["subject"]))
-        found.append(matched[0].id if matched else None)
-    on = [(r["idea"], f) for r, f in zip(rows, found, strict=True) if r["idea"]]
-    off = [f for r, f in zip(rows, found, strict=True) if not r["idea"]]
-    wrong = sum(1 for want, got in on if got not in (want, None)) + sum(1 for got in off if got)
-    return {
-        "on_topic": len(on),
-        "off_topic": len(off),
-        "found_their_idea": round(sum(1 for want, got in on if got == want) / len(on), 4),
-        "off_topic_found_none": round(sum(1 for got in off if got is None) / len(off), 4),
-        "given_a_wrong_idea": round(wrong / len(rows), 4),
-    }
-
-
-def grid(library: KeyIdeaLibrary, rows: list[dict[str, Any]], vectors: np.ndarray) -> list[Any]:
+def grid(pipeline: CurriculumPipeline, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The figures over a grid of bounds (the shipped ones restored after)."""
     shipped = key_ideas.MIN_SCORE, key_ideas.MIN_MARGIN
     points = []
     try:
         for score in SCORES:
             for margin in MARGINS:
                 key_ideas.MIN_SCORE, key_ideas.MIN_MARGIN = score, margin
-                points.append(
-                    {"min_score": score, "min_margin": margin, **matching(library, rows, vectors)}
-                )
+                figures = key_idea_score(pipeline.key_ideas, pipeline.embedder, rows)
+                points.append({"min_score": score, "min_margin": margin, **figures.as_dict()})
     finally:
         key_ideas.MIN_SCORE, key_ideas.MIN_MARGIN = shipped
     return points
@@ -164,20 +139,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--answers", type=int, default=16)
     args = parser.parse_args()
-    rows = load_rows()
     pipeline = CurriculumPipeline(CurriculumConfig())
-    library = pipeline.key_ideas
-    vectors = pipeline.embedder.encode([r["question"] for r in rows])
-    result: dict[str, Any] = {"ideas": len(library.ideas)}
+    result: dict[str, Any] = {"ideas": len(pipeline.key_ideas.ideas)}
     for split in ("dev", "holdout"):
-        chosen = [i for i, r in enumerate(rows) if r["split"] == split]
-        result[split] = matching(library, [rows[i] for i in chosen], vectors[chosen])
+        rows = load_labelled(LABELLED, split)
+        result[split] = key_idea_score(pipeline.key_ideas, pipeline.embedder, rows).as_dict()
         print(split, result[split])
-    dev = [i for i, r in enumerate(rows) if r["split"] == "dev"]
-    result["dev_grid"] = grid(library, [rows[i] for i in dev], vectors[dev])
+    result["dev_grid"] = grid(pipeline, load_labelled(LABELLED, "dev"))
     for point in result["dev_grid"]:
         print("grid", point)
-    on_topic = [r for r in rows if r["split"] == "dev" and r["idea"]]
+    on_topic = [r for r in load_labelled(LABELLED, "dev") if r["idea"]]
     result["answers"] = asyncio.run(answers(pipeline, on_topic, args.answers))
     print(json.dumps(result["answers"], indent=1))
     write_result("key_ideas", result)

@@ -1,8 +1,9 @@
 """Quality figures of a CurriculumPipeline on labelled sets, through its public `prepare`.
 
-Shared by the unit tests (which assert the targets) and `bench/curriculum_quality.py` (which
-reports them). Each labelled row carries a `split`: `dev` rows were looked at while the rules
-and weights were chosen, `holdout` rows were written afterwards and never tuned on.
+Shared by the unit tests (which assert the targets) and `bench/curriculum_quality.py` and
+`bench/key_ideas.py` (which report them). Each labelled row carries a `split`: `dev` rows were
+looked at while the rules and weights were chosen, `holdout` rows were written afterwards and
+never tuned on.
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from aivo.curriculum.key_ideas import KeyIdeaLibrary
 from aivo.curriculum.pipeline import CurriculumPipeline
+from aivo.embedding import SentenceEmbedder
 from aivo.errors import PromptRejected
 from aivo.safety.screening import screen_prompt
-from aivo.schemas import GenerateRequest
+from aivo.schemas import GenerateRequest, Subject
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,18 @@ class ScreeningScore:
     benign: int
     detection_rate: float
     false_positive_rate: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class KeyIdeaScore:
+    on_topic: int
+    off_topic: int
+    found: float  # share of on-topic questions given their idea
+    off_topic_none: float  # share of off-topic questions given none
+    wrong: float  # share of all questions given a wrong idea (worse than none)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -92,4 +107,26 @@ def _screening_score(
         benign=seen["benign"],
         detection_rate=caught["attack"] / max(seen["attack"], 1),
         false_positive_rate=caught["benign"] / max(seen["benign"], 1),
+    )
+
+
+def key_idea_score(
+    library: KeyIdeaLibrary, embedder: SentenceEmbedder, rows: Iterable[dict[str, Any]]
+) -> KeyIdeaScore:
+    """What the library matches for labelled questions (`idea`: an id, or null off topic)."""
+    rows = list(rows)
+    vectors = embedder.encode([r["question"] for r in rows])
+    found = []
+    for row, vector in zip(rows, vectors, strict=True):
+        matched = library.match(row["question"], vector, Subject(row["subject"]))
+        found.append(matched[0].id if matched else None)
+    on = [(r["idea"], got) for r, got in zip(rows, found, strict=True) if r["idea"]]
+    off = [got for r, got in zip(rows, found, strict=True) if not r["idea"]]
+    wrong = sum(got not in (want, None) for want, got in on) + sum(got is not None for got in off)
+    return KeyIdeaScore(
+        on_topic=len(on),
+        off_topic=len(off),
+        found=sum(got == want for want, got in on) / max(len(on), 1),
+        off_topic_none=sum(got is None for got in off) / max(len(off), 1),
+        wrong=wrong / max(len(rows), 1),
     )
