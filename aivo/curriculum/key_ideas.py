@@ -3,9 +3,10 @@
 The bundled model states wrong science, history and grammar with confidence. For a question
 whose topic the library holds, the answer is the library's explanation written for the learner's
 grade band (an explanation), or the topic's nudge that does not state it (a hint): vetted text,
-not the model's, since nothing the model added could be checked as that text was. Checking a
-learner's answer puts the explanation in the model's notes, as does a question on a topic the
-conversation already had explained (the model then says it another way).
+not the model's, since nothing the model added could be checked as that text was. The text also
+goes into the model's notes, which is all the model gets where it does write: checking a
+learner's answer, a topic the conversation already had explained (said another way), and a
+student with their own adapter (the service lets the adapter answer, from the notes).
 
 Matching is hybrid, within the request's subject: the question's embedding (already computed
 for screening) against each idea's phrasings and texts, and its words against theirs (BM25). The
@@ -28,7 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from aivo.curriculum.lexical import LexicalIndex
-from aivo.curriculum.prompting import FACTS_LABEL
+from aivo.curriculum.prompting import FACTS_LABEL, HINT_LABEL
 from aivo.curriculum.readability import flesch_kincaid_grade, grade_band, target_band
 from aivo.curriculum.sentences import split_sentences
 from aivo.schemas import Subject, TutoringMode
@@ -151,9 +152,12 @@ class KeyIdeaLibrary:
         text = idea.text_for(grade)
         opening = split_sentences(text)[0]  # a turn as the learner got it may be reformatted
         said = any(opening in turn for turn in explained)
-        if mode == TutoringMode.check or (said and mode == TutoringMode.explain):
-            return Grounding(idea.id, "", (f"{FACTS_LABEL} {text}",))
-        return Grounding(idea.id, idea.hint if mode == TutoringMode.hint else text)
+        if mode == TutoringMode.hint:  # the notes too: for a student's own adapter to write from
+            return Grounding(idea.id, idea.hint, (f"{HINT_LABEL} {idea.hint}",))
+        facts = (f"{FACTS_LABEL} {text}",)
+        if mode == TutoringMode.check or said:
+            return Grounding(idea.id, "", facts)
+        return Grounding(idea.id, text, facts)
 
 
 def load_key_ideas(path: Path = KEY_IDEAS_FILE) -> list[KeyIdea]:

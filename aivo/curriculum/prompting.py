@@ -41,6 +41,7 @@ PROMPT_STANDARDS = 1
 PROMPT_MIN_SCORE = 0.5
 STANDARDS_LABEL = "Standards:"  # opens the notes' standards line; no answer line may open so
 FACTS_LABEL = "Key facts:"  # opens the notes' line of a vetted explanation (`key_ideas.py`)
+HINT_LABEL = "Hint to give:"  # opens the notes' line of a key idea's hint
 STANDARD_CHARS = 70  # a standard's description is cut to this many characters in the prompt
 
 SUBJECT_METHODS = {

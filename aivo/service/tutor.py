@@ -317,13 +317,16 @@ class TutorService:
 
         tutored = None
         checks = self.config.tutoring.checks
+        # vetted text answers, unless a student's own adapter is to write (from the text in its
+        # notes) or the request's stop strings shape a generation
+        vetted = admitted.adapter is None and not request.stop
         loop = answer(
             prepared.prompt,
             prepared.plan,
             generate,
             request.max_tokens,
             checks=checks,
-            grounding=prepared.grounding,
+            grounding=prepared.grounding if vetted else None,
         )
         async for item in loop:
             if isinstance(item, TutoredAnswer):

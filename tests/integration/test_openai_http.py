@@ -86,8 +86,8 @@ def test_a_chat_completion(client: openai.OpenAI) -> None:
     completion = client.chat.completions.create(
         model="aivo-tutor",
         messages=[
-            {"role": "system", "content": "The class is studying plants this week."},
-            *ask("What do plants need to grow?"),
+            {"role": "system", "content": "The class is studying owls this week."},
+            *ask("Why do owls hunt at night?"),  # no key idea's: the model answers
         ],
         max_tokens=12,
         extra_body=SCIENCE,
@@ -105,7 +105,7 @@ def test_a_chat_completion(client: openai.OpenAI) -> None:
 def test_a_streamed_chat_with_usage(client: openai.OpenAI) -> None:
     stream = client.chat.completions.create(
         model="aivo-tutor",
-        messages=ask("Why is the sky blue?"),
+        messages=ask("Why do cats purr?"),
         max_tokens=24,
         stream=True,
         stream_options={"include_usage": True},

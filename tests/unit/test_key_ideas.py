@@ -20,7 +20,7 @@ from aivo.curriculum.key_ideas import (
     KeyIdeaLibrary,
     load_key_ideas,
 )
-from aivo.curriculum.prompting import FACTS_LABEL
+from aivo.curriculum.prompting import FACTS_LABEL, HINT_LABEL
 from aivo.curriculum.readability import GRADE_BANDS, flesch_kincaid_grade, target_band
 from aivo.curriculum.sentences import split_sentences
 from aivo.embedding import SentenceEmbedder
@@ -134,10 +134,11 @@ def test_a_question_grounds_each_move_its_own_way(
     explain = library.ground(TutoringMode.explain, question, vector, Subject.science, 3)
     assert explain is not None and explain.idea == "science.phases-of-the-moon"
     idea = next(i for i in IDEAS if i.id == explain.idea)
-    assert explain.answer == idea.text_for(3) and not explain.material
+    facts = (f"{FACTS_LABEL} {idea.text_for(3)}",)  # for a student's adapter, which writes
+    assert explain.answer == idea.text_for(3) and explain.material == facts
     hint = library.ground(TutoringMode.hint, question, vector, Subject.science, 3)
     assert hint is not None and hint.answer == idea.hint
-    facts = (f"{FACTS_LABEL} {idea.text_for(3)}",)
+    assert hint.material == (f"{HINT_LABEL} {idea.hint}",)
     check = library.ground(TutoringMode.check, question, vector, Subject.science, 3)
     assert check is not None and not check.answer and check.material == facts
     # asked again after the tutor explained it: the model says it another way, from the facts
