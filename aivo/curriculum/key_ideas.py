@@ -102,7 +102,6 @@ def library_digest(path: Path = KEY_IDEAS_FILE) -> str:
 class KeyIdeaLibrary:
     def __init__(self, ideas: Sequence[KeyIdea], embedder: SentenceEmbedder) -> None:
         self.ideas = tuple(ideas)
-        self._embedder = embedder
         phrasings = [
             (i, q) for i, idea in enumerate(self.ideas) for q in (idea.topic, *idea.questions)
         ]
