@@ -2,7 +2,7 @@
 
     python -m bench.batching [--max-tokens 32] [--students 1000] [--requests N] [--lru 32]
         [--device auto] [--dtype auto] [--quantization none] [--result-name batching]
-        [--per-run 32]
+        [--per-run 32] [--questions 16]
 
 Figures, in the dtype `dtype: auto` picks (fp32 on this Intel Xeon: `python -m bench.cpu_dtype`)
 unless --dtype says otherwise, the same on both sides of every ratio; the batcher runs with the
@@ -334,14 +334,18 @@ async def main(
     work: Path,
     only_prefix: bool,
     per_run: int,
+    questions: int = len(QUESTIONS),
 ) -> dict[str, Any]:
-    """Every figure (or only prefix reuse's); adapters and the store go under `work`."""
+    """Every figure (or only prefix reuse's); adapters and the store go under `work`; the
+    batcher, PEFT and mixed runs ask the first `questions` of QUESTIONS."""
     logging.getLogger("aivo.engine.residency").setLevel(logging.WARNING)  # one line per load
     if config.device in ("auto", "cpu"):
         torch.set_num_threads(config.torch_threads or os.cpu_count() or 1)
     models, names = load_both(config, work / "adapters")
     peft = models["peft"]
-    prompts = [peft.chat_prompt_ids([{"role": "user", "content": q}]) for q in QUESTIONS]
+    prompts = [
+        peft.chat_prompt_ids([{"role": "user", "content": q}]) for q in QUESTIONS[:questions]
+    ]
     if only_prefix:
         figures = await prefix_reuse(models["gathered"], names, max_tokens, per_run)
         return {"dtype": str(peft.dtype), "max_tokens": max_tokens, "prefix_reuse": figures}
@@ -428,7 +432,7 @@ async def main(
 
     def round_robin(count: int, requests: int, first: int = 0) -> list[Job]:
         return [
-            Job(prompts[i % 16], max_tokens, f"student{(first + i) % count:03d}")
+            Job(prompts[i % len(prompts)], max_tokens, f"student{(first + i) % count:03d}")
             for i in range(requests)
         ]
 
@@ -487,6 +491,14 @@ if __name__ == "__main__":
         default=2 * CLIENTS,
         help="requests in each prefix, continuous and 8/16-student run (default: 2 per client)",
     )
+    parser.add_argument(
+        "--questions",
+        type=int,
+        choices=range(1, len(QUESTIONS) + 1),
+        default=len(QUESTIONS),
+        metavar=f"1..{len(QUESTIONS)}",
+        help="of QUESTIONS, asked in the batcher, PEFT and mixed runs (default: all)",
+    )
     args = parser.parse_args()
     config = engine_config(args.device, args.dtype, args.quantization)
     with tempfile.TemporaryDirectory(prefix="aivo-bench-") as work:
@@ -501,6 +513,7 @@ if __name__ == "__main__":
                 Path(work),
                 args.only_prefix,
                 args.per_run,
+                args.questions,
             )
         )
     write_result(args.result_name, result)

@@ -69,7 +69,7 @@ def test_fuzzed_requests_get_no_5xx_and_no_trace(base_url: str, api_keys: ApiKey
     for operation in operations:
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+        @settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
         def fuzz(case) -> None:  # type: ignore[no-untyped-def]
             headers = api_keys.header(api_keys.admin)
             assert_clean(case.call(base_url=base_url, headers=headers, timeout=60))
