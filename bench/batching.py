@@ -334,7 +334,7 @@ async def main(
     work: Path,
     only_prefix: bool,
     per_run: int,
-    questions: int = len(QUESTIONS),
+    questions: int,
 ) -> dict[str, Any]:
     """Every figure (or only prefix reuse's); adapters and the store go under `work`; the
     batcher, PEFT and mixed runs ask the first `questions` of QUESTIONS."""
