@@ -36,6 +36,7 @@ from aivo.safety.screening import (
 )
 from aivo.safety.semantic import InjectionClassifier
 from aivo.schemas import GenerateRequest, StandardMatch, Turn, grade_number
+from aivo.tutoring.audit import asks_computation
 from aivo.tutoring.moves import plan_move
 
 
@@ -84,6 +85,10 @@ class CurriculumPipeline:
                 grounding = self.key_ideas.ground(
                     request.mode, question, vector, request.subject, grade, explained
                 )
+        numbers_from: tuple[str, ...] = ()
+        if self.tutoring.checks and plan is None and grounding is None:
+            texts = (question, *(t.text for t in history), *filter(None, [student_answer]))
+            numbers_from = texts if asks_computation(question, request.subject) else ()
         material = plan.material if plan else grounding.material if grounding else ()
         prompt = build_prompt(
             request,
@@ -98,6 +103,7 @@ class CurriculumPipeline:
             plan,
             redacted=tuple(dict.fromkeys(redacted)),
             grounding=grounding,
+            numbers_from=numbers_from,
         )
 
     def _screened(self, text: str) -> tuple[str, np.ndarray, tuple[str, ...]]:

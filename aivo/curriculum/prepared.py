@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from aivo.curriculum.key_ideas import Grounding
     from aivo.tutoring.moves import TutorPlan
 
-PROMPT_VERSION = "7"
+PROMPT_VERSION = "8"
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,9 @@ class PreparedPrompt:
     prompt_version: str = PROMPT_VERSION
     redacted: tuple[str, ...] = ()  # kinds of personal data removed, e.g. ("email",)
     grounding: Grounding | None = None  # a question on a key idea of the vetted library
+    # A computable question the checker could not solve: the conversation's texts, whose
+    # numbers (and true calculations on them) are all its answer may state.
+    numbers_from: tuple[str, ...] = ()
 
     @property
     def messages(self) -> Messages:

@@ -17,6 +17,12 @@ answers once more from the plainer prompt, and the opening closer to the band go
 On a question about a key idea of the vetted library (a `Grounding` with an answer), the answer
 is the vetted text, sent at once; the model is not asked.
 
+On a question that asks for a computation the checker could not solve (`numbers_from`: the
+conversation's texts), nothing is released before it is audited either: the model's text may
+state only the numbers given and true calculations on them. The first number it cannot vouch for
+stops the generation, and the learner gets a way to work the problem out instead, with no number
+in it: nothing the tutor could not check.
+
 Every generation of one answer draws on the request's `max_tokens`: a second or third one gets
 only what the earlier ones left, so an answer never costs more than the learner's budget held
 for it.
@@ -26,29 +32,42 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Protocol
+
+import sympy
 
 from aivo.curriculum.key_ideas import VETTED_MODEL, Grounding
 from aivo.curriculum.plain_language import level_offset
 from aivo.curriculum.prompting import Messages, Prompt
 from aivo.curriculum.readability import MIN_PROSE_WORDS, prose_words
 from aivo.engine.generation import Completion, Generation, GenerationStart
+from aivo.errors import GenerationTimeout
 from aivo.safety.holdback import Holdback
 from aivo.safety.leaks import LeakCheck, LeakWatch
 from aivo.safety.output import check_output
 from aivo.schemas import Verification
 from aivo.tutoring.answers import mentions_answer
-from aivo.tutoring.audit import audit_answer, audit_written
+from aivo.tutoring.audit import audit_answer, audit_numbers, audit_written, given_numbers
+from aivo.tutoring.explanations import WORK_IT_OUT, band
 from aivo.tutoring.moves import TutorPlan
 
 CONTINUATION_TOKENS = 32  # the constrained generation adds one sentence to the worked text
+# The model's own answer to a computable problem may run to twice the worked text's length (a
+# token is about 4 characters), 48 tokens at least: one longer has left the checked steps
+# behind, and on a CPU its time would run out before it ends.
+PLANNED_LENGTH = 2
+CHARS_PER_TOKEN = 4
+MIN_PLANNED_TOKENS = 48
+TIMED_OUT = "timed_out"  # why a planned generation stopped: its time ran out
+REPEAT_WORDS = 10  # a continuation's sentence with one new word in ten repeats the worked text
 MIN_KEPT = 0.5  # a scrubbed answer shorter than this share of the original is answered again
 ENOUGH = "one_sentence"  # why a continuation stops when nothing is wrong with it
 TOO_HARD = "too_hard"  # why a first answer stops: its opening reads far above the band
 NOT_PLAINER = "not_plainer"  # why a second one stops: it reads no closer to the band
+UNCHECKED = "unchecked"  # why an answer to an unsolved computation stops: a number not vouched
 FAR_ABOVE = 2.0  # grades above the band's top (as the learner would get it) that call for it
 _SENTENCE_END = re.compile(r"[.!?\n]")
 
@@ -108,6 +127,7 @@ async def answer(
     *,
     checks: bool = True,
     grounding: Grounding | None = None,
+    numbers_from: Sequence[str] = (),
 ) -> AsyncIterator[str | TutoredAnswer]:
     """Checked text as it may be released, then the TutoredAnswer. `checks` False passes the
     model's text through unread (only to measure what the checks do)."""
@@ -125,14 +145,21 @@ async def answer(
         vetted = Completion(grounding.answer, 0, 0, "stop")
         yield TutoredAnswer(grounding.answer, Generation(vetted, VETTED_MODEL, False, None), None)
         return
+    if plan is None and numbers_from:
+        vouched = given_numbers(*numbers_from)
+        async for item in _unsolved(prompt, vouched, leaks, generate, max_tokens):
+            yield item
+        return
     if plan is None:
         async for item in _explained(prompt, leaks, generate, max_tokens):
             yield item
         return
     used: list[Generation] = []
     opened = _seeded(prompt.messages, plan.opening)
+    worked_tokens = len(plan.worked) // CHARS_PER_TOKEN
+    first_tokens = min(max_tokens, max(MIN_PLANNED_TOKENS, PLANNED_LENGTH * worked_tokens))
     first = await _planned_attempt(
-        opened, plan, leaks, generate, max_tokens, plan.opening, one_sentence=bool(plan.opening)
+        opened, plan, leaks, generate, first_tokens, plan.opening, one_sentence=bool(plan.opening)
     )
     used.append(first.result())
     failed = first.stopped not in (None, ENOUGH) or not _passes(first.text, plan)
@@ -164,11 +191,14 @@ async def _planned_attempt(
     """One generation continuing `seed`, audited at each sentence end; stopped at the first
     failure (or, `one_sentence`, after the first sentence it adds)."""
     attempt = _Attempt(text=seed)
-    async for chunk in _watched(attempt, generate(messages, max_tokens), LeakWatch(leaks)):
-        if _SENTENCE_END.search(chunk):
-            attempt.stopped = _audit_so_far(attempt.text, plan)
-            if one_sentence and not attempt.stopped and attempt.text.strip() != seed.strip():
-                attempt.stopped = ENOUGH  # a continuation adds one sentence
+    try:
+        async for chunk in _watched(attempt, generate(messages, max_tokens), LeakWatch(leaks)):
+            if _SENTENCE_END.search(chunk):
+                attempt.stopped = _audit_so_far(attempt.text, plan)
+                if one_sentence and not attempt.stopped and attempt.text.strip() != seed.strip():
+                    attempt.stopped = ENOUGH  # a continuation adds one sentence
+    except GenerationTimeout:  # the worked text answers in time, checked
+        attempt.stopped = TIMED_OUT
     return attempt
 
 
@@ -226,9 +256,11 @@ def _passes(text: str, plan: TutorPlan) -> bool:
 def _checked_continuation(plan: TutorPlan, leaks: LeakCheck, text: str) -> str:
     """The worked text and as many whole sentences of the model's continuation as pass."""
     continuation = text.removeprefix(plan.worked + "\n")
-    said = " | ".join(_normal(s) for s in re.split(r"(?<=[.!?])\s+|\n+", plan.worked))
-    sentences = [  # a sentence the worked text already says is a repeat, not an addition
-        s for s in re.split(r"(?<=[.!?])\s+", continuation.strip()) if _normal(s) not in said
+    said = [_words(s) for s in re.split(r"(?<=[.!?])\s+|\n+", plan.worked)]
+    sentences = [  # a sentence the worked text (nearly) says already is a repeat, not an addition
+        s
+        for s in re.split(r"(?<=[.!?])\s+", continuation.strip())
+        if not any(_repeats(_words(s), words) for words in said)
     ]
     while sentences:
         candidate = f"{plan.worked}\n{' '.join(sentences)}".strip()
@@ -238,8 +270,39 @@ def _checked_continuation(plan: TutorPlan, leaks: LeakCheck, text: str) -> str:
     return plan.worked
 
 
-def _normal(sentence: str) -> str:
-    return " ".join(re.findall(r"\w+", sentence.lower()))
+def _words(sentence: str) -> set[str]:
+    return set(re.findall(r"\w+", sentence.lower()))
+
+
+def _repeats(sentence: set[str], said: set[str]) -> bool:
+    """Whether a sentence says (nearly) what one already said does: all of its words there, or
+    all but one word in ten ("hundreds" for "hundredths" is a repeat gone wrong)."""
+    return bool(sentence) and len(sentence - said) <= len(sentence) // REPEAT_WORDS
+
+
+async def _unsolved(
+    prompt: Prompt,
+    vouched: set[sympy.Expr],
+    leaks: LeakCheck,
+    generate: Generate,
+    max_tokens: int,
+) -> AsyncIterator[str | TutoredAnswer]:
+    """An answer to a computation the checker could not solve: audited at each sentence end and
+    stopped at the first number it cannot vouch for, which replaces it with a way to work the
+    problem out; released whole once it has passed."""
+    attempt = _Attempt()
+    async for chunk in _watched(attempt, generate(prompt.messages, max_tokens), LeakWatch(leaks)):
+        if _SENTENCE_END.search(chunk) and audit_numbers(attempt.text, vouched):
+            attempt.stopped = UNCHECKED
+    if attempt.stopped is None and audit_numbers(attempt.text, vouched):  # its last words
+        attempt.stopped = UNCHECKED
+    removed = attempt.stopped == "leak"
+    text = leaks.scrub(attempt.text) if removed else attempt.text
+    if attempt.stopped == UNCHECKED or not text.strip():
+        text = WORK_IT_OUT[band(prompt.grade or 0)]
+    if not check_output(text).flagged:  # unsafe: the service replaces it, so none is sent
+        yield text
+    yield TutoredAnswer(text.strip(), attempt.result(), None, leak_removed=removed)
 
 
 async def _explained(

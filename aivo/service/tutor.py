@@ -327,6 +327,7 @@ class TutorService:
             request.max_tokens,
             checks=checks,
             grounding=prepared.grounding if vetted else None,
+            numbers_from=prepared.numbers_from,
         )
         async for item in loop:
             if isinstance(item, TutoredAnswer):

@@ -9,6 +9,10 @@ and confirming a right answer) or never stated (hints, and a wrong answer being 
 Numbers 0-2 pass freely: "two numbers", "one step", "no remainder" are words, not claims. A
 claim that the problem has no value ("the slope is undefined", "there is no solution") is false
 for every problem the checker solves, as each has one exact answer.
+
+A question that asks for a computation the checker cannot solve has no solution to vouch for
+numbers: an answer to it may state only the question's numbers and the results of true
+calculations on them (`asks_computation`, `given_numbers`).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from dataclasses import dataclass
 
 import sympy
 
+from aivo.schemas import Subject
 from aivo.tutoring.answers import answer_is_correct, claimed_answers, mentions_answer
 from aivo.tutoring.expressions import Refused, parse_expression, to_sympy
 from aivo.tutoring.numbers import plain_operators, read_numbers, words_to_digits
@@ -68,10 +73,24 @@ def vouched_numbers(solution: Solution, question: str, *checked: str) -> set[sym
     """The numbers a tutor may state freely: the question's, the worked solution's, and those
     of `checked` texts (written from the checker's own solutions)."""
     texts = [question, solution.problem, solution.answer_text, *solution.steps, *checked]
+    return given_numbers(*texts) | {solution.answer}
+
+
+def given_numbers(*texts: str) -> set[sympy.Expr]:
+    """The numbers `texts` state (and the parts of their fractions: 4 of "1/4"), with 0-2."""
     tokens = [token for text in texts for token in read_numbers(plain(text))]
     found = {token.value for token in tokens}
-    parts = {sympy.Integer(n) for token in tokens for n in token.fraction or ()}  # 4 of "1/4"
-    return found | parts | {solution.answer} | FREE_NUMBERS
+    parts = {sympy.Integer(n) for token in tokens for n in token.fraction or ()}
+    return found | parts | FREE_NUMBERS
+
+
+def asks_computation(question: str, subject: Subject) -> bool:
+    """Whether a question the checker could not solve still asks for a computation, so that its
+    answer may state only the numbers given and true calculations on them: in math, a question
+    stating a number ("Round 3,847 to the nearest hundred"); in science, one stating two (a lone
+    number there is more often part of a fact)."""
+    needed = {Subject.math: 1, Subject.science: 2}.get(subject)
+    return needed is not None and len(given_numbers(question) - FREE_NUMBERS) >= needed
 
 
 def audit_numbers(text: str, vouched: Iterable[sympy.Expr]) -> AuditFinding | None:

@@ -189,6 +189,28 @@ CLOSINGS = (
     "verifying each computation in reverse confirms the result.",
 )
 STEP_BY_STEP = "Let's work it out step by step."
+# The answer to a computation the checker could not solve when the model stated a number it
+# could not vouch for: no number at all, and a way to work it out (per register).
+WORK_IT_OUT = (
+    "I can't check the numbers in this one, so I won't guess them. Let's work it out together.\n"
+    "1. What does the question ask you to find?\n"
+    "2. Which numbers does it give you? What does each one mean?\n"
+    "3. Which operation joins them: add, subtract, multiply or divide?\n"
+    "4. Work it out. Then ask yourself: does my answer make sense?",
+    "I can't check the numbers in this problem, so I won't state any I'm not sure of. Here is a "
+    "way to work it out yourself:\n"
+    "1. Decide what the question asks you to find.\n"
+    "2. List the numbers it gives and what each one measures.\n"
+    "3. Choose the operations that connect them to what you need.\n"
+    "4. Work it out, then check that your answer is reasonable.",
+    "I can't verify the numbers in this problem, so I won't state a result I cannot check. A "
+    "reliable approach:\n"
+    "1. Identify precisely which quantity the question asks for.\n"
+    "2. List the given values, with their units and meanings.\n"
+    "3. Choose the relationship or formula connecting the givens to the unknown.\n"
+    "4. Carry out the computation, then verify the result, for instance by estimating it or "
+    "substituting it back.",
+)
 
 
 def worked_text(solution: Solution, grade: int) -> str:

@@ -15,8 +15,10 @@ import pytest
 from aivo.curriculum.key_ideas import VETTED_MODEL, Grounding
 from aivo.curriculum.prompting import Messages, Prompt, build_prompt
 from aivo.engine.generation import Completion, Generation, GenerationStart
+from aivo.errors import GenerationTimeout
 from aivo.schemas import GenerateRequest
-from aivo.service.answering import TutoredAnswer, answer
+from aivo.service.answering import MIN_PLANNED_TOKENS, TutoredAnswer, answer
+from aivo.tutoring.explanations import WORK_IT_OUT
 from aivo.tutoring.moves import TutorPlan, plan_move
 
 
@@ -41,20 +43,37 @@ class ScriptedReplica:
         yield Generation(completion, "scripted", False, None)
 
 
+class TimingOutReplica(ScriptedReplica):
+    """Streams its first script, then its time runs out, as the inference replica's does."""
+
+    async def stream(self, messages: Messages, max_tokens: int) -> AsyncIterator[object]:
+        async for item in super().stream(messages, max_tokens):
+            if isinstance(item, Generation):
+                raise GenerationTimeout("generation took over 30 s")
+            yield item
+
+
 def setup(
-    question: str, mode: str = "explain", **fields: object
+    question: str, mode: str = "explain", grade: int = 4, **fields: object
 ) -> tuple[Prompt, TutorPlan | None]:
-    request = GenerateRequest(prompt=question, grade_level="4", subject="math", mode=mode, **fields)  # type: ignore[arg-type]
-    plan = plan_move(request.mode, question, 4, [], request.student_answer)
+    request = GenerateRequest(
+        prompt=question, grade_level=str(grade), subject="math", mode=mode, **fields
+    )  # type: ignore[arg-type]
+    plan = plan_move(request.mode, question, grade, [], request.student_answer)
     prompt = build_prompt(request, question, [], None, list(plan.material) if plan else None)
     return prompt, plan
 
 
 async def run(
-    prompt: Prompt, plan: TutorPlan | None, replica: ScriptedReplica, max_tokens: int = 200
+    prompt: Prompt,
+    plan: TutorPlan | None,
+    replica: ScriptedReplica,
+    max_tokens: int = 200,
+    numbers_from: tuple[str, ...] = (),
 ) -> tuple[list[str], TutoredAnswer]:
     released: list[str] = []
-    async for item in answer(prompt, plan, replica.stream, max_tokens):  # type: ignore[arg-type]
+    stream = answer(prompt, plan, replica.stream, max_tokens, numbers_from=numbers_from)  # type: ignore[arg-type]
+    async for item in stream:
         if isinstance(item, TutoredAnswer):
             return released, item
         released.append(item)
@@ -223,3 +242,60 @@ def test_a_key_idea_answer_is_its_vetted_text_sent_at_once_without_the_model(mod
     assert released == [SKY] and result.text == SKY and not replica.calls
     assert result.generation.model == VETTED_MODEL and result.verification is None
     assert result.generation.completion.completion_tokens == 0
+
+
+MEAN = "What is the mean of 4, 8, 10 and 14?"  # a computation the checker does not solve
+
+
+def test_an_unsolved_computation_keeps_true_calculations_on_the_given_numbers() -> None:
+    prompt, plan = setup(MEAN)
+    assert plan is None
+    text = "Add them: 4 + 8 + 10 + 14 = 36. There are 4 numbers, so 36 ÷ 4 = 9. The mean is 9."
+    released, result = go(run(prompt, None, ScriptedReplica(text), numbers_from=(MEAN,)))
+    assert released == [text] and result.text == text  # released whole, once it has passed
+
+
+@pytest.mark.parametrize(
+    "wrong",
+    [
+        "The total is 4 + 8 + 10 = 25, and 25 ÷ 3 is about 8.",  # a false calculation
+        "The mean is 7, the number in the middle.",  # a number nothing vouches for
+        "So the mean is 3 / 9 which is about 0.33",  # in its last, unfinished sentence
+    ],
+)
+def test_an_unsolved_computation_never_states_an_unchecked_number(wrong: str) -> None:
+    prompt, _ = setup(MEAN)
+    more = " And that is how you find it, step by step, every time you need it."
+    replica = ScriptedReplica(wrong + more)
+    released, result = go(run(prompt, None, replica, numbers_from=(MEAN,)))
+    assert released == [result.text] and result.text == WORK_IT_OUT[0]  # grade 4: plain words
+    if wrong.endswith("."):  # stopped at the sentence that failed, not at the end of the script
+        assert replica.words_sent[0] == len(wrong.split())
+
+
+def test_a_planned_answer_is_held_to_about_twice_the_worked_text() -> None:
+    prompt, plan = setup("What is 3/4 + 1/6?")
+    assert plan is not None
+    replica = ScriptedReplica("word " * 400, "")
+    go(run(prompt, plan, replica, max_tokens=400))
+    assert MIN_PLANNED_TOKENS <= replica.calls[0][1] <= len(plan.worked) // 2 + MIN_PLANNED_TOKENS
+    assert replica.calls[0][1] < 400
+
+
+def test_a_planned_answer_whose_time_runs_out_is_the_worked_text() -> None:
+    prompt, plan = setup("What is 3/4 + 1/6?")
+    assert plan is not None
+    replica = TimingOutReplica("To add fractions you need a common", "")
+    _, result = go(run(prompt, plan, replica))
+    assert result.text == plan.worked
+    assert result.verification is not None and result.verification.corrected
+
+
+def test_a_continuation_that_nearly_repeats_the_worked_text_adds_nothing() -> None:
+    prompt, plan = setup("What is 15% of 80?", grade=6)
+    assert plan is not None
+    first_line = plan.worked.splitlines()[0]
+    assert "hundredths" in first_line
+    replica = ScriptedReplica("15% of 80 is 10.", first_line.replace("hundredths", "hundreds"))
+    _, result = go(run(prompt, plan, replica))
+    assert result.text == plan.worked
