@@ -118,6 +118,40 @@ _IDEAS: dict[str, tuple[str, str, str]] = {
         "Slope quantifies a line's steepness as the ratio of the vertical change to the "
         "horizontal change between any two distinct points.",
     ),
+    "rounding": (
+        "Rounding finds the nearest easy number. Look at the next digit to the right.",
+        "Rounding replaces a number with the nearest multiple of a place value; the digit to "
+        "the right of that place decides whether to round up or down.",
+        "Rounding replaces a number with the nearest multiple of a chosen place value; the digit "
+        "immediately to the right of that place determines the direction.",
+    ),
+    "mean": (
+        "The mean shares the total equally. Add the numbers, then divide by how many.",
+        "The mean, or average, is the total shared equally: the sum of the values divided by "
+        "how many values there are.",
+        "The arithmetic mean is the sum of the values divided by their count: the value each "
+        "would have if the total were distributed equally.",
+    ),
+    "median": (
+        "The median is the middle number once the numbers are in order.",
+        "The median is the middle value of a data set in order; with an even number of values, "
+        "it is halfway between the two middle ones.",
+        "The median is the central value of an ordered data set; for an even count it is the "
+        "mean of the two central values.",
+    ),
+    "range": (
+        "The range tells how spread out the numbers are: greatest minus least.",
+        "The range measures how spread out data are: the greatest value minus the least value.",
+        "The range measures the spread of a data set as the difference between its maximum and "
+        "minimum values.",
+    ),
+    "conversion": (
+        "To change to a smaller unit, multiply. To change to a bigger unit, divide.",
+        "Converting to a smaller unit takes more of them, so multiply; converting to a larger "
+        "unit takes fewer, so divide.",
+        "Converting between units multiplies by the conversion factor toward smaller units and "
+        "divides by it toward larger ones; the quantity itself is unchanged.",
+    ),
 }
 _ONE_OPERATION = re.compile(r"-?[\d./]+ ([+\-×÷]) -?[\d./]+")
 

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import sympy
 
-from aivo.tutoring import formulas, percents, word_problems
+from aivo.tutoring import averages, conversions, formulas, percents, rounding, word_problems
 from aivo.tutoring.equations import solve_linear
 from aivo.tutoring.expressions import (
     BinOp,
@@ -222,6 +222,9 @@ def _readable(value: sympy.Expr) -> bool:
 _RECOGNISERS: tuple[Callable[[str, int | None], Solution | None], ...] = (
     formulas.recognise,
     percents.recognise,
+    rounding.recognise,
+    averages.recognise,
+    conversions.recognise,
     word_problems.recognise,
     _expression,
 )

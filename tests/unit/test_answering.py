@@ -244,30 +244,30 @@ def test_a_key_idea_answer_is_its_vetted_text_sent_at_once_without_the_model(mod
     assert result.generation.completion.completion_tokens == 0
 
 
-MEAN = "What is the mean of 4, 8, 10 and 14?"  # a computation the checker does not solve
+TRAIN = "A train goes 60 miles per hour for 2.5 hours. How far does it go?"  # not solved
 
 
 def test_an_unsolved_computation_keeps_true_calculations_on_the_given_numbers() -> None:
-    prompt, plan = setup(MEAN)
+    prompt, plan = setup(TRAIN)
     assert plan is None
-    text = "Add them: 4 + 8 + 10 + 14 = 36. There are 4 numbers, so 36 ÷ 4 = 9. The mean is 9."
-    released, result = go(run(prompt, None, ScriptedReplica(text), numbers_from=(MEAN,)))
+    text = "Distance is speed times time: 60 × 2.5 = 150. So the train goes 150 miles."
+    released, result = go(run(prompt, None, ScriptedReplica(text), numbers_from=(TRAIN,)))
     assert released == [text] and result.text == text  # released whole, once it has passed
 
 
 @pytest.mark.parametrize(
     "wrong",
     [
-        "The total is 4 + 8 + 10 = 25, and 25 ÷ 3 is about 8.",  # a false calculation
-        "The mean is 7, the number in the middle.",  # a number nothing vouches for
-        "So the mean is 3 / 9 which is about 0.33",  # in its last, unfinished sentence
+        "Multiply: 60 × 2.5 = 120, so it goes 120 miles.",  # a false calculation
+        "The train goes 180 miles in that time.",  # a number nothing vouches for
+        "So it goes 60 / 2.5 which is about 24",  # in its last, unfinished sentence
     ],
 )
 def test_an_unsolved_computation_never_states_an_unchecked_number(wrong: str) -> None:
-    prompt, _ = setup(MEAN)
+    prompt, _ = setup(TRAIN)
     more = " And that is how you find it, step by step, every time you need it."
     replica = ScriptedReplica(wrong + more)
-    released, result = go(run(prompt, None, replica, numbers_from=(MEAN,)))
+    released, result = go(run(prompt, None, replica, numbers_from=(TRAIN,)))
     assert released == [result.text] and result.text == WORK_IT_OUT[0]  # grade 4: plain words
     if wrong.endswith("."):  # stopped at the sentence that failed, not at the end of the script
         assert replica.words_sent[0] == len(wrong.split())

@@ -198,7 +198,8 @@ def test_a_question_on_a_key_idea_is_grounded_and_a_computable_one_is_planned(
     ("prompt", "subject", "unsolved"),
     [
         ("A train goes 60 miles per hour for 2.5 hours. How far does it go?", "math", True),
-        ("How many minutes are in 3 hours?", "math", True),
+        ("I have 3 quarters and 2 dimes. How much money do I have?", "math", True),
+        ("How many minutes are in 3 hours?", "math", False),  # solved
         ("A ball rolls 12 meters in 4 seconds. How fast is it going?", "science", True),
         ("What is 3/4 + 1/8?", "math", False),  # solved: its plan vouches for numbers
         ("What is a prime number?", "math", False),  # no number to compute with

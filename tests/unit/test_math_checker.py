@@ -223,6 +223,46 @@ FORMULAS = [
     ("What is the slope of the line through (2, 5) and (6, 5)?", "slope", 0, "0"),
 ]
 
+ROUNDING = [
+    ("Round 3,847 to the nearest hundred.", 3800, "3800"),
+    ("Round 3.7 to the nearest whole number", 4, "4"),
+    ("round 45 to the nearest ten", 50, "50"),  # halfway rounds up
+    ("What is 63,512 rounded to the nearest thousand?", 64000, "64000"),
+    ("Round 7.46 to the nearest tenth.", R(15, 2), "7.5"),
+    ("round 2.345 to the nearest hundredth", R(47, 20), "2.35"),
+    ("Round 3970 to the nearest hundred", 4000, "4000"),  # the carry reaches the next place
+    ("Round fifteen thousand four hundred ninety-nine to the nearest ten thousand", 20000, "20000"),
+    ("Round 12.5 to the nearest one", 13, "13"),
+    ("What is 800 rounded to the nearest hundred?", 800, "800"),  # already there
+]
+
+AVERAGES = [
+    ("What is the mean of 4, 8, 10 and 14?", "mean", 9, "9"),
+    ("What is the average of 4, 6 and 8?", "mean", 6, "6"),
+    ("Find the average of 85, 90, and 77.", "mean", 84, "84"),
+    ("What is the mean of 4 and 7?", "mean", R(11, 2), "5.5"),
+    ("the mean of the data set: 2.5, 3, 4", "mean", R(19, 6), "19/6"),
+    ("Find the median of 7, 3, 9, 1", "median", 5, "5"),
+    ("What is the median of 5, 2, 8?", "median", 5, "5"),
+    ("What is the range of 12, 5, 20, 8?", "range", 15, "15"),
+    ("range of the scores 71, 93, 88", "range", 22, "22"),
+]
+
+CONVERSIONS = [
+    ("How many minutes are in 3 hours?", 180, "180 minutes"),
+    ("How many inches are in 1 foot?", 12, "12 inches"),
+    ("Convert 5 kilometers to meters.", 5000, "5000 meters"),
+    ("How many feet is 36 inches?", 3, "3 feet"),
+    ("3 hours is how many minutes?", 180, "180 minutes"),
+    ("What is 2.5 kg in grams?", 2500, "2500 grams"),
+    ("how many cups are in 2 quarts", 8, "8 cups"),
+    ("convert 30 inches to feet", R(5, 2), "2.5 feet"),
+    ("change 90 minutes into hours", R(3, 2), "1.5 hours"),
+    ("How many milliliters are in 1.5 litres?", 1500, "1500 milliliters"),
+    ("How many seconds are in 2 days?", 172800, "172800 seconds"),
+    ("How many pounds is 48 ounces?", 3, "3 pounds"),
+]
+
 CASES = (
     ARITHMETIC
     + PERCENT
@@ -231,6 +271,9 @@ CASES = (
     + EQUATIONS
     + [(q, "word_problem", a, t) for q, a, t in WORD]
     + FORMULAS
+    + [(q, "rounding", a, t) for q, a, t in ROUNDING]
+    + AVERAGES
+    + [(q, "conversion", a, t) for q, a, t in CONVERSIONS]
 )
 
 
@@ -369,8 +412,15 @@ REFUSED = [
     "2 + 2 = 5?",
     "Why does 2 + 2 = 4?",
     "What is 5 more than 12?",
-    "Round 3.7 to the nearest whole number",
-    "What is the average of 4, 6 and 8?",
+    # rounding, averages and conversions that are not one of them alone
+    "Round 3,847 and 2,100 to the nearest hundred.",
+    "Round 3847 to the nearest hundred and then add 5",
+    "Round -3.5 to the nearest whole number",
+    "What is the average of 3 test scores: 80, 90 and 100?",
+    "How many centimeters are in 4 inches?",
+    "How many cups are in 2 liters?",
+    "A car goes 60 miles in 2 hours. How far does it go in 5 hours?",
+    "How many minutes are in 3 hours and 20 minutes?",
     "Solve 1/x = 2",
     "What is 5 / 0?",
     "square root of -4",

@@ -20,6 +20,12 @@ QUESTIONS = [
     "What is 3/4 + 1/8?",
     "Find the slope between (1, 2) and (3, 8).",
     "A box is 2 cm by 3 cm by 4 cm. What is its volume?",
+    "Round 3,847 to the nearest hundred.",
+    "What is the mean of 4, 8, 10 and 14?",
+    "Find the median of 7, 3, 9, 1",
+    "What is the range of 12, 5, 20, 8?",
+    "How many minutes are in 3 hours?",
+    "Convert 30 inches to feet.",
 ]
 
 
