@@ -16,7 +16,7 @@ from aivo.config import load_serve_config, parse_config
 from aivo.curriculum.key_ideas import VETTED_MODEL, load_key_ideas
 from aivo.curriculum.sentences import split_sentences
 from aivo.tutoring import solve
-from aivo.tutoring.audit import audit_answer
+from aivo.tutoring.audit import audit_answer, audit_numbers, given_numbers
 from deployments.builder import build_app
 from support.serving import wait_ready
 
@@ -58,7 +58,11 @@ def ask(client: httpx.Client, prompt: str, grade: str = "3", **fields: Any) -> d
 
 @pytest.mark.parametrize(
     ("question", "grade", "answer"),
-    [("What is 7 times 8?", "3", "56"), ("How do I solve 2x + 3 = 11?", "7", "x = 4")],
+    [
+        ("What is 7 times 8?", "3", "56"),
+        ("How do I solve 2x + 3 = 11?", "7", "x = 4"),
+        ("What is the mean of 4, 8, 10 and 14?", "6", "9"),
+    ],
 )
 def test_explanations_state_the_checked_answer_and_no_false_step(
     client: httpx.Client, question: str, grade: str, answer: str
@@ -87,6 +91,25 @@ def test_the_bundled_models_wrong_answers_are_corrected(client: httpx.Client) ->
         assert (verification["answer"], verification["answer_in_text"]) == (answer, True)
         corrected += verification["corrected"]
     assert corrected >= 1
+
+
+@pytest.mark.parametrize(
+    ("question", "grade"),
+    [
+        ("A train goes 60 miles per hour for 2.5 hours. How far does it go?", "6"),
+        ("I have 3 quarters and 2 dimes. How much money do I have?", "2"),
+    ],
+)
+def test_an_unsolved_computation_states_no_number_it_could_not_check(
+    client: httpx.Client, question: str, grade: str
+) -> None:
+    """The checker does not solve these; the 135M model's own answers to them state made-up
+    numbers ("18 minutes", "you now have 0.7"). What reaches the learner states only the
+    question's numbers and true calculations on them, or no number at all."""
+    assert solve(question) is None
+    body = ask(client, question, grade)
+    assert body["verification"] is None
+    assert audit_numbers(body["text"], given_numbers(question)) is None, body["text"]
 
 
 def test_a_hint_guides_without_the_answer(client: httpx.Client) -> None:
