@@ -145,6 +145,20 @@ _IDEAS: dict[str, tuple[str, str, str]] = {
         "The range measures the spread of a data set as the difference between its maximum and "
         "minimum values.",
     ),
+    "rate": (
+        "Distance is speed times time. Speed tells how far you go in each hour.",
+        "Distance, speed and time are linked: distance = speed × time, so speed = distance ÷ "
+        "time and time = distance ÷ speed.",
+        "Distance, rate and time satisfy d = r × t; solving for the unknown quantity gives "
+        "r = d ÷ t or t = d ÷ r, with consistent units.",
+    ),
+    "fraction_of_whole": (
+        "A fraction names parts of a whole: the parts you count over all the equal parts.",
+        "A fraction of a whole is the number of parts counted over the number of equal parts "
+        "the whole was divided into.",
+        "A fraction of a whole expresses the counted parts relative to the total number of "
+        "equal parts, reduced to lowest terms.",
+    ),
     "conversion": (
         "To change to a smaller unit, multiply. To change to a bigger unit, divide.",
         "Converting to a smaller unit takes more of them, so multiply; converting to a larger "

@@ -7,7 +7,16 @@ from collections.abc import Callable
 
 import sympy
 
-from aivo.tutoring import averages, conversions, formulas, percents, rounding, word_problems
+from aivo.tutoring import (
+    averages,
+    conversions,
+    formulas,
+    parts,
+    percents,
+    rates,
+    rounding,
+    word_problems,
+)
 from aivo.tutoring.equations import solve_linear
 from aivo.tutoring.expressions import (
     BinOp,
@@ -225,6 +234,8 @@ _RECOGNISERS: tuple[Callable[[str, int | None], Solution | None], ...] = (
     rounding.recognise,
     averages.recognise,
     conversions.recognise,
+    rates.recognise,
+    parts.recognise,
     word_problems.recognise,
     _expression,
 )

@@ -244,30 +244,30 @@ def test_a_key_idea_answer_is_its_vetted_text_sent_at_once_without_the_model(mod
     assert result.generation.completion.completion_tokens == 0
 
 
-TRAIN = "A train goes 60 miles per hour for 2.5 hours. How far does it go?"  # not solved
+BIKE = "A bike goes 12 miles in 2 hours. How far does it go in 5 hours?"  # not solved
 
 
 def test_an_unsolved_computation_keeps_true_calculations_on_the_given_numbers() -> None:
-    prompt, plan = setup(TRAIN)
+    prompt, plan = setup(BIKE)
     assert plan is None
-    text = "Distance is speed times time: 60 × 2.5 = 150. So the train goes 150 miles."
-    released, result = go(run(prompt, None, ScriptedReplica(text), numbers_from=(TRAIN,)))
+    text = "Each hour it goes 12 ÷ 2 = 6 miles. In 5 hours: 6 × 5 = 30. It goes 30 miles."
+    released, result = go(run(prompt, None, ScriptedReplica(text), numbers_from=(BIKE,)))
     assert released == [text] and result.text == text  # released whole, once it has passed
 
 
 @pytest.mark.parametrize(
     "wrong",
     [
-        "Multiply: 60 × 2.5 = 120, so it goes 120 miles.",  # a false calculation
-        "The train goes 180 miles in that time.",  # a number nothing vouches for
-        "So it goes 60 / 2.5 which is about 24",  # in its last, unfinished sentence
+        "Multiply: 12 × 5 = 50, so it goes 50 miles.",  # a false calculation
+        "The bike goes 40 miles in that time.",  # a number nothing vouches for
+        "So it goes 12 / 2 which is about 7",  # in its last, unfinished sentence
     ],
 )
 def test_an_unsolved_computation_never_states_an_unchecked_number(wrong: str) -> None:
-    prompt, _ = setup(TRAIN)
+    prompt, _ = setup(BIKE)
     more = " And that is how you find it, step by step, every time you need it."
     replica = ScriptedReplica(wrong + more)
-    released, result = go(run(prompt, None, replica, numbers_from=(TRAIN,)))
+    released, result = go(run(prompt, None, replica, numbers_from=(BIKE,)))
     assert released == [result.text] and result.text == WORK_IT_OUT[0]  # grade 4: plain words
     if wrong.endswith("."):  # stopped at the sentence that failed, not at the end of the script
         assert replica.words_sent[0] == len(wrong.split())

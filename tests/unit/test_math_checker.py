@@ -263,6 +263,36 @@ CONVERSIONS = [
     ("How many pounds is 48 ounces?", 3, "3 pounds"),
 ]
 
+RATES = [
+    ("A train goes 60 miles per hour for 2.5 hours. How far does it go?", 150, "150 miles"),
+    ("A car drives 120 miles in 3 hours. How fast is it going?", 40, "40 miles per hour"),
+    ("How long does it take to ride 30 km at 12 km per hour?", R(5, 2), "2.5 hours"),
+    ("If you walk 3 miles an hour, how far do you walk in 4 hours?", 12, "12 miles"),
+    ("A plane flies at 500 mph. How far does it go in 3 hours?", 1500, "1500 miles"),
+    ("A runner ran 400 meters in 80 seconds. What is her speed?", 5, "5 meters per second"),
+    ("how many hours to drive 150 miles at 50 mph", 3, "3 hours"),
+]
+
+PARTS = [
+    (
+        "A pizza is cut into 8 slices. Sam eats 3 slices. What fraction of the pizza is left?",
+        R(5, 8),
+        "5/8",
+    ),
+    ("A pizza is cut into 8 slices. Sam eats 3 slices. What fraction did he eat?", R(3, 8), "3/8"),
+    ("A chocolate bar has 12 pieces. Mia ate 4 pieces. What fraction is left?", R(2, 3), "2/3"),
+    (
+        "A rectangle is divided into 6 equal parts. 2 parts are shaded. What fraction is shaded?",
+        R(1, 3),
+        "1/3",
+    ),
+    (
+        "A cake is cut into 10 pieces and 4 are eaten. What fraction of the cake remains?",
+        R(3, 5),
+        "3/5",
+    ),
+]
+
 CASES = (
     ARITHMETIC
     + PERCENT
@@ -274,6 +304,8 @@ CASES = (
     + [(q, "rounding", a, t) for q, a, t in ROUNDING]
     + AVERAGES
     + [(q, "conversion", a, t) for q, a, t in CONVERSIONS]
+    + [(q, "rate", a, t) for q, a, t in RATES]
+    + [(q, "fraction_of_whole", a, t) for q, a, t in PARTS]
 )
 
 
@@ -421,6 +453,9 @@ REFUSED = [
     "How many cups are in 2 liters?",
     "A car goes 60 miles in 2 hours. How far does it go in 5 hours?",
     "How many minutes are in 3 hours and 20 minutes?",
+    "A car travels 60 miles per hour for 90 minutes. How far does it go?",  # units differ
+    "A bike goes 12 miles in 2 hours. How far does it go in 5 hours?",  # three numbers
+    "A pie is cut into 6 slices. Tom eats 8. What fraction is left?",
     "Solve 1/x = 2",
     "What is 5 / 0?",
     "square root of -4",

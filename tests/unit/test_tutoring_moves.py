@@ -26,6 +26,10 @@ QUESTIONS = [
     "What is the range of 12, 5, 20, 8?",
     "How many minutes are in 3 hours?",
     "Convert 30 inches to feet.",
+    "A train goes 60 miles per hour for 2.5 hours. How far does it go?",
+    "How long does it take to ride 30 km at 12 km per hour?",
+    "A pizza is cut into 8 slices. Sam eats 3 slices. What fraction of the pizza is left?",
+    "A chocolate bar has 12 pieces. Mia ate 4 pieces. What fraction is left?",
 ]
 
 
