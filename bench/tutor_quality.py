@@ -1,12 +1,14 @@
 """What a learner reads, with the tutoring checks on and off, through HTTP on the bundled model.
 
-    python -m bench.tutor_quality [--every 1] [--limit N] [--concurrency 8] [--max-tokens 160]
+    python -m bench.tutor_quality [--items FILE] [--every 1] [--limit N] [--concurrency 8]
+        [--max-tokens 160]
 
 Two copies of the local graph run side by side on one local Ray cluster: `on` is the default
 config; `off` is the same pipeline with `tutoring.checks: false` (no math checker, corrections,
 answer audit, leak check or plain-language rewriting) and the batcher's repetition controls
-neutral. Every item of `bench/data/tutor_quality.jsonl` (hand-written, labelled) goes to both,
-in alternating rounds of `concurrency` requests so that both meet the same machine load. The
+neutral. Every item of `bench/data/tutor_quality.jsonl` (hand-written, labelled; `--items`:
+another such file, e.g. `bench/data/computations_labelled.jsonl`) goes to both, in alternating
+rounds of `concurrency` requests so that both meet the same machine load. The
 answers are scored here against the labels, with the same rules for both sides:
 
 - final answers correct: explain items whose text states the labelled answer as its final one;
@@ -14,6 +16,9 @@ answers are scored here against the labels, with the same rules for both sides:
 - hints revealing the answer: hint items whose text states the labelled answer anywhere;
 - check-mode mistakes identified: wrong learner answers met with a "not right" reply and no
   affirmation; right ones confirmed likewise;
+- unsolved computations stating unchecked numbers: unlabelled items that ask for a computation
+  (`asks_computation`) whose answer states a number that is neither the question's nor the
+  result of a true calculation on those (or a false calculation);
 - system-prompt leaks: answers that read back an instruction of their prompt (6 words in a
   row), a tag or chat marker, or the request's canary;
 - repetitive answers: a sentence of 4+ words said twice, or under 60 % distinct word 4-grams;
@@ -44,8 +49,9 @@ from aivo.config import load_serve_config, parse_config
 from aivo.curriculum.prompting import build_prompt
 from aivo.curriculum.readability import reading_level
 from aivo.safety.leaks import LeakCheck
-from aivo.schemas import GenerateRequest, grade_number
+from aivo.schemas import GenerateRequest, Subject, grade_number
 from aivo.tutoring import answer_is_correct, mentions_answer
+from aivo.tutoring.audit import asks_computation, audit_numbers, given_numbers
 from aivo.tutoring.solution import Solution
 from bench.graph_overhead import CONFIG
 from bench.loadgen import RESULTS, bearer, percentile, write_result
@@ -62,8 +68,8 @@ _NEGATIVE = re.compile(
 _AFFIRM = re.compile(r"^\W*(?:yes|correct|right|that's right|great|well done|good job)\b", re.I)
 
 
-def load_items(limit: int | None, every: int) -> list[dict[str, Any]]:
-    lines = ITEMS.read_text(encoding="utf-8").splitlines()
+def load_items(path: Path, limit: int | None, every: int) -> list[dict[str, Any]]:
+    lines = path.read_text(encoding="utf-8").splitlines()
     items = [json.loads(line) for line in lines if line.strip()][::every]
     return items[:limit] if limit else items
 
@@ -133,6 +139,9 @@ def score(item: dict[str, Any], reply: dict[str, Any], max_tokens: int) -> dict[
     low, high = level.target_band
     scored["in_band_any_length"] = low <= max(level.flesch_kincaid_grade, 0.0) <= high
     scored["corrected"] = bool((reply.get("verification") or {}).get("corrected"))
+    if "answer" not in item and asks_computation(item["prompt"], Subject(item["subject"])):
+        vouched = given_numbers(item["prompt"])
+        scored["unchecked_number"] = audit_numbers(text, vouched) is not None
     if "answer" in item:
         solution = labelled_solution(item)
         mode = item.get("mode", "explain")
@@ -179,6 +188,7 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "check_right_answers_confirmed": share(
             rows, "judged_right", lambda r: r["student_correct"]
         ),
+        "unsolved_computations_stating_unchecked_numbers": share(rows, "unchecked_number"),
         "system_prompt_leaks": share(rows, "leak"),
         "repetitive_answers": share(rows, "repetitive"),
         "in_reading_band": share(rows, "in_band"),
@@ -240,12 +250,13 @@ def side_config(side: str, folder: Path) -> Any:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--items", type=Path, default=ITEMS, help="a labelled JSONL file")
     parser.add_argument("--limit", type=int, default=None, help="first N items only")
     parser.add_argument("--every", type=int, default=1, help="every Nth item (a quick sample)")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--max-tokens", type=int, default=160)
     args = parser.parse_args()
-    items = load_items(args.limit, args.every)
+    items = load_items(args.items, args.limit, args.every)
     port = free_port()
     ray.init(include_dashboard=False, log_to_driver=False)
     serve.start(http_options={"host": "127.0.0.1", "port": port})
@@ -264,10 +275,11 @@ def main() -> None:
         ray.shutdown()
     results = {side: summary(rows[side]) for side in SIDES}
     on, off = results["on"]["p50_latency_s"], results["off"]["p50_latency_s"]
+    name = "tutor_quality" if args.items == ITEMS else f"tutor_quality_{args.items.stem}"
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "tutor_quality_rows.json").write_text(json.dumps(rows, indent=1) + "\n")
+    (RESULTS / f"{name}_rows.json").write_text(json.dumps(rows, indent=1) + "\n")
     write_result(
-        "tutor_quality",
+        name,
         {
             "items": len(items),
             "concurrency": args.concurrency,
@@ -276,7 +288,8 @@ def main() -> None:
             "on": results["on"],
             "off": results["off"],
             "p50_latency_ratio_on_vs_off": round(on / off, 3) if on and off else None,
-            "rows": str(RESULTS / "tutor_quality_rows.json"),
+            "items_file": str(args.items),
+            "rows": str(RESULTS / f"{name}_rows.json"),
         },
     )
 

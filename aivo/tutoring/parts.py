@@ -10,7 +10,7 @@ import sympy
 from aivo.tutoring.numbers import number_text
 from aivo.tutoring.solution import Solution
 
-_PARTS = r"(?:equal )?(?:slices|pieces|parts|sections|squares|bars|segments|equal parts)"
+_PARTS = r"(?:equal )?(?:slices|pieces|parts|sections|squares|bars|segments)"
 _WHOLE = re.compile(
     rf"\b(?:cut|divided|split|broken|sliced|shared|folded) (?:up )?into (?P<whole>\d+) {_PARTS}"
     rf"|\b(?:has|have|had|with) (?P<whole2>\d+) {_PARTS}"
@@ -22,13 +22,13 @@ _TAKEN = re.compile(
     rf"|\b(?P<part2>\d+)(?: \w+){{0,2}}? (?:are|were|is|was|got|get|have been|has been) {_DONE}\b"
 )
 _ASKED = re.compile(r"\bwhat fraction\b|\bwhat part\b")
-_REST = re.compile(r"\bleft\b|\bremains?\b|\bremaining\b|\bnot\b|\bleftover\b|\bis left\b")
+_REST = re.compile(r"\bleft\b|\bremains?\b|\bremaining\b|\bnot\b|\bleftover\b")
 
 
 def recognise(text: str, grade: int | None) -> Solution | None:
     """The fraction taken, or left, of a whole in equal parts; exactly those two numbers."""
-    whole_match, taken = _WHOLE.search(text), _TAKEN.search(text)
-    if not (whole_match and taken and _ASKED.search(text)):
+    whole_match, taken, asked = _WHOLE.search(text), _TAKEN.search(text), _ASKED.search(text)
+    if not (whole_match and taken and asked):
         return None
     if len(re.findall(r"\d+(?:\.\d+)?", text)) != 2:
         return None
@@ -36,9 +36,8 @@ def recognise(text: str, grade: int | None) -> Solution | None:
     part = sympy.Integer(taken.group("part") or taken.group("part2"))
     if not 0 < part <= whole:
         return None
-    asked = text[_ASKED.search(text).start() :]  # type: ignore[union-attr]
     sw, sp = number_text(whole), number_text(part)
-    if _REST.search(asked):
+    if _REST.search(text, asked.start()):  # what the question asks about, not the story
         rest = whole - part
         sr = number_text(rest)
         steps = (
