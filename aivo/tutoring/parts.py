@@ -37,6 +37,7 @@ def recognise(text: str, grade: int | None) -> Solution | None:
     if not 0 < part <= whole:
         return None
     sw, sp = number_text(whole), number_text(part)
+    steps: tuple[str, ...]
     if _REST.search(text, asked.start()):  # what the question asks about, not the story
         rest = whole - part
         sr = number_text(rest)
