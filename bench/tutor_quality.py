@@ -18,7 +18,8 @@ answers are scored here against the labels, with the same rules for both sides:
   affirmation; right ones confirmed likewise;
 - unsolved computations stating unchecked numbers: unlabelled items that ask for a computation
   (`asks_computation`) whose answer states a number that is neither the question's nor the
-  result of a true calculation on those (or a false calculation);
+  result of a true calculation on those (or a false calculation); answers of a key idea's vetted
+  text (counted apart) are left out, as their numbers were checked when the text was written;
 - system-prompt leaks: answers that read back an instruction of their prompt (6 words in a
   row), a tag or chat marker, or the request's canary;
 - repetitive answers: a sentence of 4+ words said twice, or under 60 % distinct word 4-grams;
@@ -139,7 +140,9 @@ def score(item: dict[str, Any], reply: dict[str, Any], max_tokens: int) -> dict[
     low, high = level.target_band
     scored["in_band_any_length"] = low <= max(level.flesch_kincaid_grade, 0.0) <= high
     scored["corrected"] = bool((reply.get("verification") or {}).get("corrected"))
-    if "answer" not in item and asks_computation(item["prompt"], Subject(item["subject"])):
+    scored["vetted"] = reply.get("key_idea") is not None  # a key idea's text, fact-checked
+    asks = asks_computation(item["prompt"], Subject(item["subject"]))
+    if "answer" not in item and asks and not scored["vetted"]:
         vouched = given_numbers(item["prompt"])
         scored["unchecked_number"] = audit_numbers(text, vouched) is not None
     if "answer" in item:
@@ -189,6 +192,7 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
             rows, "judged_right", lambda r: r["student_correct"]
         ),
         "unsolved_computations_stating_unchecked_numbers": share(rows, "unchecked_number"),
+        "answered_with_vetted_key_idea_text": share(rows, "vetted"),
         "system_prompt_leaks": share(rows, "leak"),
         "repetitive_answers": share(rows, "repetitive"),
         "in_reading_band": share(rows, "in_band"),

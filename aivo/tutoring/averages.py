@@ -16,19 +16,27 @@ _ASKED = re.compile(
     r"(?: of| for)(?: the| these| this)?(?: numbers?| data(?: set)?| set| scores| values| list)?"
     rf":?\s+(?P<list>{_LIST})"
 )
+# "My scores were 72, 88 and 95. What is my average?": the list first, the measure after it
+_LISTED = re.compile(rf"(?P<list>{_LIST})")
+_ASKED_AFTER = re.compile(
+    r"\b(?:what(?: is|'s| was)|find|calculate|work out) (?:my|the|their|his|her|our|its) "
+    r"(?P<measure>mean|average|median|range)\b(?! of)"
+)
 
 
 def recognise(text: str, grade: int | None) -> Solution | None:
     """The mean, median or range of the numbers listed after the measure's name; only when the
     question holds no other number (a count or a unit that might change what is measured)."""
-    found = _ASKED.search(text)
-    if found is None:
+    listed = measure_match = _ASKED.search(text)
+    if listed is None:
+        listed, measure_match = _LISTED.search(text), _ASKED_AFTER.search(text)
+    if listed is None or measure_match is None or listed.start() > measure_match.start():
         return None
-    values = [sympy.Rational(n) for n in re.findall(_NUM, found.group("list"))]
+    values = [sympy.Rational(n) for n in re.findall(_NUM, listed.group("list"))]
     if len(re.findall(r"\d+(?:\.\d+)?", text)) != len(values):
         return None
     shown = [number_text(v, decimal=True) for v in values]
-    measure = found.group("measure")
+    measure = measure_match.group("measure")
     if measure in ("mean", "average"):
         return _mean(values, shown)
     if measure == "median":

@@ -42,7 +42,7 @@ def recognise(text: str, grade: int | None) -> Solution | None:
         rest = whole - part
         sr = number_text(rest)
         steps = (
-            f"The whole is {sw} equal parts, and {sp} of them are gone.",
+            f"The whole is {sw} equal parts, and {sp} of them {'is' if part == 1 else 'are'} gone.",
             f"{sw} - {sp} = {sr} parts are left.",
             f"{sr} of the {sw} parts is {sr}/{sw}.",
         )

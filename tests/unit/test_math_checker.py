@@ -246,6 +246,8 @@ AVERAGES = [
     ("What is the median of 5, 2, 8?", "median", 5, "5"),
     ("What is the range of 12, 5, 20, 8?", "range", 15, "15"),
     ("range of the scores 71, 93, 88", "range", 22, "22"),
+    ("I scored 80, 90 and 70 on quizzes. Find my median.", "median", 80, "80"),
+    ("The temperatures were 12, 15, 9 and 20. What was the range?", "range", 11, "11"),
 ]
 
 CONVERSIONS = [
@@ -449,6 +451,7 @@ REFUSED = [
     "Round 3847 to the nearest hundred and then add 5",
     "Round -3.5 to the nearest whole number",
     "What is the average of 3 test scores: 80, 90 and 100?",
+    "I have 3 cats and 4 dogs. What is the average?",
     "How many centimeters are in 4 inches?",
     "How many cups are in 2 liters?",
     "A car goes 60 miles in 2 hours. How far does it go in 5 hours?",
