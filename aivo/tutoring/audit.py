@@ -56,6 +56,15 @@ _NO_VALUE = re.compile(
 )
 
 
+_ASKS_RESULT = re.compile(
+    r"\b(?:how (?:many|much|far|long|old|fast|tall|big|heavy|wide|high|deep)|"
+    r"what(?:'s| is| are| was| were| will| would| time)|find|solve|calculate|compute|convert|"
+    r"simplify|round|evaluate|estimate|work out|figure out|write)\b",
+    re.I,
+)
+_ASKS_WHY = re.compile(r"\W*(?:why|how come)\b", re.I)
+
+
 @dataclass(frozen=True)
 class AuditFinding:
     reason: str  # "false_calculation", "unchecked_number", "gives_answer", "wrong_answer", ...
@@ -86,11 +95,14 @@ def given_numbers(*texts: str) -> set[sympy.Expr]:
 
 def asks_computation(question: str, subject: Subject) -> bool:
     """Whether a question the checker could not solve still asks for a computation, so that its
-    answer may state only the numbers given and true calculations on them: in math, a question
-    stating a number ("Round 3,847 to the nearest hundred"); in science, one stating two (a lone
-    number there is more often part of a fact)."""
+    answer may state only the numbers given and true calculations on them: one that asks for a
+    result ("what is", "how many", "find") and states a number, in math, or two, in science (a
+    lone number there is more often part of a fact); not one that asks why ("Why is 0.5 the
+    same as 1/2?") or for something else ("Can you count to 20 with me?")."""
     needed = {Subject.math: 1, Subject.science: 2}.get(subject)
-    return needed is not None and len(given_numbers(question) - FREE_NUMBERS) >= needed
+    if needed is None or _ASKS_WHY.match(question) or not _ASKS_RESULT.search(question):
+        return False
+    return len(given_numbers(question) - FREE_NUMBERS) >= needed
 
 
 def audit_numbers(text: str, vouched: Iterable[sympy.Expr]) -> AuditFinding | None:

@@ -203,6 +203,8 @@ def test_a_question_on_a_key_idea_is_grounded_and_a_computable_one_is_planned(
         ("A plant grew 3 cm in May and 5 cm in June. How much did it grow?", "science", True),
         ("What is 3/4 + 1/8?", "math", False),  # solved: its plan vouches for numbers
         ("What is a prime number?", "math", False),  # no number to compute with
+        ("Can you count to 20 with me?", "math", False),  # asks for no result
+        ("Why is 0.5 the same as 1/2?", "math", False),  # asks why, not for a result
         ("Why is 0 degrees Celsius cold?", "science", False),  # a lone number in science
         ("What happened in 1776 and 1787?", "social_studies", False),  # dates, not a computation
     ],
