@@ -56,6 +56,8 @@ from aivo.service.streams import StreamSlots, event
 from aivo.tenancy import owned_id, tenant_prefix
 
 READY_TIMEOUT_S = 3.0
+# An answer that is not streamed is written again once if the inference replica dies under it.
+ANSWER_ATTEMPTS = 2
 
 OnChunk = Callable[[str], None]
 
@@ -315,27 +317,38 @@ class TutorService:
             finally:
                 await stream.aclose()  # type: ignore[attr-defined]
 
-        tutored = None
         checks = self.config.tutoring.checks
         # vetted text answers, unless a student's own adapter is to write (from the text in its
         # notes) or the request's stop strings shape a generation
         vetted = admitted.adapter is None and not request.stop
-        loop = answer(
-            prepared.prompt,
-            prepared.plan,
-            generate,
-            request.max_tokens,
-            checks=checks,
-            grounding=prepared.grounding if vetted else None,
-            numbers_from=prepared.numbers_from,
-        )
-        async for item in loop:
-            if isinstance(item, TutoredAnswer):
-                tutored = item
-            elif on_chunk is not None:
-                on_chunk(item)
-        if tutored is None:
+
+        async def tutor() -> TutoredAnswer:
+            loop = answer(
+                prepared.prompt,
+                prepared.plan,
+                generate,
+                request.max_tokens,
+                checks=checks,
+                grounding=prepared.grounding if vetted else None,
+                numbers_from=prepared.numbers_from,
+            )
+            async for item in loop:
+                if isinstance(item, TutoredAnswer):
+                    return item
+                if on_chunk is not None:
+                    on_chunk(item)
             raise AssertionError("the answering loop always ends with its answer")
+
+        for attempt in range(ANSWER_ATTEMPTS):
+            try:
+                tutored = await tutor()
+                break
+            except ServiceUnavailable:
+                # The inference replica died while it wrote. Nothing of an answer that is not
+                # streamed has reached the learner: it is answered again, from the start, by a
+                # live replica (Serve's router holds the call until one takes it).
+                if on_chunk is not None or attempt + 1 == ANSWER_ATTEMPTS:
+                    raise
         generation = tutored.generation
         finished = await self.preprocessor.finish(request, tutored.text)
         GENERATED_TOKENS.labels(tenant=admitted.tenant).inc(generation.completion.completion_tokens)

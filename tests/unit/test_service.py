@@ -24,7 +24,7 @@ from aivo.curriculum.prepared import FinishedAnswer, PreparedPrompt
 from aivo.curriculum.prompting import Prompt
 from aivo.engine.generation import Completion, Generation, GenerationStart
 from aivo.engine.sampling import SamplingParams
-from aivo.errors import InvalidRequest, NotFound, PromptRejected, RateLimited
+from aivo.errors import InvalidRequest, NotFound, PromptRejected, RateLimited, ServiceUnavailable
 from aivo.safety.output import SAFE_ANSWER, check_output, safe_answer
 from aivo.schemas import CloneJob, CloneRequest, GenerateRequest, InvalidateRequest, JobReport
 from aivo.security.keys import SCOPES, Principal
@@ -329,6 +329,41 @@ async def test_an_error_while_streaming_is_an_error_event(tutor: Tutor) -> None:
     )
     tutor.service.preprocessor = PassThrough()
     assert not (await tutor.service.generate(ask(), "r2", TEACHER)).cached
+
+
+class CrashingModel(EchoModel):
+    """Its first generation dies after two words, as a killed replica's stream does through
+    the ingress's calls (a 503 once the stream has started); later ones answer."""
+
+    async def stream(self, *args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        crashes = self.runs == 0
+        sent = 0
+        async for item in super().stream(*args, **kwargs):
+            if crashes and sent == 3:  # its start and two words
+                raise ServiceUnavailable("InferenceReplica is restarting; retry shortly")
+            sent += 1
+            yield item
+
+
+async def test_an_answer_not_streamed_is_written_again_when_its_replica_dies(
+    tmp_path: Path,
+) -> None:
+    tutor = Tutor(tmp_path)
+    tutor.service.inference = tutor.model = CrashingModel()
+    answer = await tutor.service.generate(ask(), "r1", TEACHER)
+    assert answer.text == "Why is the sky blue" and tutor.model.runs == 2
+    tutor.model.runs = 0  # a streamed answer may have sent words: it ends with the error
+    events = await read(await tutor.service.stream(ask(LONG), "r2", TEACHER))
+    assert events[-1] == (
+        "error",
+        {
+            "error": {
+                "code": "service_unavailable",
+                "message": "InferenceReplica is restarting; retry shortly",
+            }
+        },
+    )
+    assert tutor.model.runs == 1
 
 
 async def test_open_streams_are_capped_per_key_and_freed_when_they_end(tmp_path: Path) -> None:
