@@ -323,6 +323,7 @@ class TutorService:
         vetted = admitted.adapter is None and not request.stop
 
         async def tutor() -> TutoredAnswer:
+            tutored = None
             loop = answer(
                 prepared.prompt,
                 prepared.plan,
@@ -334,10 +335,12 @@ class TutorService:
             )
             async for item in loop:
                 if isinstance(item, TutoredAnswer):
-                    return item
-                if on_chunk is not None:
+                    tutored = item
+                elif on_chunk is not None:
                     on_chunk(item)
-            raise AssertionError("the answering loop always ends with its answer")
+            if tutored is None:
+                raise AssertionError("the answering loop always ends with its answer")
+            return tutored
 
         for attempt in range(ANSWER_ATTEMPTS):
             try:
