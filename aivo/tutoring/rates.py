@@ -88,7 +88,7 @@ def _distance(text: str, speed: re.Match[str]) -> Solution | None:
     if _plural_time(duration.group("unit")) != per:
         return None
     s, t = sympy.Rational(speed.group("speed")), sympy.Rational(duration.group("time"))
-    return _solved("distance", s * t, f"{distance_unit}", "Distance = speed × time.", s, "×", t)
+    return _solved("distance", s * t, distance_unit, "Distance = speed × time.", s, "×", t)
 
 
 def _time(text: str, speed: re.Match[str]) -> Solution | None:

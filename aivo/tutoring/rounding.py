@@ -68,7 +68,7 @@ def recognise(text: str, grade: int | None) -> Solution | None:
     up = digit >= 5
     answer = upper if up else lower
     shown = [number_text(v, decimal=True) for v in (number, lower, upper, answer)]
-    nearest = "nearest whole number" if place_name == "whole number" else f"nearest {place_name}"
+    nearest = f"nearest {place_name}"
     way = f"{digit} is 5 or more, so round up" if up else f"{digit} is less than 5, so round down"
     return Solution(
         "rounding",
